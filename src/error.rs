@@ -1,0 +1,114 @@
+//! Error types, one per layer: values, storage, and incident operations.
+
+use crate::model::IncidentId;
+
+/// A value a user typed or a file held could not be understood.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    #[error("invalid time {0:?}: expected RFC 3339 such as 2025-07-09T13:20:00+09:00")]
+    Time(String),
+    #[error("unknown {what} {value:?} (expected one of: {expected})")]
+    Value {
+        what: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error("invalid incident id {0:?}: expected INC-YYYYMMDD-NNNN")]
+    Id(String),
+}
+
+/// The storage layer failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database {path} is in use by another process (waited {waited_ms} ms)")]
+    Busy { path: String, waited_ms: u64 },
+    #[error(
+        "database {path} was written by a newer version of incident (schema {found}, this build reads up to {supported}); upgrade incident to open it"
+    )]
+    NewerSchema {
+        path: String,
+        found: u64,
+        supported: u64,
+    },
+    #[error("record {key} cannot be decoded: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error(
+        "record {key} has format version {found}, newer than this build reads ({supported}); upgrade incident"
+    )]
+    NewerRecord {
+        key: String,
+        found: u8,
+        supported: u8,
+    },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: redb::DatabaseError,
+    },
+    #[error(transparent)]
+    Database(#[from] redb::DatabaseError),
+    #[error(transparent)]
+    Transaction(#[from] redb::TransactionError),
+    #[error(transparent)]
+    Table(#[from] redb::TableError),
+    #[error(transparent)]
+    Storage(#[from] redb::StorageError),
+    #[error(transparent)]
+    Commit(#[from] redb::CommitError),
+    #[error(transparent)]
+    Compaction(#[from] redb::CompactionError),
+    #[error("per-day counter for {date} is exhausted")]
+    CounterExhausted { date: u32 },
+}
+
+/// An operation on incidents was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("incident {0} not found")]
+    NotFound(IncidentId),
+    #[error("cannot {action} {id}: {reason}")]
+    Refused {
+        id: IncidentId,
+        action: &'static str,
+        reason: String,
+    },
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("incident {0} already exists")]
+    Exists(IncidentId),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<redb::StorageError> for Error {
+    fn from(e: redb::StorageError) -> Self {
+        Error::Store(e.into())
+    }
+}
+
+impl From<redb::TableError> for Error {
+    fn from(e: redb::TableError) -> Self {
+        Error::Store(e.into())
+    }
+}
+
+impl From<redb::TransactionError> for Error {
+    fn from(e: redb::TransactionError) -> Self {
+        Error::Store(e.into())
+    }
+}
+
+impl From<redb::CommitError> for Error {
+    fn from(e: redb::CommitError) -> Self {
+        Error::Store(e.into())
+    }
+}
+
+/// Result alias for incident operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
