@@ -393,7 +393,10 @@ impl Incident {
 
     /// How many times the incident was reopened.
     pub fn reopen_count(&self) -> usize {
-        self.timeline.iter().filter(|e| e.action == "reopened").count()
+        self.timeline
+            .iter()
+            .filter(|e| e.action == "reopened")
+            .count()
     }
 }
 

@@ -1,0 +1,247 @@
+//! What the user typed: clap derive structs only. `config.rs` resolves them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  incident create --category failure --priority high --title 'RabbitMQ接続断' \\
+      --description 'Connection refused' --components rabbitmq pm_worker --impact '通知停止'
+  incident list --component rabbitmq --status open
+  incident update INC-20250104-0001 --status in_progress --assignee tanaka
+  incident resolve INC-20250104-0001 --actions 'systemctl restart rabbitmq-server' \\
+      --root-cause 'RabbitMQ停止' --preventive '監視追加'
+  incident show INC-20250104-0001 --format json";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "incident",
+    version,
+    about = "Embedded incident-management store: one binary, one redb file",
+    after_help = EXAMPLES
+)]
+pub(crate) struct Cli {
+    /// Database file [default: $INCIDENT_DB, else ./incidents.redb]
+    #[arg(long, global = true, env = "INCIDENT_DB", value_name = "PATH")]
+    pub(crate) db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Record a new incident and print its id
+    Create(CreateArgs),
+    /// List incidents (open and in_progress unless --status or --all)
+    List(ListArgs),
+    /// Show one incident with its timeline
+    Show(ShowArgs),
+    /// Change fields, move between open and in_progress, add a note
+    Update(UpdateArgs),
+    /// Resolve an incident with the actions taken and the root cause
+    Resolve(ResolveArgs),
+    /// Close a resolved incident
+    Close(CloseArgs),
+    /// Reopen a resolved or closed incident
+    Reopen(ReopenArgs),
+    /// Add a note to an incident's timeline
+    Note(NoteArgs),
+    /// Verify the database: records, indexes, counters
+    Check(CheckArgs),
+    /// Import the original tool's incident_history.json
+    Import(ImportArgs),
+    /// Export every incident (json: the incident_history.json shape)
+    Export(ExportArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum OutFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ListFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CreateArgs {
+    #[arg(long)]
+    pub(crate) category: String,
+    #[arg(long)]
+    pub(crate) priority: String,
+    #[arg(long)]
+    pub(crate) title: String,
+    #[arg(long, default_value = "")]
+    pub(crate) description: String,
+    /// Affected components (one or more: --components a b)
+    #[arg(long, num_args = 1.., required = true, value_name = "COMPONENT")]
+    pub(crate) components: Vec<String>,
+    #[arg(long, default_value = "")]
+    pub(crate) impact: String,
+    #[arg(long)]
+    pub(crate) assignee: Option<String>,
+    /// When it started (RFC 3339); default now
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ListArgs {
+    #[arg(long)]
+    pub(crate) category: Vec<String>,
+    /// Repeatable; default open and in_progress
+    #[arg(long)]
+    pub(crate) status: Vec<String>,
+    /// Every status
+    #[arg(long, conflicts_with = "status")]
+    pub(crate) all: bool,
+    #[arg(long)]
+    pub(crate) priority: Vec<String>,
+    #[arg(long)]
+    pub(crate) component: Vec<String>,
+    #[arg(long)]
+    pub(crate) assignee: Vec<String>,
+    /// Pattern id from `incident analyze`
+    #[arg(long)]
+    pub(crate) pattern: Vec<String>,
+    /// Created at or after (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// Created before (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+    /// Oldest first instead of newest first
+    #[arg(long)]
+    pub(crate) oldest_first: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub(crate) format: ListFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ShowArgs {
+    #[arg(required_unless_present = "id_flag", conflicts_with = "id_flag")]
+    pub(crate) id: Option<String>,
+    #[arg(long = "id", value_name = "ID")]
+    pub(crate) id_flag: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct UpdateArgs {
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) status: Option<String>,
+    #[arg(long)]
+    pub(crate) priority: Option<String>,
+    #[arg(long)]
+    pub(crate) category: Option<String>,
+    #[arg(long)]
+    pub(crate) assignee: Option<String>,
+    #[arg(long)]
+    pub(crate) title: Option<String>,
+    #[arg(long)]
+    pub(crate) description: Option<String>,
+    #[arg(long)]
+    pub(crate) impact: Option<String>,
+    #[arg(long = "add-component", num_args = 1.., value_name = "COMPONENT")]
+    pub(crate) add_component: Vec<String>,
+    #[arg(long)]
+    pub(crate) note: Option<String>,
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ResolveArgs {
+    pub(crate) id: String,
+    /// Actions taken (one or more)
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    pub(crate) actions: Vec<String>,
+    #[arg(long = "root-cause", required = true)]
+    pub(crate) root_cause: String,
+    #[arg(long, num_args = 1.., value_name = "MEASURE")]
+    pub(crate) preventive: Vec<String>,
+    #[arg(long, num_args = 1.., value_name = "UPDATE")]
+    pub(crate) knowledge: Vec<String>,
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CloseArgs {
+    pub(crate) id: String,
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ReopenArgs {
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) note: Option<String>,
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct NoteArgs {
+    pub(crate) id: String,
+    pub(crate) text: String,
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CheckArgs {
+    /// Rebuild every index from the records
+    #[arg(long)]
+    pub(crate) repair: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ImportArgs {
+    /// incident_history.json, or - for stdin
+    pub(crate) file: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ExportFmt {
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ExportArgs {
+    #[arg(long, value_enum, default_value = "json")]
+    pub(crate) format: ExportFmt,
+    /// Write to a file instead of stdout
+    #[arg(short, long)]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CompletionsArgs {
+    pub(crate) shell: clap_complete::Shell,
+}

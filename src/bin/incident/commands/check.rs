@@ -1,0 +1,47 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::{print, print_json};
+use crate::cli::{CheckArgs, OutFormat};
+use crate::config;
+
+pub(crate) fn run(db: &Option<PathBuf>, a: CheckArgs) -> Result<ExitCode> {
+    let m = config::open(db)?;
+    let mut report = incident::check(m.store())?;
+    if a.repair && !report.problems.is_empty() {
+        incident::repair(m.store())?;
+        let after = incident::check(m.store())?;
+        report.repaired = true;
+        if a.format == OutFormat::Text {
+            eprintln!(
+                "repaired: {} problems before, {} after",
+                report.problems.len(),
+                after.problems.len()
+            );
+        }
+        report.problems = after.problems;
+    }
+    match a.format {
+        OutFormat::Json => print_json(&report)?,
+        OutFormat::Text => {
+            let mut s = String::new();
+            for p in &report.problems {
+                s.push_str(&format!("{}: {}\n", p.table, p.message));
+            }
+            s.push_str(&format!(
+                "checked {} incidents, {} index entries: {} problem(s)\n",
+                report.incidents,
+                report.index_entries,
+                report.problems.len()
+            ));
+            print(&s)?;
+        }
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}

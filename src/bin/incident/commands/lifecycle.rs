@@ -1,0 +1,86 @@
+//! update, resolve, close, reopen, note.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use incident::{Incident, ResolveInput, Update};
+
+use super::{print, print_json};
+use crate::cli::{CloseArgs, NoteArgs, OutFormat, ReopenArgs, ResolveArgs, UpdateArgs};
+use crate::config;
+
+fn done(inc: &Incident, format: OutFormat) -> Result<ExitCode> {
+    match format {
+        OutFormat::Json => print_json(inc)?,
+        OutFormat::Text => print(&format!("{} {}\n", inc.id, inc.status))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn update(db: &Option<PathBuf>, a: UpdateArgs) -> Result<ExitCode> {
+    let id = config::id(&a.id)?;
+    let u = Update {
+        status: a
+            .status
+            .as_deref()
+            .map(|s| config::parse("status", s))
+            .transpose()?,
+        priority: a
+            .priority
+            .as_deref()
+            .map(|s| config::parse("priority", s))
+            .transpose()?,
+        category: a
+            .category
+            .as_deref()
+            .map(|s| config::parse("category", s))
+            .transpose()?,
+        assignee: a.assignee,
+        title: a.title,
+        description: a.description,
+        impact: a.impact,
+        add_components: a.add_component,
+        note: a.note,
+        at: config::time("at", a.at.as_deref())?,
+    };
+    let m = config::open(db)?;
+    done(&m.update_incident(id, u)?, a.format)
+}
+
+pub(crate) fn resolve(db: &Option<PathBuf>, a: ResolveArgs) -> Result<ExitCode> {
+    let id = config::id(&a.id)?;
+    let r = ResolveInput {
+        actions: a.actions,
+        root_cause: a.root_cause,
+        preventive: a.preventive,
+        knowledge: a.knowledge,
+        at: config::time("at", a.at.as_deref())?,
+    };
+    let m = config::open(db)?;
+    done(&m.resolve_incident(id, r)?, a.format)
+}
+
+pub(crate) fn close(db: &Option<PathBuf>, a: CloseArgs) -> Result<ExitCode> {
+    let id = config::id(&a.id)?;
+    let at = config::time("at", a.at.as_deref())?;
+    let m = config::open(db)?;
+    done(&m.close_incident(id, at)?, OutFormat::Text)
+}
+
+pub(crate) fn reopen(db: &Option<PathBuf>, a: ReopenArgs) -> Result<ExitCode> {
+    let id = config::id(&a.id)?;
+    let at = config::time("at", a.at.as_deref())?;
+    let m = config::open(db)?;
+    done(
+        &m.reopen_incident(id, a.note.as_deref(), at)?,
+        OutFormat::Text,
+    )
+}
+
+pub(crate) fn note(db: &Option<PathBuf>, a: NoteArgs) -> Result<ExitCode> {
+    let id = config::id(&a.id)?;
+    let at = config::time("at", a.at.as_deref())?;
+    let m = config::open(db)?;
+    done(&m.add_note(id, &a.text, at)?, OutFormat::Text)
+}

@@ -1,0 +1,52 @@
+//! One module per subcommand, each with a `run`.
+
+mod check;
+mod create;
+mod lifecycle;
+mod list;
+mod show;
+mod transfer;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+    let db = cli.db;
+    match cli.command {
+        Command::Create(a) => create::run(&db, a),
+        Command::List(a) => list::run(&db, a),
+        Command::Show(a) => show::run(&db, a),
+        Command::Update(a) => lifecycle::update(&db, a),
+        Command::Resolve(a) => lifecycle::resolve(&db, a),
+        Command::Close(a) => lifecycle::close(&db, a),
+        Command::Reopen(a) => lifecycle::reopen(&db, a),
+        Command::Note(a) => lifecycle::note(&db, a),
+        Command::Check(a) => check::run(&db, a),
+        Command::Import(a) => transfer::import(&db, a),
+        Command::Export(a) => transfer::export(&db, a),
+        Command::Completions(a) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(a.shell, &mut cmd, "incident", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Writes `s` to stdout; a closed pipe surfaces as an io error the caller treats as success.
+pub(crate) fn print(s: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    let mut s = serde_json::to_string_pretty(v)?;
+    s.push('\n');
+    print(&s)
+}

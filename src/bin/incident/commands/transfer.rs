@@ -1,0 +1,66 @@
+//! import and export.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use incident::ExportFormat;
+
+use super::{print, print_json};
+use crate::cli::{ExportArgs, ExportFmt, ImportArgs, OutFormat};
+use crate::config;
+
+pub(crate) fn import(db: &Option<PathBuf>, a: ImportArgs) -> Result<ExitCode> {
+    let input: Box<dyn Read> = if a.file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(File::open(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?)
+    };
+    let m = config::open(db)?;
+    let summary = incident::import_history(&m, input)
+        .with_context(|| format!("import of {} failed; nothing was written", a.file.display()))?;
+    match a.format {
+        OutFormat::Json => print_json(&summary)?,
+        OutFormat::Text => {
+            print(&format!(
+                "imported {}, already present {}, conflicts {}\n",
+                summary.imported,
+                summary.already_present,
+                summary.conflicts.len()
+            ))?;
+            for c in &summary.conflicts {
+                eprintln!("conflict: {c} exists with different content; kept the stored one");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn export(db: &Option<PathBuf>, a: ExportArgs) -> Result<ExitCode> {
+    let format = match a.format {
+        ExportFmt::Json => ExportFormat::Json,
+        ExportFmt::Jsonl => ExportFormat::Jsonl,
+        ExportFmt::Csv => ExportFormat::Csv,
+    };
+    let m = config::open(db)?;
+    match &a.output {
+        Some(path) => {
+            let tmp = path.with_extension("tmp");
+            let mut out = BufWriter::new(
+                File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
+            );
+            incident::export(&m, format, &mut out)?;
+            out.flush()?;
+            out.get_ref().sync_all()?;
+            std::fs::rename(&tmp, path)?;
+        }
+        None => {
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            incident::export(&m, format, &mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,79 @@
+//! Resolves raw arguments into validated values the library takes.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use incident::{Filter, IncidentId, IncidentManager, Order, Status, Timestamp};
+
+use crate::cli::ListArgs;
+
+/// `--db`, else `$INCIDENT_DB` (both handled by clap), else `./incidents.redb`.
+pub(crate) fn db_path(db: &Option<PathBuf>) -> PathBuf {
+    db.clone()
+        .unwrap_or_else(|| PathBuf::from("incidents.redb"))
+}
+
+/// How long to wait for another process: `$INCIDENT_BUSY_TIMEOUT_MS`, default 10 s.
+fn busy_timeout() -> Duration {
+    std::env::var("INCIDENT_BUSY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(incident::DEFAULT_BUSY_TIMEOUT)
+}
+
+pub(crate) fn open(db: &Option<PathBuf>) -> Result<IncidentManager> {
+    let path = db_path(db);
+    Ok(IncidentManager::open_with_timeout(&path, busy_timeout())?)
+}
+
+pub(crate) fn id(s: &str) -> Result<IncidentId> {
+    Ok(s.parse()?)
+}
+
+pub(crate) fn time(flag: &str, s: Option<&str>) -> Result<Option<Timestamp>> {
+    s.map(|v| Timestamp::parse(v).with_context(|| format!("--{flag}")))
+        .transpose()
+}
+
+pub(crate) fn parse<T: FromStr>(flag: &str, s: &str) -> Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    s.parse::<T>().with_context(|| format!("--{flag}"))
+}
+
+pub(crate) fn parse_all<T: FromStr>(flag: &str, v: &[String]) -> Result<Vec<T>>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    v.iter().map(|s| parse(flag, s)).collect()
+}
+
+pub(crate) fn filter(a: &ListArgs) -> Result<Filter> {
+    let statuses = if a.all {
+        Vec::new()
+    } else if a.status.is_empty() {
+        vec![Status::Open, Status::InProgress]
+    } else {
+        parse_all("status", &a.status)?
+    };
+    Ok(Filter {
+        statuses,
+        categories: parse_all("category", &a.category)?,
+        priorities: parse_all("priority", &a.priority)?,
+        components: a.component.clone(),
+        assignees: a.assignee.clone(),
+        patterns: a.pattern.clone(),
+        since: time("since", a.since.as_deref())?,
+        until: time("until", a.until.as_deref())?,
+        limit: a.limit,
+        order: if a.oldest_first {
+            Order::OldestFirst
+        } else {
+            Order::NewestFirst
+        },
+    })
+}

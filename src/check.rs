@@ -1,0 +1,401 @@
+//! Whole-file verification (`incident check`) and index rebuild (`--repair`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use redb::{ReadableTable, TableDefinition};
+use serde::Serialize;
+
+use crate::error::StoreError;
+use crate::model::{Incident, IncidentId};
+use crate::schema::*;
+use crate::store::{
+    Store, count_key_assignee, count_key_category, count_key_component, count_key_pattern,
+    count_key_priority, count_key_status, decode_incident, distinct_components,
+};
+
+/// One inconsistency found by [`check`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Table (or area) where it was found.
+    pub table: String,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+/// The outcome of a check.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheckReport {
+    pub incidents: u64,
+    pub index_entries: u64,
+    pub problems: Vec<Problem>,
+    /// Set when `--repair` rebuilt the indexes.
+    pub repaired: bool,
+}
+
+/// Everything the indexes should hold, derived from the records alone.
+#[derive(Default)]
+struct Expected {
+    heads: BTreeMap<u64, (i64, u8, u8, u8)>,
+    status: BTreeSet<(u8, u64)>,
+    category: BTreeSet<(u8, u64)>,
+    priority: BTreeSet<(u8, u64)>,
+    component: BTreeSet<(String, u64)>,
+    assignee: BTreeSet<(String, u64)>,
+    created: BTreeSet<(i64, u64)>,
+    counts: BTreeMap<String, u64>,
+    max_seq: BTreeMap<u32, u32>,
+}
+
+impl Expected {
+    fn add(&mut self, inc: &Incident) {
+        let key = inc.id.key();
+        self.heads.insert(
+            key,
+            (
+                inc.created_at.micros(),
+                inc.status.code(),
+                inc.category.code(),
+                inc.priority.code(),
+            ),
+        );
+        self.status.insert((inc.status.code(), key));
+        self.category.insert((inc.category.code(), key));
+        self.priority.insert((inc.priority.code(), key));
+        self.created.insert((inc.created_at.micros(), key));
+        *self.counts.entry(count_key_status(inc.status)).or_default() += 1;
+        *self
+            .counts
+            .entry(count_key_category(inc.category))
+            .or_default() += 1;
+        *self
+            .counts
+            .entry(count_key_priority(inc.priority))
+            .or_default() += 1;
+        for c in distinct_components(inc) {
+            self.component.insert((c.to_string(), key));
+            *self.counts.entry(count_key_component(c)).or_default() += 1;
+        }
+        if let Some(a) = &inc.assignee {
+            self.assignee.insert((a.clone(), key));
+            *self.counts.entry(count_key_assignee(a)).or_default() += 1;
+        }
+        let seq = self.max_seq.entry(inc.id.date()).or_default();
+        *seq = (*seq).max(inc.id.seq());
+    }
+}
+
+fn id(key: u64) -> String {
+    IncidentId::from_key(key).to_string()
+}
+
+fn compare<T: Ord + Clone + std::fmt::Debug>(
+    problems: &mut Vec<Problem>,
+    table: &str,
+    expected: &BTreeSet<T>,
+    found: &BTreeSet<T>,
+    show: impl Fn(&T) -> String,
+) {
+    for missing in expected.difference(found) {
+        problems.push(Problem {
+            table: table.into(),
+            message: format!("missing index entry {}", show(missing)),
+        });
+    }
+    for stale in found.difference(expected) {
+        problems.push(Problem {
+            table: table.into(),
+            message: format!("entry {} does not match any record", show(stale)),
+        });
+    }
+}
+
+fn read_set<K>(
+    txn: &redb::ReadTransaction,
+    def: TableDefinition<K, ()>,
+    map: impl Fn(K::SelfType<'_>) -> (String, u64),
+) -> Result<BTreeSet<(String, u64)>, StoreError>
+where
+    K: redb::Key + 'static,
+{
+    let t = txn.open_table(def)?;
+    let mut out = BTreeSet::new();
+    for e in t.range::<K::SelfType<'_>>(..)? {
+        let (k, _) = e?;
+        out.insert(map(k.value()));
+    }
+    Ok(out)
+}
+
+/// Verifies the whole file. Reads every record once; memory grows with the index sizes.
+pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
+    let txn = store.read()?;
+    let mut report = CheckReport::default();
+    let mut exp = Expected::default();
+    let incidents = txn.open_table(INCIDENTS)?;
+    for e in incidents.range::<u64>(..)? {
+        let (k, v) = e?;
+        report.incidents += 1;
+        match decode_incident(k.value(), v.value()) {
+            Ok(inc) => {
+                if inc.id.key() != k.value() {
+                    report.problems.push(Problem {
+                        table: "incidents".into(),
+                        message: format!(
+                            "record stored under {} says it is {}",
+                            id(k.value()),
+                            inc.id
+                        ),
+                    });
+                }
+                exp.add(&inc);
+            }
+            Err(e) => report.problems.push(Problem {
+                table: "incidents".into(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    let p = &mut report.problems;
+
+    let heads = txn.open_table(HEADS)?;
+    let mut found_heads = BTreeMap::new();
+    for e in heads.range::<u64>(..)? {
+        let (k, v) = e?;
+        found_heads.insert(k.value(), v.value());
+    }
+    for (k, h) in &exp.heads {
+        match found_heads.get(k) {
+            None => p.push(Problem {
+                table: "heads".into(),
+                message: format!("missing head of {}", id(*k)),
+            }),
+            Some(f) if f != h => p.push(Problem {
+                table: "heads".into(),
+                message: format!("head of {} is {f:?}, record says {h:?}", id(*k)),
+            }),
+            _ => {}
+        }
+    }
+    for k in found_heads.keys().filter(|k| !exp.heads.contains_key(k)) {
+        p.push(Problem {
+            table: "heads".into(),
+            message: format!("head of {} has no record", id(*k)),
+        });
+    }
+
+    let code_set =
+        |def: TableDefinition<(u8, u64), ()>| -> Result<BTreeSet<(u8, u64)>, StoreError> {
+            let t = txn.open_table(def)?;
+            let mut out = BTreeSet::new();
+            for e in t.range::<(u8, u64)>(..)? {
+                out.insert(e?.0.value());
+            }
+            Ok(out)
+        };
+    let show_code = |(c, k): &(u8, u64)| format!("({c}, {})", id(*k));
+    let show_str = |(s, k): &(String, u64)| format!("({s:?}, {})", id(*k));
+    let status = code_set(BY_STATUS)?;
+    compare(p, "by_status", &exp.status, &status, show_code);
+    let category = code_set(BY_CATEGORY)?;
+    compare(p, "by_category", &exp.category, &category, show_code);
+    let priority = code_set(BY_PRIORITY)?;
+    compare(p, "by_priority", &exp.priority, &priority, show_code);
+    let component = read_set(&txn, BY_COMPONENT, |(s, k)| (s.to_string(), k))?;
+    compare(p, "by_component", &exp.component, &component, show_str);
+    let assignee = read_set(&txn, BY_ASSIGNEE, |(s, k)| (s.to_string(), k))?;
+    compare(p, "by_assignee", &exp.assignee, &assignee, show_str);
+    let created = {
+        let t = txn.open_table(BY_CREATED)?;
+        let mut out = BTreeSet::new();
+        for e in t.range::<(i64, u64)>(..)? {
+            out.insert(e?.0.value());
+        }
+        out
+    };
+    compare(p, "by_created", &exp.created, &created, |(t, k)| {
+        format!("({t}, {})", id(*k))
+    });
+    report.index_entries = (status.len()
+        + category.len()
+        + priority.len()
+        + component.len()
+        + assignee.len()
+        + created.len()) as u64;
+
+    // Pattern membership: both directions agree and point at records.
+    let by_pattern = read_set(&txn, BY_PATTERN, |(s, k)| (s.to_string(), k))?;
+    let inc_pat = {
+        let t = txn.open_table(INCIDENT_PATTERN)?;
+        let mut out = BTreeSet::new();
+        for e in t.range::<u64>(..)? {
+            let (k, v) = e?;
+            out.insert((v.value().to_string(), k.value()));
+        }
+        out
+    };
+    compare(p, "by_pattern", &inc_pat, &by_pattern, show_str);
+    for (pat, k) in &inc_pat {
+        if !exp.heads.contains_key(k) {
+            p.push(Problem {
+                table: "incident_pattern".into(),
+                message: format!("{} (pattern {pat}) has no record", id(*k)),
+            });
+        }
+        *exp.counts.entry(count_key_pattern(pat)).or_default() += 1;
+    }
+    let patterns = txn.open_table(PATTERNS)?;
+    let pattern_ids: BTreeSet<&str> = inc_pat.iter().map(|(p, _)| p.as_str()).collect();
+    for pat in pattern_ids {
+        if patterns.get(pat)?.is_none() {
+            p.push(Problem {
+                table: "patterns".into(),
+                message: format!("pattern {pat} has members but no definition"),
+            });
+        }
+    }
+
+    let counts = txn.open_table(INDEX_COUNTS)?;
+    let mut found_counts = BTreeMap::new();
+    for e in counts.range::<&str>(..)? {
+        let (k, v) = e?;
+        found_counts.insert(k.value().to_string(), v.value());
+    }
+    let keys: BTreeSet<&String> = exp.counts.keys().chain(found_counts.keys()).collect();
+    for k in keys {
+        let (e, f) = (
+            exp.counts.get(k).copied().unwrap_or(0),
+            found_counts.get(k).copied().unwrap_or(0),
+        );
+        if e != f {
+            p.push(Problem {
+                table: "index_counts".into(),
+                message: format!("{k} is {f}, index holds {e}"),
+            });
+        }
+    }
+
+    let counters = txn.open_table(DAY_COUNTERS)?;
+    for (date, max) in &exp.max_seq {
+        let c = counters.get(*date)?.map(|v| v.value()).unwrap_or(0);
+        if c < *max {
+            p.push(Problem {
+                table: "day_counters".into(),
+                message: format!("counter for {date} is {c}, behind INC-{date:08}-{max:04}"),
+            });
+        }
+    }
+
+    let fps = txn.open_table(FINGERPRINTS)?;
+    for e in fps.range::<u128>(..)? {
+        let (k, v) = e?;
+        if !exp.heads.contains_key(&v.value()) {
+            p.push(Problem {
+                table: "fingerprints".into(),
+                message: format!(
+                    "fingerprint {:032x} points at missing {}",
+                    k.value(),
+                    id(v.value())
+                ),
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// Rebuilds every index, the counts and the day counters from the records.
+/// Records that cannot be decoded are left in place and reported by `check`.
+pub fn repair(store: &Store) -> Result<(), StoreError> {
+    let mut exp = Expected::default();
+    {
+        let txn = store.read()?;
+        let incidents = txn.open_table(INCIDENTS)?;
+        for e in incidents.range::<u64>(..)? {
+            let (k, v) = e?;
+            if let Ok(inc) = decode_incident(k.value(), v.value()) {
+                exp.add(&inc);
+            }
+        }
+    }
+    let txn = store.write()?;
+    {
+        txn.delete_table(HEADS)?;
+        txn.delete_table(BY_STATUS)?;
+        txn.delete_table(BY_CATEGORY)?;
+        txn.delete_table(BY_PRIORITY)?;
+        txn.delete_table(BY_COMPONENT)?;
+        txn.delete_table(BY_ASSIGNEE)?;
+        txn.delete_table(BY_CREATED)?;
+        txn.delete_table(INDEX_COUNTS)?;
+        let mut heads = txn.open_table(HEADS)?;
+        for (k, h) in &exp.heads {
+            heads.insert(*k, *h)?;
+        }
+        for (def, set) in [
+            (BY_STATUS, &exp.status),
+            (BY_CATEGORY, &exp.category),
+            (BY_PRIORITY, &exp.priority),
+        ] {
+            let mut t = txn.open_table(def)?;
+            for k in set {
+                t.insert(*k, ())?;
+            }
+        }
+        for (def, set) in [(BY_COMPONENT, &exp.component), (BY_ASSIGNEE, &exp.assignee)] {
+            let mut t = txn.open_table(def)?;
+            for (s, k) in set {
+                t.insert((s.as_str(), *k), ())?;
+            }
+        }
+        let mut created = txn.open_table(BY_CREATED)?;
+        for k in &exp.created {
+            created.insert(*k, ())?;
+        }
+        // Pattern membership: keep INCIDENT_PATTERN entries whose record exists; rebuild BY_PATTERN.
+        let mut members: BTreeSet<(String, u64)> = BTreeSet::new();
+        {
+            let mut ip = txn.open_table(INCIDENT_PATTERN)?;
+            let mut dangling = Vec::new();
+            for e in ip.range::<u64>(..)? {
+                let (k, v) = e?;
+                if exp.heads.contains_key(&k.value()) {
+                    members.insert((v.value().to_string(), k.value()));
+                } else {
+                    dangling.push(k.value());
+                }
+            }
+            for k in dangling {
+                ip.remove(k)?;
+            }
+        }
+        txn.delete_table(BY_PATTERN)?;
+        let mut bp = txn.open_table(BY_PATTERN)?;
+        for (s, k) in &members {
+            bp.insert((s.as_str(), *k), ())?;
+            *exp.counts.entry(count_key_pattern(s)).or_default() += 1;
+        }
+        let mut counts = txn.open_table(INDEX_COUNTS)?;
+        for (k, v) in &exp.counts {
+            counts.insert(k.as_str(), *v)?;
+        }
+        let mut counters = txn.open_table(DAY_COUNTERS)?;
+        for (date, max) in &exp.max_seq {
+            let c = counters.get(*date)?.map(|v| v.value()).unwrap_or(0);
+            if c < *max {
+                counters.insert(*date, *max)?;
+            }
+        }
+        let mut fps = txn.open_table(FINGERPRINTS)?;
+        let mut stale = Vec::new();
+        for e in fps.range::<u128>(..)? {
+            let (k, v) = e?;
+            if !exp.heads.contains_key(&v.value()) {
+                stale.push(k.value());
+            }
+        }
+        for k in stale {
+            fps.remove(k)?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! Import and export of the original tool's `incident_history.json`
+//! (`{"metadata": {...}, "incidents": [...], "statistics": {...}}`), plus JSONL and CSV export.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result, StoreError};
+use crate::manager::IncidentManager;
+use crate::model::{Incident, Timestamp};
+use crate::store::Writer;
+
+/// Import failed; nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    #[error("malformed JSON at line {line}, column {column}: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("the file has no \"incidents\" list or object")]
+    NoIncidents,
+    #[error("incident {index}{}: {reason}", .id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default())]
+    Entry {
+        index: usize,
+        id: Option<String>,
+        reason: String,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl From<StoreError> for ImportError {
+    fn from(e: StoreError) -> Self {
+        ImportError::Store(e.into())
+    }
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Incidents added.
+    pub imported: u64,
+    /// Entries whose id was already stored with identical content.
+    pub already_present: u64,
+    /// Entries whose id was already stored with different content; the stored one was kept.
+    pub conflicts: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct HistoryFile {
+    #[serde(default)]
+    incidents: Option<Value>,
+}
+
+fn validate(index: usize, v: Value) -> Result<Incident, ImportError> {
+    let id = v.get("id").and_then(Value::as_str).map(str::to_string);
+    let entry = |reason: String| ImportError::Entry {
+        index,
+        id: id.clone(),
+        reason,
+    };
+    let inc: Incident = serde_json::from_value(v).map_err(|e| entry(e.to_string()))?;
+    if inc.title.trim().is_empty() {
+        return Err(entry("title is empty".into()));
+    }
+    if inc.updated_at < inc.created_at {
+        return Err(entry("updated_at is before created_at".into()));
+    }
+    Ok(inc)
+}
+
+/// Imports every incident of an `incident_history.json` in one transaction. Ids,
+/// timestamps, timelines and resolutions are kept. A bad entry aborts the whole import,
+/// naming its index; re-importing the same file adds nothing.
+pub fn import_history(
+    manager: &IncidentManager,
+    input: impl Read,
+) -> Result<ImportSummary, ImportError> {
+    let file: HistoryFile =
+        serde_json::from_reader(std::io::BufReader::new(input)).map_err(|e| ImportError::Json {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+    let entries: Vec<Value> = match file.incidents {
+        Some(Value::Array(a)) => a,
+        // Also accept an object keyed by id, in the file's order of ids.
+        Some(Value::Object(m)) => m.into_iter().map(|(_, v)| v).collect(),
+        _ => return Err(ImportError::NoIncidents),
+    };
+    let mut incidents = Vec::with_capacity(entries.len());
+    for (i, v) in entries.into_iter().enumerate() {
+        incidents.push(validate(i, v)?);
+    }
+    let mut summary = ImportSummary::default();
+    let txn = manager.store().write()?;
+    {
+        let mut w = Writer::new(&txn)?;
+        let mut seen = std::collections::HashSet::new();
+        for (i, inc) in incidents.iter().enumerate() {
+            if !seen.insert(inc.id) {
+                return Err(ImportError::Entry {
+                    index: i,
+                    id: Some(inc.id.to_string()),
+                    reason: "duplicate id in the file".into(),
+                });
+            }
+            match w.get(inc.id)? {
+                Some(existing) if &existing == inc => summary.already_present += 1,
+                Some(_) => summary.conflicts.push(inc.id.to_string()),
+                None => {
+                    w.reserve_id(inc.id)?;
+                    w.put(None, inc)?;
+                    summary.imported += 1;
+                }
+            }
+        }
+        w.finish()?;
+    }
+    txn.commit().map_err(StoreError::from)?;
+    Ok(summary)
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// The original's `incident_history.json` shape.
+    Json,
+    /// One incident object per line.
+    Jsonl,
+    /// One row per incident, lists joined with `; `.
+    Csv,
+}
+
+#[derive(Default, Serialize)]
+struct Statistics {
+    total_incidents: u64,
+    by_category: BTreeMap<String, u64>,
+    by_priority: BTreeMap<String, u64>,
+    by_status: BTreeMap<String, u64>,
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::Invalid {
+        field: "output",
+        reason: e.to_string(),
+    }
+}
+
+/// Writes every incident, streaming, in id order.
+pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Write) -> Result<()> {
+    match format {
+        ExportFormat::Json => {
+            let mut stats = Statistics::default();
+            out.write_all(b"{\n  \"metadata\": ").map_err(io)?;
+            let meta = serde_json::json!({
+                "exported_at": Timestamp::now(),
+                "tool": concat!("incident ", env!("CARGO_PKG_VERSION")),
+                "total_incidents": manager.count()?,
+            });
+            serde_json::to_writer(&mut *out, &meta).map_err(|e| io(e.into()))?;
+            out.write_all(b",\n  \"incidents\": [").map_err(io)?;
+            let mut first = true;
+            manager.for_each(|inc| {
+                stats.total_incidents += 1;
+                *stats
+                    .by_category
+                    .entry(inc.category.to_string())
+                    .or_default() += 1;
+                *stats
+                    .by_priority
+                    .entry(inc.priority.to_string())
+                    .or_default() += 1;
+                *stats.by_status.entry(inc.status.to_string()).or_default() += 1;
+                out.write_all(if first { b"\n    " } else { b",\n    " })
+                    .map_err(io)?;
+                first = false;
+                serde_json::to_writer(&mut *out, &inc).map_err(|e| io(e.into()))
+            })?;
+            out.write_all(b"\n  ],\n  \"statistics\": ").map_err(io)?;
+            serde_json::to_writer(&mut *out, &stats).map_err(|e| io(e.into()))?;
+            out.write_all(b"\n}\n").map_err(io)?;
+        }
+        ExportFormat::Jsonl => manager.for_each(|inc| {
+            serde_json::to_writer(&mut *out, &inc).map_err(|e| io(e.into()))?;
+            out.write_all(b"\n").map_err(io)
+        })?,
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            let csv_err = |e: csv::Error| Error::Invalid {
+                field: "output",
+                reason: e.to_string(),
+            };
+            w.write_record(CSV_HEADER).map_err(csv_err)?;
+            manager.for_each(|inc| w.write_record(csv_row(&inc)).map_err(csv_err))?;
+            w.flush().map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// Columns of the CSV formats (`export` and `list`).
+pub const CSV_HEADER: [&str; 15] = [
+    "id",
+    "created_at",
+    "updated_at",
+    "category",
+    "priority",
+    "status",
+    "title",
+    "description",
+    "components",
+    "impact",
+    "assignee",
+    "acknowledged_at",
+    "resolved_at",
+    "root_cause",
+    "actions_taken",
+];
+
+pub fn csv_row(inc: &Incident) -> [String; 15] {
+    let res = inc.resolution.as_ref();
+    [
+        inc.id.to_string(),
+        inc.created_at.to_rfc3339(),
+        inc.updated_at.to_rfc3339(),
+        inc.category.to_string(),
+        inc.priority.to_string(),
+        inc.status.to_string(),
+        inc.title.clone(),
+        inc.description.clone(),
+        inc.affected_components.join("; "),
+        inc.impact.clone(),
+        inc.assignee.clone().unwrap_or_default(),
+        inc.acknowledged_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default(),
+        inc.resolved_at()
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default(),
+        res.map(|r| r.root_cause.clone()).unwrap_or_default(),
+        res.map(|r| r.actions_taken.join("; ")).unwrap_or_default(),
+    ]
+}

@@ -1,0 +1,452 @@
+//! `IncidentManager`: the lifecycle of incidents over the store.
+
+use std::path::Path;
+use std::time::Duration;
+
+use redb::ReadableTableMetadata;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    Category, Incident, IncidentId, Priority, Resolution, Status, TimelineEntry, Timestamp,
+};
+use crate::schema::INCIDENTS;
+use crate::store::{self, Filter, Store, Writer};
+
+/// What a new incident needs.
+#[derive(Clone, Debug)]
+pub struct NewIncident {
+    pub category: Category,
+    pub priority: Priority,
+    pub title: String,
+    pub description: String,
+    pub components: Vec<String>,
+    pub impact: String,
+    pub assignee: Option<String>,
+    /// When it started; defaults to now. The id's date is this time's local date.
+    pub at: Option<Timestamp>,
+}
+
+/// Changes to an incident; `None`/empty fields stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct Update {
+    /// Only `open` and `in_progress`; use resolve/close/reopen for the rest.
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub category: Option<Category>,
+    pub assignee: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub impact: Option<String>,
+    pub add_components: Vec<String>,
+    pub note: Option<String>,
+    pub at: Option<Timestamp>,
+}
+
+/// What resolving an incident records.
+#[derive(Clone, Debug, Default)]
+pub struct ResolveInput {
+    pub actions: Vec<String>,
+    pub root_cause: String,
+    pub preventive: Vec<String>,
+    pub knowledge: Vec<String>,
+    pub at: Option<Timestamp>,
+}
+
+/// The incident store with its lifecycle rules.
+///
+/// Every operation runs in one write transaction: the record, its timeline entry and
+/// every index entry change together or not at all.
+#[derive(Debug)]
+pub struct IncidentManager {
+    store: Store,
+}
+
+fn clean_list(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn non_empty(field: &'static str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::Invalid {
+            field,
+            reason: "must not be empty".into(),
+        });
+    }
+    Ok(v.to_string())
+}
+
+impl IncidentManager {
+    /// Opens or creates the database at `path`, waiting up to 10 s if another process has it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_timeout(path, store::DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`IncidentManager::open`] with an explicit wait for a busy database.
+    pub fn open_with_timeout(path: impl AsRef<Path>, busy: Duration) -> Result<Self> {
+        Ok(Self {
+            store: Store::open(path.as_ref(), busy)?,
+        })
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Records a new incident and returns it.
+    pub fn create_incident(&self, new: NewIncident) -> Result<Incident> {
+        let title = non_empty("title", &new.title)?;
+        let components = clean_list(&new.components);
+        if components.is_empty() {
+            return Err(Error::Invalid {
+                field: "components",
+                reason: "at least one affected component is required".into(),
+            });
+        }
+        let now = Timestamp::now();
+        let at = new.at.unwrap_or(now);
+        let txn = self.store.write()?;
+        let incident = {
+            let mut w = Writer::new(&txn)?;
+            let id = w.next_id(IncidentId::date_key(at.local_date()))?;
+            let incident = Incident {
+                id,
+                created_at: at,
+                updated_at: at,
+                category: new.category,
+                priority: new.priority,
+                status: Status::Open,
+                title: title.clone(),
+                description: new.description.trim().to_string(),
+                affected_components: components,
+                impact: new.impact.trim().to_string(),
+                assignee: new
+                    .assignee
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty()),
+                timeline: vec![TimelineEntry {
+                    timestamp: at,
+                    action: "created".into(),
+                    details: format!(
+                        "Incident created: {title} (category {}, priority {})",
+                        new.category, new.priority
+                    ),
+                }],
+                resolution: None,
+                acknowledged_at: None,
+                matched_pattern: None,
+            };
+            w.put(None, &incident)?;
+            w.finish()?;
+            incident
+        };
+        txn.commit()?;
+        Ok(incident)
+    }
+
+    /// Reads one incident.
+    pub fn get(&self, id: IncidentId) -> Result<Incident> {
+        let txn = self.store.read()?;
+        let t = txn
+            .open_table(INCIDENTS)
+            .map_err(crate::error::StoreError::from)?;
+        match t.get(id.key())? {
+            Some(v) => Ok(store::decode_incident(id.key(), v.value())?),
+            None => Err(Error::NotFound(id)),
+        }
+    }
+
+    /// Incidents matching `filter`, in id order (newest first unless asked otherwise).
+    /// Only records that match are decoded.
+    pub fn query(&self, filter: &Filter) -> Result<Vec<Incident>> {
+        let txn = self.store.read()?;
+        let keys = store::query_keys(&txn, filter)?;
+        let t = txn
+            .open_table(INCIDENTS)
+            .map_err(crate::error::StoreError::from)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(v) = t.get(key)? {
+                out.push(store::decode_incident(key, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` for every incident in id order, without holding them all in memory.
+    pub fn for_each(&self, mut f: impl FnMut(Incident) -> Result<()>) -> Result<()> {
+        let txn = self.store.read()?;
+        let t = txn
+            .open_table(INCIDENTS)
+            .map_err(crate::error::StoreError::from)?;
+        for entry in t.range::<u64>(..)? {
+            let (k, v) = entry?;
+            f(store::decode_incident(k.value(), v.value())?)?;
+        }
+        Ok(())
+    }
+
+    /// Number of incidents in the store.
+    pub fn count(&self) -> Result<u64> {
+        let txn = self.store.read()?;
+        let t = txn
+            .open_table(INCIDENTS)
+            .map_err(crate::error::StoreError::from)?;
+        Ok(t.len()?)
+    }
+
+    /// Applies `change` to one incident in a write transaction; the change returns the
+    /// timeline entries it adds. Nothing is written if it fails.
+    fn modify(
+        &self,
+        id: IncidentId,
+        at: Option<Timestamp>,
+        change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
+    ) -> Result<Incident> {
+        let txn = self.store.write()?;
+        let updated = {
+            let mut w = Writer::new(&txn)?;
+            let old = w.get(id)?.ok_or(Error::NotFound(id))?;
+            let at = at.unwrap_or_else(Timestamp::now);
+            if at < old.created_at {
+                return Err(Error::Invalid {
+                    field: "at",
+                    reason: format!(
+                        "{} is before {id} was created ({})",
+                        at.to_rfc3339(),
+                        old.created_at.to_rfc3339()
+                    ),
+                });
+            }
+            let mut new = old.clone();
+            let entries = change(&mut new, at)?;
+            if entries.is_empty() {
+                return Err(Error::Invalid {
+                    field: "update",
+                    reason: "nothing to change".into(),
+                });
+            }
+            new.timeline.extend(entries);
+            new.updated_at = new.updated_at.max(at);
+            w.put(Some(&old), &new)?;
+            w.finish()?;
+            new
+        };
+        txn.commit()?;
+        Ok(updated)
+    }
+
+    /// Changes fields, moves between open and in_progress, or adds a note.
+    pub fn update_incident(&self, id: IncidentId, u: Update) -> Result<Incident> {
+        self.modify(id, u.at, |inc, at| {
+            let mut entries = Vec::new();
+            let mut entry = |action: &str, details: String| {
+                entries.push(TimelineEntry {
+                    timestamp: at,
+                    action: action.into(),
+                    details,
+                })
+            };
+            if let Some(s) = u.status {
+                if s != inc.status {
+                    if !matches!(s, Status::Open | Status::InProgress) {
+                        let how = if s == Status::Resolved {
+                            "use `incident resolve` (it needs actions and a root cause)"
+                        } else {
+                            "use `incident close`"
+                        };
+                        return Err(Error::Refused {
+                            id,
+                            action: "update",
+                            reason: format!("status {s} cannot be set by update; {how}"),
+                        });
+                    }
+                    if !inc.status.is_active() {
+                        return Err(Error::Refused {
+                            id,
+                            action: "update",
+                            reason: format!(
+                                "it is {}; use `incident reopen` to work on it again",
+                                inc.status
+                            ),
+                        });
+                    }
+                    entry("status_changed", format!("{} -> {s}", inc.status));
+                    if s == Status::InProgress && inc.acknowledged_at.is_none() {
+                        inc.acknowledged_at = Some(at);
+                    }
+                    inc.status = s;
+                }
+            }
+            if let Some(p) = u.priority.filter(|p| *p != inc.priority) {
+                entry("updated", format!("priority: {} -> {p}", inc.priority));
+                inc.priority = p;
+            }
+            if let Some(c) = u.category.filter(|c| *c != inc.category) {
+                entry("updated", format!("category: {} -> {c}", inc.category));
+                inc.category = c;
+            }
+            if let Some(a) = u.assignee.as_deref().map(str::trim) {
+                let new = (!a.is_empty()).then(|| a.to_string());
+                if new != inc.assignee {
+                    entry(
+                        "updated",
+                        format!(
+                            "assignee: {} -> {}",
+                            inc.assignee.as_deref().unwrap_or("(none)"),
+                            new.as_deref().unwrap_or("(none)")
+                        ),
+                    );
+                    inc.assignee = new;
+                }
+            }
+            if let Some(t) = &u.title {
+                let t = non_empty("title", t)?;
+                if t != inc.title {
+                    entry("updated", format!("title: {:?} -> {t:?}", inc.title));
+                    inc.title = t;
+                }
+            }
+            if let Some(d) = u.description.as_deref().map(str::trim) {
+                if d != inc.description {
+                    entry(
+                        "updated",
+                        format!("description: {:?} -> {d:?}", inc.description),
+                    );
+                    inc.description = d.to_string();
+                }
+            }
+            if let Some(i) = u.impact.as_deref().map(str::trim) {
+                if i != inc.impact {
+                    entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
+                    inc.impact = i.to_string();
+                }
+            }
+            for c in clean_list(&u.add_components) {
+                if !inc.affected_components.contains(&c) {
+                    entry("updated", format!("component added: {c}"));
+                    inc.affected_components.push(c);
+                }
+            }
+            if let Some(n) = u.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                entry("note", n.to_string());
+            }
+            Ok(entries)
+        })
+    }
+
+    /// Adds a note to the timeline.
+    pub fn add_note(&self, id: IncidentId, note: &str, at: Option<Timestamp>) -> Result<Incident> {
+        let note = non_empty("note", note)?;
+        self.update_incident(
+            id,
+            Update {
+                note: Some(note),
+                at,
+                ..Update::default()
+            },
+        )
+    }
+
+    /// Resolves an open or in-progress incident. Needs actions and a root cause.
+    pub fn resolve_incident(&self, id: IncidentId, r: ResolveInput) -> Result<Incident> {
+        let actions = clean_list(&r.actions);
+        if actions.is_empty() {
+            return Err(Error::Invalid {
+                field: "actions",
+                reason: "resolving needs at least one action taken".into(),
+            });
+        }
+        let root_cause = non_empty("root cause", &r.root_cause)?;
+        self.modify(id, r.at, |inc, at| {
+            if !inc.status.is_active() {
+                return Err(Error::Refused {
+                    id,
+                    action: "resolve",
+                    reason: format!("it is already {}", inc.status),
+                });
+            }
+            let details = format!(
+                "{} -> resolved; root cause: {root_cause}; actions: {}",
+                inc.status,
+                actions.join("; ")
+            );
+            inc.status = Status::Resolved;
+            inc.resolution = Some(Resolution {
+                actions_taken: actions,
+                root_cause,
+                preventive_measures: clean_list(&r.preventive),
+                knowledge_updates: clean_list(&r.knowledge),
+                resolved_at: Some(at),
+            });
+            Ok(vec![TimelineEntry {
+                timestamp: at,
+                action: "resolved".into(),
+                details,
+            }])
+        })
+    }
+
+    /// Closes a resolved incident.
+    pub fn close_incident(&self, id: IncidentId, at: Option<Timestamp>) -> Result<Incident> {
+        self.modify(id, at, |inc, at| {
+            if inc.status != Status::Resolved {
+                let reason = match inc.status {
+                    Status::Closed => "it is already closed".to_string(),
+                    s => format!("it is {s}; resolve it first (`incident resolve`)"),
+                };
+                return Err(Error::Refused {
+                    id,
+                    action: "close",
+                    reason,
+                });
+            }
+            inc.status = Status::Closed;
+            Ok(vec![TimelineEntry {
+                timestamp: at,
+                action: "closed".into(),
+                details: "resolved -> closed".into(),
+            }])
+        })
+    }
+
+    /// Reopens a resolved or closed incident. The old resolution stays on record.
+    pub fn reopen_incident(
+        &self,
+        id: IncidentId,
+        note: Option<&str>,
+        at: Option<Timestamp>,
+    ) -> Result<Incident> {
+        self.modify(id, at, |inc, at| {
+            if inc.status.is_active() {
+                return Err(Error::Refused {
+                    id,
+                    action: "reopen",
+                    reason: format!("it is {}, not resolved or closed", inc.status),
+                });
+            }
+            let mut details = format!("{} -> open", inc.status);
+            if let Some(r) = &inc.resolution {
+                details.push_str(&format!(
+                    "; previous resolution: root cause {:?}, resolved at {}",
+                    r.root_cause,
+                    r.resolved_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+                ));
+            }
+            if let Some(n) = note.map(str::trim).filter(|n| !n.is_empty()) {
+                details.push_str(&format!("; note: {n}"));
+            }
+            inc.status = Status::Open;
+            Ok(vec![TimelineEntry {
+                timestamp: at,
+                action: "reopened".into(),
+                details,
+            }])
+        })
+    }
+}

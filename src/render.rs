@@ -1,0 +1,208 @@
+//! Text renderings of incidents for terminals: aligned tables that respect the display
+//! width of Japanese (double-width) text, and the detail view of `show`.
+
+use std::fmt::Write as _;
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::model::Incident;
+
+/// Display width of `s` in terminal columns (CJK characters count two).
+pub fn display_width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// Cuts `s` to at most `max` columns, ending in `…` when cut. Control characters
+/// (newlines, tabs) become spaces so a row stays on one line.
+pub fn truncate_to_width(s: &str, max: usize) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if display_width(&clean) <= max {
+        return clean;
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in clean.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > max {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// Pads `s` with spaces to `width` columns.
+pub fn pad_to_width(s: &str, width: usize) -> String {
+    let w = display_width(s);
+    let mut out = s.to_string();
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(w)));
+    out
+}
+
+/// A table whose columns line up by display width. The last column is not padded.
+pub fn format_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(display_width(cell));
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let cells: Vec<&str> = cells.collect();
+        let n = cells.len();
+        let mut s = String::new();
+        for (i, c) in cells.into_iter().enumerate() {
+            if i + 1 == n {
+                s.push_str(c);
+            } else {
+                s.push_str(&pad_to_width(c, widths[i]));
+                s.push_str("  ");
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(&mut out, &mut header.iter().copied());
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(&mut out, &mut rule.iter().map(String::as_str));
+    for row in rows {
+        line(&mut out, &mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// The `list` table.
+pub fn incident_table(incidents: &[Incident]) -> String {
+    let rows: Vec<Vec<String>> = incidents
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.to_string(),
+                i.created_at.to_local_string()[..16].to_string(),
+                i.priority.to_string(),
+                i.status.to_string(),
+                i.category.to_string(),
+                truncate_to_width(&i.affected_components.join(","), 24),
+                truncate_to_width(i.assignee.as_deref().unwrap_or("-"), 14),
+                truncate_to_width(&i.title, 48),
+            ]
+        })
+        .collect();
+    format_table(
+        &[
+            "ID",
+            "CREATED",
+            "PRIORITY",
+            "STATUS",
+            "CATEGORY",
+            "COMPONENTS",
+            "ASSIGNEE",
+            "TITLE",
+        ],
+        &rows,
+    )
+}
+
+/// The `show` detail view, timeline included.
+pub fn incident_detail(i: &Incident) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}  {}", i.id, i.title);
+    let field = |s: &mut String, k: &str, v: &str| {
+        let _ = writeln!(s, "  {}  {}", pad_to_width(k, 14), v);
+    };
+    field(&mut s, "status", i.status.as_str());
+    field(&mut s, "category", i.category.as_str());
+    field(&mut s, "priority", i.priority.as_str());
+    field(&mut s, "created", &i.created_at.to_local_string());
+    field(&mut s, "updated", &i.updated_at.to_local_string());
+    if let Some(a) = i.acknowledged_at {
+        field(&mut s, "acknowledged", &a.to_local_string());
+    }
+    field(&mut s, "components", &i.affected_components.join(", "));
+    field(&mut s, "assignee", i.assignee.as_deref().unwrap_or("-"));
+    if !i.impact.is_empty() {
+        field(&mut s, "impact", &i.impact);
+    }
+    if let Some(p) = &i.matched_pattern {
+        field(&mut s, "pattern", &format!("{} {}", p.pattern_id, p.name));
+    }
+    if !i.description.is_empty() {
+        let _ = writeln!(s, "\n  description:");
+        for l in i.description.lines() {
+            let _ = writeln!(s, "    {l}");
+        }
+    }
+    if let Some(r) = &i.resolution {
+        let current = i.resolved_at().is_some();
+        let _ = writeln!(
+            s,
+            "\n  resolution{}:",
+            if current { "" } else { " (before reopen)" }
+        );
+        if let Some(t) = r.resolved_at {
+            let _ = writeln!(s, "    resolved at   {}", t.to_local_string());
+        }
+        let _ = writeln!(s, "    root cause    {}", r.root_cause);
+        for (name, list) in [
+            ("actions", &r.actions_taken),
+            ("preventive", &r.preventive_measures),
+            ("knowledge", &r.knowledge_updates),
+        ] {
+            for (n, a) in list.iter().enumerate() {
+                let label = if n == 0 { name } else { "" };
+                let _ = writeln!(s, "    {}  {}. {a}", pad_to_width(label, 12), n + 1);
+            }
+        }
+    }
+    let _ = writeln!(s, "\n  timeline:");
+    for e in &i.timeline {
+        let _ = writeln!(
+            s,
+            "    {}  {}  {}",
+            e.timestamp.to_local_string(),
+            pad_to_width(&e.action, 14),
+            e.details
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japanese_is_two_columns_wide() {
+        assert_eq!(display_width("接続エラー"), 10);
+        assert_eq!(display_width("abc"), 3);
+        assert_eq!(pad_to_width("接続", 6), "接続  ");
+        let t = truncate_to_width("RabbitMQ接続エラーが発生しました", 14);
+        assert!(display_width(&t) <= 14, "{t}");
+        assert!(t.ends_with('…'));
+    }
+
+    #[test]
+    fn table_columns_line_up_with_wide_text() {
+        let rows = vec![
+            vec!["接続エラー".to_string(), "x".to_string()],
+            vec!["ab".to_string(), "y".to_string()],
+        ];
+        let t = format_table(&["TITLE", "N"], &rows);
+        let cols: Vec<usize> = t
+            .lines()
+            .map(|l| {
+                let idx = l.rfind(' ').unwrap_or(0);
+                display_width(&l[..idx])
+            })
+            .collect();
+        assert!(cols.windows(2).all(|w| w[0] == w[1]), "{t}");
+    }
+}

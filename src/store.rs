@@ -1,0 +1,704 @@
+//! The redb store: opening (with busy retry and schema upgrades), writing a record together
+//! with its index entries, and index-driven queries.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, WriteTransaction};
+
+use crate::codec;
+use crate::error::StoreError;
+use crate::model::{Category, Incident, IncidentId, Priority, Status, Timestamp};
+use crate::schema::*;
+
+/// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
+/// layout changes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Ordered upgrade steps: `UPGRADES[i]` upgrades a file from version `i + 1` to `i + 2`.
+const UPGRADES: &[fn(&WriteTransaction) -> Result<(), StoreError>] = &[];
+
+/// How long `open` waits for another process to release the file by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An open incident database.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, waiting up to `busy_timeout` while
+    /// another process holds it.
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(5);
+        let db = loop {
+            match Database::create(path) {
+                Ok(db) => break db,
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    if start.elapsed() >= busy_timeout {
+                        return Err(StoreError::Busy {
+                            path: path.display().to_string(),
+                            waited_ms: start.elapsed().as_millis() as u64,
+                        });
+                    }
+                    // Jitter keeps two waiting processes from retrying in lockstep.
+                    let jitter = Duration::from_micros(u64::from(std::process::id() % 7) * 700);
+                    std::thread::sleep(delay + jitter);
+                    delay = (delay * 2).min(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(StoreError::Open {
+                        path: path.display().to_string(),
+                        source: e,
+                    });
+                }
+            }
+        };
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+        };
+        store.prepare()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates missing tables, checks the schema version and runs pending upgrades.
+    fn prepare(&self) -> Result<(), StoreError> {
+        {
+            let txn = self.db.begin_read()?;
+            if let Ok(meta) = txn.open_table(META) {
+                let found = meta.get("schema_version")?.map(|v| v.value());
+                if found == Some(SCHEMA_VERSION) {
+                    return Ok(());
+                }
+            }
+        }
+        let txn = self.db.begin_write()?;
+        let found = {
+            let meta = txn.open_table(META)?;
+            meta.get("schema_version")?.map(|v| v.value())
+        };
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema {
+                    path: self.path.display().to_string(),
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Some(v) => {
+                for step in &UPGRADES[(v as usize).saturating_sub(1)..] {
+                    step(&txn)?;
+                }
+            }
+            None => {}
+        }
+        create_all_tables(&txn)?;
+        txn.open_table(META)?
+            .insert("schema_version", SCHEMA_VERSION)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Starts a read transaction.
+    pub(crate) fn read(&self) -> Result<ReadTransaction, StoreError> {
+        Ok(self.db.begin_read()?)
+    }
+
+    /// Starts a write transaction.
+    pub(crate) fn write(&self) -> Result<WriteTransaction, StoreError> {
+        Ok(self.db.begin_write()?)
+    }
+
+    /// Schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
+fn create_all_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(META)?;
+    txn.open_table(INCIDENTS)?;
+    txn.open_table(HEADS)?;
+    txn.open_table(BY_STATUS)?;
+    txn.open_table(BY_CATEGORY)?;
+    txn.open_table(BY_PRIORITY)?;
+    txn.open_table(BY_COMPONENT)?;
+    txn.open_table(BY_ASSIGNEE)?;
+    txn.open_table(BY_CREATED)?;
+    txn.open_table(INDEX_COUNTS)?;
+    txn.open_table(DAY_COUNTERS)?;
+    txn.open_table(FINGERPRINTS)?;
+    txn.open_table(PATTERNS)?;
+    txn.open_table(BY_PATTERN)?;
+    txn.open_table(INCIDENT_PATTERN)?;
+    Ok(())
+}
+
+pub(crate) fn count_key_status(s: Status) -> String {
+    format!("status:{}", s.as_str())
+}
+pub(crate) fn count_key_category(c: Category) -> String {
+    format!("category:{}", c.as_str())
+}
+pub(crate) fn count_key_priority(p: Priority) -> String {
+    format!("priority:{}", p.as_str())
+}
+pub(crate) fn count_key_component(c: &str) -> String {
+    format!("component:{c}")
+}
+pub(crate) fn count_key_assignee(a: &str) -> String {
+    format!("assignee:{a}")
+}
+pub(crate) fn count_key_pattern(p: &str) -> String {
+    format!("pattern:{p}")
+}
+
+/// The distinct components of an incident (duplicates in the list index once).
+pub(crate) fn distinct_components(inc: &Incident) -> Vec<&str> {
+    let mut v: Vec<&str> = inc.affected_components.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The tables of one write transaction, with index maintenance.
+pub(crate) struct Writer<'t> {
+    pub(crate) incidents: Table<'t, u64, &'static [u8]>,
+    heads: Table<'t, u64, (i64, u8, u8, u8)>,
+    by_status: Table<'t, (u8, u64), ()>,
+    by_category: Table<'t, (u8, u64), ()>,
+    by_priority: Table<'t, (u8, u64), ()>,
+    by_component: Table<'t, (&'static str, u64), ()>,
+    by_assignee: Table<'t, (&'static str, u64), ()>,
+    by_created: Table<'t, (i64, u64), ()>,
+    counts: Table<'t, &'static str, u64>,
+    counters: Table<'t, u32, u32>,
+    pub(crate) fingerprints: Table<'t, u128, u64>,
+    by_pattern: Table<'t, (&'static str, u64), ()>,
+    incident_pattern: Table<'t, u64, &'static str>,
+    deltas: BTreeMap<String, i64>,
+    /// Counters read or advanced in this transaction, written back by `finish`.
+    day_seq: BTreeMap<u32, u32>,
+    buf: Vec<u8>,
+}
+
+impl<'t> Writer<'t> {
+    pub(crate) fn new(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Writer {
+            incidents: txn.open_table(INCIDENTS)?,
+            heads: txn.open_table(HEADS)?,
+            by_status: txn.open_table(BY_STATUS)?,
+            by_category: txn.open_table(BY_CATEGORY)?,
+            by_priority: txn.open_table(BY_PRIORITY)?,
+            by_component: txn.open_table(BY_COMPONENT)?,
+            by_assignee: txn.open_table(BY_ASSIGNEE)?,
+            by_created: txn.open_table(BY_CREATED)?,
+            counts: txn.open_table(INDEX_COUNTS)?,
+            counters: txn.open_table(DAY_COUNTERS)?,
+            fingerprints: txn.open_table(FINGERPRINTS)?,
+            by_pattern: txn.open_table(BY_PATTERN)?,
+            incident_pattern: txn.open_table(INCIDENT_PATTERN)?,
+            deltas: BTreeMap::new(),
+            day_seq: BTreeMap::new(),
+            buf: Vec::with_capacity(1024),
+        })
+    }
+
+    /// Reads one incident.
+    pub(crate) fn get(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+        match self.incidents.get(id.key())? {
+            Some(v) => Ok(Some(decode_incident(id.key(), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether an incident with this id exists.
+    pub(crate) fn contains(&self, id: IncidentId) -> Result<bool, StoreError> {
+        Ok(self.heads.get(id.key())?.is_some())
+    }
+
+    /// Hands out the next id for a local creation date.
+    pub(crate) fn next_id(&mut self, date: u32) -> Result<IncidentId, StoreError> {
+        let current = match self.day_seq.get(&date) {
+            Some(&s) => s,
+            None => self.counters.get(date)?.map(|v| v.value()).unwrap_or(0),
+        };
+        let next = current
+            .checked_add(1)
+            .ok_or(StoreError::CounterExhausted { date })?;
+        self.day_seq.insert(date, next);
+        Ok(IncidentId::new(date, next))
+    }
+
+    /// Makes sure the day counter is at or past an id that came from elsewhere (import).
+    pub(crate) fn reserve_id(&mut self, id: IncidentId) -> Result<(), StoreError> {
+        let current = match self.day_seq.get(&id.date()) {
+            Some(&s) => s,
+            None => self
+                .counters
+                .get(id.date())?
+                .map(|v| v.value())
+                .unwrap_or(0),
+        };
+        if id.seq() > current {
+            self.day_seq.insert(id.date(), id.seq());
+        }
+        Ok(())
+    }
+
+    /// Writes `new`, replacing `old` (the record currently stored under the same id, if
+    /// any), and moves every index entry that changed.
+    pub(crate) fn put(&mut self, old: Option<&Incident>, new: &Incident) -> Result<(), StoreError> {
+        let key = new.id.key();
+        codec::encode_into(new, &mut self.buf);
+        self.incidents.insert(key, self.buf.as_slice())?;
+        self.heads.insert(
+            key,
+            (
+                new.created_at.micros(),
+                new.status.code(),
+                new.category.code(),
+                new.priority.code(),
+            ),
+        )?;
+        match old {
+            None => self.index_all(new)?,
+            Some(old) => {
+                if old.status != new.status {
+                    self.by_status.remove((old.status.code(), key))?;
+                    self.by_status.insert((new.status.code(), key), ())?;
+                    self.delta(count_key_status(old.status), -1);
+                    self.delta(count_key_status(new.status), 1);
+                }
+                if old.category != new.category {
+                    self.by_category.remove((old.category.code(), key))?;
+                    self.by_category.insert((new.category.code(), key), ())?;
+                    self.delta(count_key_category(old.category), -1);
+                    self.delta(count_key_category(new.category), 1);
+                }
+                if old.priority != new.priority {
+                    self.by_priority.remove((old.priority.code(), key))?;
+                    self.by_priority.insert((new.priority.code(), key), ())?;
+                    self.delta(count_key_priority(old.priority), -1);
+                    self.delta(count_key_priority(new.priority), 1);
+                }
+                if old.created_at != new.created_at {
+                    self.by_created.remove((old.created_at.micros(), key))?;
+                    self.by_created.insert((new.created_at.micros(), key), ())?;
+                }
+                let (oc, nc) = (distinct_components(old), distinct_components(new));
+                for c in oc.iter().filter(|c| !nc.contains(c)) {
+                    self.by_component.remove((*c, key))?;
+                    self.delta(count_key_component(c), -1);
+                }
+                for c in nc.iter().filter(|c| !oc.contains(c)) {
+                    self.by_component.insert((*c, key), ())?;
+                    self.delta(count_key_component(c), 1);
+                }
+                if old.assignee != new.assignee {
+                    if let Some(a) = &old.assignee {
+                        self.by_assignee.remove((a.as_str(), key))?;
+                        self.delta(count_key_assignee(a), -1);
+                    }
+                    if let Some(a) = &new.assignee {
+                        self.by_assignee.insert((a.as_str(), key), ())?;
+                        self.delta(count_key_assignee(a), 1);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn index_all(&mut self, new: &Incident) -> Result<(), StoreError> {
+        let key = new.id.key();
+        self.by_status.insert((new.status.code(), key), ())?;
+        self.by_category.insert((new.category.code(), key), ())?;
+        self.by_priority.insert((new.priority.code(), key), ())?;
+        self.by_created.insert((new.created_at.micros(), key), ())?;
+        self.delta(count_key_status(new.status), 1);
+        self.delta(count_key_category(new.category), 1);
+        self.delta(count_key_priority(new.priority), 1);
+        for c in distinct_components(new) {
+            self.by_component.insert((c, key), ())?;
+            self.delta(count_key_component(c), 1);
+        }
+        if let Some(a) = &new.assignee {
+            self.by_assignee.insert((a.as_str(), key), ())?;
+            self.delta(count_key_assignee(a), 1);
+        }
+        Ok(())
+    }
+
+    /// Puts an incident into a pattern (replacing any earlier pattern of it).
+    pub(crate) fn set_pattern(
+        &mut self,
+        id: IncidentId,
+        pattern: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let key = id.key();
+        let old = self
+            .incident_pattern
+            .get(key)?
+            .map(|v| v.value().to_string());
+        if old.as_deref() == pattern {
+            return Ok(());
+        }
+        if let Some(old) = &old {
+            self.by_pattern.remove((old.as_str(), key))?;
+            self.delta(count_key_pattern(old), -1);
+        }
+        match pattern {
+            Some(p) => {
+                self.incident_pattern.insert(key, p)?;
+                self.by_pattern.insert((p, key), ())?;
+                self.delta(count_key_pattern(p), 1);
+            }
+            None => {
+                self.incident_pattern.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn delta(&mut self, key: String, d: i64) {
+        *self.deltas.entry(key).or_insert(0) += d;
+    }
+
+    /// Writes the accumulated index counts and day counters. Must run before commit.
+    pub(crate) fn finish(&mut self) -> Result<(), StoreError> {
+        for (k, d) in std::mem::take(&mut self.deltas) {
+            if d == 0 {
+                continue;
+            }
+            let cur = self.counts.get(k.as_str())?.map(|v| v.value()).unwrap_or(0) as i64;
+            let next = (cur + d).max(0) as u64;
+            if next == 0 {
+                self.counts.remove(k.as_str())?;
+            } else {
+                self.counts.insert(k.as_str(), next)?;
+            }
+        }
+        for (date, seq) in std::mem::take(&mut self.day_seq) {
+            self.counters.insert(date, seq)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn decode_incident(key: u64, bytes: &[u8]) -> Result<Incident, StoreError> {
+    codec::decode(&|| IncidentId::from_key(key).to_string(), bytes)
+}
+
+/// Order of query results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Highest id first (the default).
+    #[default]
+    NewestFirst,
+    /// Lowest id first.
+    OldestFirst,
+}
+
+/// What to select. Values within one field are alternatives (OR); fields combine with AND.
+/// An empty field does not filter.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub statuses: Vec<Status>,
+    pub categories: Vec<Category>,
+    pub priorities: Vec<Priority>,
+    pub components: Vec<String>,
+    pub assignees: Vec<String>,
+    pub patterns: Vec<String>,
+    /// created_at at or after.
+    pub since: Option<Timestamp>,
+    /// created_at strictly before.
+    pub until: Option<Timestamp>,
+    pub limit: Option<usize>,
+    pub order: Order,
+}
+
+impl Filter {
+    fn head_matches(&self, head: (i64, u8, u8, u8)) -> bool {
+        let (created, s, c, p) = head;
+        (self.statuses.is_empty() || self.statuses.iter().any(|x| x.code() == s))
+            && (self.categories.is_empty() || self.categories.iter().any(|x| x.code() == c))
+            && (self.priorities.is_empty() || self.priorities.iter().any(|x| x.code() == p))
+            && self.since.is_none_or(|t| created >= t.micros())
+            && self.until.is_none_or(|t| created < t.micros())
+    }
+}
+
+/// Which index drives a query, with its estimated number of entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Driver {
+    Status,
+    Category,
+    Priority,
+    Component,
+    Assignee,
+    Pattern,
+    Created,
+    All,
+}
+
+/// Runs a query inside a read transaction. Returns matching keys in the requested order.
+pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError> {
+    let counts = txn.open_table(INDEX_COUNTS)?;
+    let sum = |keys: Vec<String>| -> Result<u64, StoreError> {
+        let mut total = 0;
+        for k in keys {
+            total += counts.get(k.as_str())?.map(|v| v.value()).unwrap_or(0);
+        }
+        Ok(total)
+    };
+    let mut candidates: Vec<(u64, Driver)> = Vec::new();
+    if !f.statuses.is_empty() {
+        candidates.push((
+            sum(f.statuses.iter().map(|s| count_key_status(*s)).collect())?,
+            Driver::Status,
+        ));
+    }
+    if !f.categories.is_empty() {
+        candidates.push((
+            sum(f
+                .categories
+                .iter()
+                .map(|s| count_key_category(*s))
+                .collect())?,
+            Driver::Category,
+        ));
+    }
+    if !f.priorities.is_empty() {
+        candidates.push((
+            sum(f
+                .priorities
+                .iter()
+                .map(|s| count_key_priority(*s))
+                .collect())?,
+            Driver::Priority,
+        ));
+    }
+    if !f.components.is_empty() {
+        candidates.push((
+            sum(f
+                .components
+                .iter()
+                .map(|s| count_key_component(s))
+                .collect())?,
+            Driver::Component,
+        ));
+    }
+    if !f.assignees.is_empty() {
+        candidates.push((
+            sum(f.assignees.iter().map(|s| count_key_assignee(s)).collect())?,
+            Driver::Assignee,
+        ));
+    }
+    if !f.patterns.is_empty() {
+        candidates.push((
+            sum(f.patterns.iter().map(|s| count_key_pattern(s)).collect())?,
+            Driver::Pattern,
+        ));
+    }
+    let driver = match candidates.iter().min_by_key(|(n, _)| *n) {
+        Some((_, d)) => *d,
+        None if f.since.is_some() || f.until.is_some() => Driver::Created,
+        None => Driver::All,
+    };
+
+    let heads = txn.open_table(HEADS)?;
+    let by_component = txn.open_table(BY_COMPONENT)?;
+    let by_assignee = txn.open_table(BY_ASSIGNEE)?;
+    let by_pattern = txn.open_table(BY_PATTERN)?;
+    let limit = f.limit.unwrap_or(usize::MAX);
+    let newest = f.order == Order::NewestFirst;
+    let mut out = Vec::new();
+
+    let accept = |key: u64| -> Result<bool, StoreError> {
+        let Some(head) = heads.get(key)? else {
+            return Ok(false);
+        };
+        if !f.head_matches(head.value()) {
+            return Ok(false);
+        }
+        let in_str_index = |t: &redb::ReadOnlyTable<(&str, u64), ()>,
+                            vals: &[String]|
+         -> Result<bool, StoreError> {
+            for v in vals {
+                if t.get((v.as_str(), key))?.is_some() {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
+        if driver != Driver::Component
+            && !f.components.is_empty()
+            && !in_str_index(&by_component, &f.components)?
+        {
+            return Ok(false);
+        }
+        if driver != Driver::Assignee
+            && !f.assignees.is_empty()
+            && !in_str_index(&by_assignee, &f.assignees)?
+        {
+            return Ok(false);
+        }
+        if driver != Driver::Pattern
+            && !f.patterns.is_empty()
+            && !in_str_index(&by_pattern, &f.patterns)?
+        {
+            return Ok(false);
+        }
+        Ok(true)
+    };
+
+    match driver {
+        Driver::All => {
+            let mut it = heads.range::<u64>(..)?;
+            loop {
+                let next = if newest { it.next_back() } else { it.next() };
+                let Some(entry) = next else { break };
+                let (k, h) = entry?;
+                let key = k.value();
+                let _ = h;
+                if accept(key)? {
+                    out.push(key);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Driver::Created => {
+            let lo = f.since.map(|t| t.micros()).unwrap_or(i64::MIN);
+            let hi = f.until.map(|t| t.micros()).unwrap_or(i64::MAX);
+            let t = txn.open_table(BY_CREATED)?;
+            let mut keys = Vec::new();
+            for entry in t.range((lo, 0u64)..(hi, 0u64))? {
+                let (k, _) = entry?;
+                let key = k.value().1;
+                if accept(key)? {
+                    keys.push(key);
+                }
+            }
+            keys.sort_unstable();
+            if newest {
+                keys.reverse();
+            }
+            keys.truncate(limit);
+            out = keys;
+        }
+        Driver::Status | Driver::Category | Driver::Priority => {
+            let (table, codes): (_, Vec<u8>) = match driver {
+                Driver::Status => (BY_STATUS, f.statuses.iter().map(|s| s.code()).collect()),
+                Driver::Category => (BY_CATEGORY, f.categories.iter().map(|s| s.code()).collect()),
+                _ => (BY_PRIORITY, f.priorities.iter().map(|s| s.code()).collect()),
+            };
+            let t = txn.open_table(table)?;
+            let mut streams = Vec::new();
+            for c in codes {
+                streams.push(t.range((c, 0u64)..=(c, u64::MAX))?);
+            }
+            merge_streams(
+                streams,
+                newest,
+                |k: (u8, u64)| k.1,
+                |key| {
+                    if accept(key)? {
+                        out.push(key);
+                    }
+                    Ok(out.len() < limit)
+                },
+            )?;
+        }
+        Driver::Component | Driver::Assignee | Driver::Pattern => {
+            let (table, vals) = match driver {
+                Driver::Component => (&by_component, &f.components),
+                Driver::Assignee => (&by_assignee, &f.assignees),
+                _ => (&by_pattern, &f.patterns),
+            };
+            let mut streams = Vec::new();
+            for v in vals {
+                streams.push(table.range((v.as_str(), 0u64)..=(v.as_str(), u64::MAX))?);
+            }
+            merge_streams(
+                streams,
+                newest,
+                |k: (&str, u64)| k.1,
+                |key| {
+                    if accept(key)? {
+                        out.push(key);
+                    }
+                    Ok(out.len() < limit)
+                },
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+/// Merges index ranges (each sorted by incident key) into one stream in key order,
+/// calling `visit` until it returns false. Duplicate keys across streams are visited once.
+fn merge_streams<K: redb::Key + 'static>(
+    mut streams: Vec<redb::Range<'static, K, ()>>,
+    newest: bool,
+    key_of: impl Fn(K::SelfType<'_>) -> u64,
+    mut visit: impl FnMut(u64) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut heads: Vec<Option<u64>> = Vec::with_capacity(streams.len());
+    let pull = |s: &mut redb::Range<'static, K, ()>| -> Result<Option<u64>, StoreError> {
+        let next = if newest { s.next_back() } else { s.next() };
+        match next {
+            Some(e) => {
+                let (k, _) = e?;
+                Ok(Some(key_of(k.value())))
+            }
+            None => Ok(None),
+        }
+    };
+    for s in streams.iter_mut() {
+        heads.push(pull(s)?);
+    }
+    let mut last: Option<u64> = None;
+    loop {
+        let pick = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.map(|k| (i, k)))
+            .reduce(|a, b| {
+                if (newest && b.1 > a.1) || (!newest && b.1 < a.1) {
+                    b
+                } else {
+                    a
+                }
+            });
+        let Some((i, key)) = pick else { break };
+        heads[i] = pull(&mut streams[i])?;
+        if last == Some(key) {
+            continue;
+        }
+        last = Some(key);
+        if !visit(key)? {
+            break;
+        }
+    }
+    Ok(())
+}
