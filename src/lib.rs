@@ -9,6 +9,8 @@ mod model;
 mod render;
 mod schema;
 mod store;
+#[doc(hidden)]
+pub mod testing;
 
 pub use check::{CheckReport, Problem, check, repair};
 pub use error::{Error, ParseError, Result, StoreError};

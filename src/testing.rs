@@ -1,0 +1,43 @@
+//! Helpers for the integration tests: damage a database file on purpose. Not for normal use.
+
+use std::path::Path;
+
+use redb::{Database, ReadableTable};
+
+use crate::error::StoreError;
+use crate::schema::{BY_COMPONENT, DAY_COUNTERS, META};
+
+/// Removes the first component index entry and resets every day counter to zero.
+pub fn corrupt_index(path: &Path) -> Result<(), StoreError> {
+    let db = Database::create(path)?;
+    let txn = db.begin_write()?;
+    {
+        let mut t = txn.open_table(BY_COMPONENT)?;
+        let first = t.first()?.map(|(k, _)| {
+            let (c, id) = k.value();
+            (c.to_string(), id)
+        });
+        if let Some((c, id)) = first {
+            t.remove((c.as_str(), id))?;
+        }
+        let mut counters = txn.open_table(DAY_COUNTERS)?;
+        let dates: Vec<u32> = counters
+            .range::<u32>(..)?
+            .filter_map(|e| e.ok().map(|(k, _)| k.value()))
+            .collect();
+        for d in dates {
+            counters.insert(d, 0)?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Overwrites the schema version, as a newer build would have written it.
+pub fn set_schema_version(path: &Path, version: u64) -> Result<(), StoreError> {
+    let db = Database::create(path)?;
+    let txn = db.begin_write()?;
+    txn.open_table(META)?.insert("schema_version", version)?;
+    txn.commit()?;
+    Ok(())
+}
