@@ -1,0 +1,122 @@
+//! After any sequence of operations, every index equals what a full scan gives, and
+//! every query returns exactly what filtering a full scan returns.
+
+use incident::{
+    Category, Filter, Incident, IncidentManager, NewIncident, Order, Priority, ResolveInput,
+    Status, Timestamp, Update,
+};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Create { cat: u8, prio: u8, comps: Vec<u8>, day: u8, assignee: Option<u8> },
+    Update { target: usize, status: Option<bool>, prio: Option<u8>, cat: Option<u8>, assignee: Option<u8>, add: Option<u8> },
+    Resolve { target: usize },
+    Close { target: usize },
+    Reopen { target: usize },
+}
+
+const COMPONENTS: [&str; 4] = ["db_client", "rabbitmq", "通知", "worker"];
+const PEOPLE: [&str; 3] = ["sato", "田中", ""];
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..6, 0u8..4, prop::collection::vec(0u8..4, 1..3), 0u8..5, prop::option::of(0u8..3))
+            .prop_map(|(cat, prio, comps, day, assignee)| Op::Create { cat, prio, comps, day, assignee }),
+        2 => (any::<usize>(), prop::option::of(any::<bool>()), prop::option::of(0u8..4), prop::option::of(0u8..6), prop::option::of(0u8..3), prop::option::of(0u8..4))
+            .prop_map(|(target, status, prio, cat, assignee, add)| Op::Update { target, status, prio, cat, assignee, add }),
+        1 => any::<usize>().prop_map(|target| Op::Resolve { target }),
+        1 => any::<usize>().prop_map(|target| Op::Close { target }),
+        1 => any::<usize>().prop_map(|target| Op::Reopen { target }),
+    ]
+}
+
+fn matches(f: &Filter, i: &Incident) -> bool {
+    (f.statuses.is_empty() || f.statuses.contains(&i.status))
+        && (f.categories.is_empty() || f.categories.contains(&i.category))
+        && (f.priorities.is_empty() || f.priorities.contains(&i.priority))
+        && (f.components.is_empty() || f.components.iter().any(|c| i.affected_components.contains(c)))
+        && (f.assignees.is_empty() || i.assignee.as_ref().is_some_and(|a| f.assignees.contains(a)))
+        && f.since.is_none_or(|t| i.created_at >= t)
+        && f.until.is_none_or(|t| i.created_at < t)
+}
+
+fn day(d: u8) -> Timestamp {
+    Timestamp::parse(&format!("2025-03-{:02}T12:00:00Z", 1 + d as u32)).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn indexes_equal_a_full_scan(ops in prop::collection::vec(op(), 1..40), filters in prop::collection::vec((prop::option::of(0u8..4), prop::option::of(0u8..4), prop::option::of(0u8..6), prop::option::of(0u8..3), prop::option::of((0u8..5, 0u8..5)), any::<bool>(), prop::option::of(1usize..4)), 8)) {
+        let dir = tempfile::tempdir().unwrap();
+        let m = IncidentManager::open(dir.path().join("p.redb")).unwrap();
+        let mut ids = Vec::new();
+        for op in ops {
+            let pick = |t: usize| ids.get(t % ids.len().max(1)).copied();
+            // Refused operations are part of the sequence: they must leave no trace.
+            let _ = match op {
+                Op::Create { cat, prio, comps, day: d, assignee } => m
+                    .create_incident(NewIncident {
+                        category: Category::ALL[cat as usize],
+                        priority: Priority::ALL[prio as usize],
+                        title: "t".into(),
+                        description: String::new(),
+                        components: comps.iter().map(|c| COMPONENTS[*c as usize].to_string()).collect(),
+                        impact: String::new(),
+                        assignee: assignee.map(|a| PEOPLE[a as usize].to_string()),
+                        at: Some(day(d)),
+                    })
+                    .map(|i| ids.push(i.id)),
+                Op::Update { target, status, prio, cat, assignee, add } => match pick(target) {
+                    Some(id) => m.update_incident(id, Update {
+                        status: status.map(|b| if b { Status::InProgress } else { Status::Open }),
+                        priority: prio.map(|p| Priority::ALL[p as usize]),
+                        category: cat.map(|c| Category::ALL[c as usize]),
+                        assignee: assignee.map(|a| PEOPLE[a as usize].to_string()),
+                        add_components: add.map(|c| vec![COMPONENTS[c as usize].to_string()]).unwrap_or_default(),
+                        at: Some(day(4)),
+                        ..Update::default()
+                    }).map(|_| ()),
+                    None => Ok(()),
+                },
+                Op::Resolve { target } => match pick(target) {
+                    Some(id) => m.resolve_incident(id, ResolveInput { actions: vec!["a".into()], root_cause: "r".into(), at: Some(day(4)), ..ResolveInput::default() }).map(|_| ()),
+                    None => Ok(()),
+                },
+                Op::Close { target } => match pick(target) {
+                    Some(id) => m.close_incident(id, Some(day(4))).map(|_| ()),
+                    None => Ok(()),
+                },
+                Op::Reopen { target } => match pick(target) {
+                    Some(id) => m.reopen_incident(id, None, Some(day(4))).map(|_| ()),
+                    None => Ok(()),
+                },
+            };
+        }
+        let report = incident::check(m.store()).unwrap();
+        prop_assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+        let mut all = Vec::new();
+        m.for_each(|i| { all.push(i); Ok(()) }).unwrap();
+        for (s, p, c, comp, range, oldest, limit) in filters {
+            let f = Filter {
+                statuses: s.map(|s| vec![Status::ALL[s as usize]]).unwrap_or_default(),
+                priorities: p.map(|p| vec![Priority::ALL[p as usize]]).unwrap_or_default(),
+                categories: c.map(|c| vec![Category::ALL[c as usize]]).unwrap_or_default(),
+                components: comp.map(|c| vec![COMPONENTS[c as usize].to_string()]).unwrap_or_default(),
+                since: range.map(|(a, _)| day(a)),
+                until: range.map(|(_, b)| day(b)),
+                limit,
+                order: if oldest { Order::OldestFirst } else { Order::NewestFirst },
+                ..Filter::default()
+            };
+            let mut expected: Vec<_> = all.iter().filter(|i| matches(&f, i)).map(|i| i.id).collect();
+            if !oldest { expected.reverse(); }
+            if let Some(l) = limit { expected.truncate(l); }
+            let got: Vec<_> = m.query(&f).unwrap().into_iter().map(|i| i.id).collect();
+            prop_assert_eq!(got, expected, "filter {:?}", f);
+        }
+    }
+}
