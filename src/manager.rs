@@ -149,6 +149,66 @@ impl IncidentManager {
         Ok(incident)
     }
 
+    /// Creates many incidents, `batch` per write transaction; returns how many were made.
+    /// Each batch is atomic; a failure leaves earlier batches in place.
+    pub fn bulk_create(
+        &self,
+        items: impl IntoIterator<Item = NewIncident>,
+        batch: usize,
+    ) -> Result<u64> {
+        let incidents = items.into_iter().map(|new| {
+            let at = new.at.unwrap_or_else(Timestamp::now);
+            Incident {
+                id: IncidentId::new(0, 0),
+                created_at: at,
+                updated_at: at,
+                category: new.category,
+                priority: new.priority,
+                status: Status::Open,
+                timeline: vec![TimelineEntry {
+                    timestamp: at,
+                    action: "created".into(),
+                    details: format!("Incident created: {}", new.title.trim()),
+                }],
+                title: new.title.trim().to_string(),
+                description: new.description,
+                affected_components: clean_list(&new.components),
+                impact: new.impact,
+                assignee: new.assignee,
+                resolution: None,
+                acknowledged_at: None,
+                matched_pattern: None,
+            }
+        });
+        self.bulk_insert(incidents, batch)
+    }
+
+    /// Stores fully formed incidents (any status, timeline, resolution), `batch` per write
+    /// transaction. Each gets a fresh id from its `created_at`; the `id` given is ignored.
+    pub fn bulk_insert(
+        &self,
+        items: impl IntoIterator<Item = Incident>,
+        batch: usize,
+    ) -> Result<u64> {
+        let mut items = items.into_iter().peekable();
+        let mut made = 0;
+        while items.peek().is_some() {
+            let txn = self.store.write()?;
+            {
+                let mut w = Writer::new(&txn)?;
+                for mut incident in items.by_ref().take(batch.max(1)) {
+                    non_empty("title", &incident.title)?;
+                    incident.id = w.next_id(IncidentId::date_key(incident.created_at.local_date()))?;
+                    w.put(None, &incident)?;
+                    made += 1;
+                }
+                w.finish()?;
+            }
+            txn.commit()?;
+        }
+        Ok(made)
+    }
+
     /// Reads one incident.
     pub fn get(&self, id: IncidentId) -> Result<Incident> {
         let txn = self.store.read()?;
