@@ -6,6 +6,7 @@ mod error;
 mod history;
 mod manager;
 mod model;
+mod pattern;
 mod render;
 mod schema;
 mod store;
@@ -26,3 +27,4 @@ pub use render::{
     display_width, format_table, incident_detail, incident_table, pad_to_width, truncate_to_width,
 };
 pub use store::{DEFAULT_BUSY_TIMEOUT, Filter, Order, SCHEMA_VERSION, Store};
+pub use pattern::{Counted, Pattern};

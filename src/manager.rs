@@ -10,7 +10,7 @@ use crate::model::{
     Category, Incident, IncidentId, Priority, Resolution, Status, TimelineEntry, Timestamp,
 };
 use crate::schema::INCIDENTS;
-use crate::store::{self, Filter, Store, Writer};
+use crate::store::{self, Bulk, Filter, Store, Writer};
 
 /// What a new incident needs.
 #[derive(Clone, Debug)]
@@ -196,12 +196,14 @@ impl IncidentManager {
             let txn = self.store.write()?;
             {
                 let mut w = Writer::new(&txn)?;
+                let mut bulk = Bulk::default();
                 for mut incident in items.by_ref().take(batch.max(1)) {
                     non_empty("title", &incident.title)?;
                     incident.id = w.next_id(IncidentId::date_key(incident.created_at.local_date()))?;
-                    w.put(None, &incident)?;
+                    bulk.add(&incident);
                     made += 1;
                 }
+                w.flush_bulk(&mut bulk)?;
                 w.finish()?;
             }
             txn.commit()?;

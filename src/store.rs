@@ -702,3 +702,142 @@ fn merge_streams<K: redb::Key + 'static>(
     }
     Ok(())
 }
+
+/// Index entries of many new records, collected so each table can be written in key
+/// order through one cursor: appends instead of a tree descent per entry.
+#[derive(Default)]
+pub(crate) struct Bulk {
+    incidents: Vec<(u64, std::ops::Range<usize>)>,
+    arena: Vec<u8>,
+    heads: Vec<(u64, (i64, u8, u8, u8))>,
+    status: Vec<((u8, u64), ())>,
+    category: Vec<((u8, u64), ())>,
+    priority: Vec<((u8, u64), ())>,
+    created: Vec<((i64, u64), ())>,
+    component: Vec<(String, u64)>,
+    assignee: Vec<(String, u64)>,
+    pub(crate) fingerprints: Vec<(u128, u64)>,
+    deltas: BTreeMap<String, i64>,
+    buf: Vec<u8>,
+}
+
+impl Bulk {
+    /// Number of records buffered.
+    pub(crate) fn len(&self) -> usize {
+        self.incidents.len()
+    }
+
+    /// Buffers a record that is not stored yet, with all its index entries.
+    pub(crate) fn add(&mut self, inc: &Incident) {
+        let key = inc.id.key();
+        codec::encode_into(inc, &mut self.buf);
+        let start = self.arena.len();
+        self.arena.extend_from_slice(&self.buf);
+        self.incidents.push((key, start..self.arena.len()));
+        self.heads.push((
+            key,
+            (inc.created_at.micros(), inc.status.code(), inc.category.code(), inc.priority.code()),
+        ));
+        self.status.push(((inc.status.code(), key), ()));
+        self.category.push(((inc.category.code(), key), ()));
+        self.priority.push(((inc.priority.code(), key), ()));
+        self.created.push(((inc.created_at.micros(), key), ()));
+        *self.deltas.entry(count_key_status(inc.status)).or_default() += 1;
+        *self.deltas.entry(count_key_category(inc.category)).or_default() += 1;
+        *self.deltas.entry(count_key_priority(inc.priority)).or_default() += 1;
+        for c in distinct_components(inc) {
+            self.component.push((c.to_string(), key));
+            match self.deltas.get_mut(&count_key_component(c)) {
+                Some(d) => *d += 1,
+                None => {
+                    self.deltas.insert(count_key_component(c), 1);
+                }
+            }
+        }
+        if let Some(a) = &inc.assignee {
+            self.assignee.push((a.clone(), key));
+            *self.deltas.entry(count_key_assignee(a)).or_default() += 1;
+        }
+    }
+}
+
+/// Inserts `entries` (sorted here) through cursors; a key that does not fit the current
+/// gap re-seeks, and a key equal to a stored one overwrites it.
+fn insert_sorted<K, V>(
+    table: &mut Table<'_, K, V>,
+    entries: &mut [(K::SelfType<'_>, V::SelfType<'_>)],
+    cmp: impl Fn(&K::SelfType<'_>, &K::SelfType<'_>) -> std::cmp::Ordering,
+) -> Result<(), StoreError>
+where
+    K: redb::Key + 'static,
+    V: redb::Value + 'static,
+{
+    entries.sort_unstable_by(|a, b| cmp(&a.0, &b.0));
+    let mut i = 0;
+    while i < entries.len() {
+        let mut fresh = true;
+        let mut cursor = table.lower_bound_mut(std::ops::Bound::Included(&entries[i].0))?;
+        while i < entries.len() {
+            match cursor.insert_before(&entries[i].0, &entries[i].1) {
+                Ok(()) => {
+                    i += 1;
+                    fresh = false;
+                }
+                Err(redb::CursorError::UnorderedKey) => break,
+                Err(redb::CursorError::Storage(e)) => return Err(e.into()),
+                Err(e) => {
+                    return Err(StoreError::Corrupt {
+                        key: "bulk insert".into(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        cursor.close()?;
+        if fresh && i < entries.len() {
+            table.insert(&entries[i].0, &entries[i].1)?;
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+impl Writer<'_> {
+    /// Writes everything buffered in `bulk` and empties it.
+    pub(crate) fn flush_bulk(&mut self, bulk: &mut Bulk) -> Result<(), StoreError> {
+        {
+            let arena = &bulk.arena;
+            let mut rows: Vec<(u64, &[u8])> =
+                bulk.incidents.iter().map(|(k, r)| (*k, &arena[r.clone()])).collect();
+            insert_sorted(&mut self.incidents, &mut rows, |a, b| a.cmp(b))?;
+        }
+        insert_sorted(&mut self.heads, &mut bulk.heads, |a, b| a.cmp(b))?;
+        insert_sorted(&mut self.by_status, &mut bulk.status, |a, b| a.cmp(b))?;
+        insert_sorted(&mut self.by_category, &mut bulk.category, |a, b| a.cmp(b))?;
+        insert_sorted(&mut self.by_priority, &mut bulk.priority, |a, b| a.cmp(b))?;
+        insert_sorted(&mut self.by_created, &mut bulk.created, |a, b| a.cmp(b))?;
+        {
+            let mut rows: Vec<((&str, u64), ())> =
+                bulk.component.iter().map(|(c, k)| ((c.as_str(), *k), ())).collect();
+            insert_sorted(&mut self.by_component, &mut rows, |a, b| a.cmp(b))?;
+            let mut rows: Vec<((&str, u64), ())> =
+                bulk.assignee.iter().map(|(c, k)| ((c.as_str(), *k), ())).collect();
+            insert_sorted(&mut self.by_assignee, &mut rows, |a, b| a.cmp(b))?;
+        }
+        insert_sorted(&mut self.fingerprints, &mut bulk.fingerprints, |a, b| a.cmp(b))?;
+        for (k, d) in std::mem::take(&mut bulk.deltas) {
+            *self.deltas.entry(k).or_insert(0) += d;
+        }
+        bulk.incidents.clear();
+        bulk.arena.clear();
+        bulk.heads.clear();
+        bulk.status.clear();
+        bulk.category.clear();
+        bulk.priority.clear();
+        bulk.created.clear();
+        bulk.component.clear();
+        bulk.assignee.clear();
+        bulk.fingerprints.clear();
+        Ok(())
+    }
+}

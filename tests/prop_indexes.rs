@@ -14,6 +14,7 @@ enum Op {
     Resolve { target: usize },
     Close { target: usize },
     Reopen { target: usize },
+    Bulk { items: Vec<(u8, u8)> },
 }
 
 const COMPONENTS: [&str; 4] = ["db_client", "rabbitmq", "通知", "worker"];
@@ -28,6 +29,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|target| Op::Resolve { target }),
         1 => any::<usize>().prop_map(|target| Op::Close { target }),
         1 => any::<usize>().prop_map(|target| Op::Reopen { target }),
+        1 => prop::collection::vec((0u8..4, 0u8..5), 1..6).prop_map(|items| Op::Bulk { items }),
     ]
 }
 
@@ -89,6 +91,25 @@ proptest! {
                     Some(id) => m.close_incident(id, Some(day(4))).map(|_| ()),
                     None => Ok(()),
                 },
+                Op::Bulk { items } => {
+                    let before = m.count().unwrap();
+                    let news: Vec<NewIncident> = items.iter().map(|(c, d)| NewIncident {
+                        category: Category::Change,
+                        priority: Priority::Low,
+                        title: "bulk".into(),
+                        description: String::new(),
+                        components: vec![COMPONENTS[*c as usize].to_string(), COMPONENTS[(*c as usize + 1) % 4].to_string()],
+                        impact: String::new(),
+                        assignee: Some("bulk".into()),
+                        at: Some(day(*d)),
+                    }).collect();
+                    let n = m.bulk_create(news, 2).unwrap();
+                    let mut all = Vec::new();
+                    m.for_each(|i| { all.push(i.id); Ok(()) }).unwrap();
+                    ids = all;
+                    prop_assert_eq!(m.count().unwrap(), before + n);
+                    Ok(())
+                }
                 Op::Reopen { target } => match pick(target) {
                     Some(id) => m.reopen_incident(id, None, Some(day(4))).map(|_| ()),
                     None => Ok(()),
