@@ -23,8 +23,8 @@ pub use model::{
     Category, Incident, IncidentId, PatternRef, Priority, Resolution, Status, TimelineEntry,
     Timestamp,
 };
+pub use pattern::{Counted, Pattern};
 pub use render::{
     display_width, format_table, incident_detail, incident_table, pad_to_width, truncate_to_width,
 };
 pub use store::{DEFAULT_BUSY_TIMEOUT, Filter, Order, SCHEMA_VERSION, Store};
-pub use pattern::{Counted, Pattern};

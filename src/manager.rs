@@ -199,7 +199,8 @@ impl IncidentManager {
                 let mut bulk = Bulk::default();
                 for mut incident in items.by_ref().take(batch.max(1)) {
                     non_empty("title", &incident.title)?;
-                    incident.id = w.next_id(IncidentId::date_key(incident.created_at.local_date()))?;
+                    incident.id =
+                        w.next_id(IncidentId::date_key(incident.created_at.local_date()))?;
                     bulk.add(&incident);
                     made += 1;
                 }
@@ -314,36 +315,36 @@ impl IncidentManager {
                     details,
                 })
             };
-            if let Some(s) = u.status {
-                if s != inc.status {
-                    if !matches!(s, Status::Open | Status::InProgress) {
-                        let how = if s == Status::Resolved {
-                            "use `incident resolve` (it needs actions and a root cause)"
-                        } else {
-                            "use `incident close`"
-                        };
-                        return Err(Error::Refused {
-                            id,
-                            action: "update",
-                            reason: format!("status {s} cannot be set by update; {how}"),
-                        });
-                    }
-                    if !inc.status.is_active() {
-                        return Err(Error::Refused {
-                            id,
-                            action: "update",
-                            reason: format!(
-                                "it is {}; use `incident reopen` to work on it again",
-                                inc.status
-                            ),
-                        });
-                    }
-                    entry("status_changed", format!("{} -> {s}", inc.status));
-                    if s == Status::InProgress && inc.acknowledged_at.is_none() {
-                        inc.acknowledged_at = Some(at);
-                    }
-                    inc.status = s;
+            if let Some(s) = u.status
+                && s != inc.status
+            {
+                if !matches!(s, Status::Open | Status::InProgress) {
+                    let how = if s == Status::Resolved {
+                        "use `incident resolve` (it needs actions and a root cause)"
+                    } else {
+                        "use `incident close`"
+                    };
+                    return Err(Error::Refused {
+                        id,
+                        action: "update",
+                        reason: format!("status {s} cannot be set by update; {how}"),
+                    });
                 }
+                if !inc.status.is_active() {
+                    return Err(Error::Refused {
+                        id,
+                        action: "update",
+                        reason: format!(
+                            "it is {}; use `incident reopen` to work on it again",
+                            inc.status
+                        ),
+                    });
+                }
+                entry("status_changed", format!("{} -> {s}", inc.status));
+                if s == Status::InProgress && inc.acknowledged_at.is_none() {
+                    inc.acknowledged_at = Some(at);
+                }
+                inc.status = s;
             }
             if let Some(p) = u.priority.filter(|p| *p != inc.priority) {
                 entry("updated", format!("priority: {} -> {p}", inc.priority));
@@ -374,20 +375,20 @@ impl IncidentManager {
                     inc.title = t;
                 }
             }
-            if let Some(d) = u.description.as_deref().map(str::trim) {
-                if d != inc.description {
-                    entry(
-                        "updated",
-                        format!("description: {:?} -> {d:?}", inc.description),
-                    );
-                    inc.description = d.to_string();
-                }
+            if let Some(d) = u.description.as_deref().map(str::trim)
+                && d != inc.description
+            {
+                entry(
+                    "updated",
+                    format!("description: {:?} -> {d:?}", inc.description),
+                );
+                inc.description = d.to_string();
             }
-            if let Some(i) = u.impact.as_deref().map(str::trim) {
-                if i != inc.impact {
-                    entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
-                    inc.impact = i.to_string();
-                }
+            if let Some(i) = u.impact.as_deref().map(str::trim)
+                && i != inc.impact
+            {
+                entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
+                inc.impact = i.to_string();
             }
             for c in clean_list(&u.add_components) {
                 if !inc.affected_components.contains(&c) {

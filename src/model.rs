@@ -85,10 +85,10 @@ impl Timestamp {
                 return Self::from_local_naive(naive, s);
             }
         }
-        if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-            if let Some(naive) = date.and_hms_opt(0, 0, 0) {
-                return Self::from_local_naive(naive, s);
-            }
+        if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            && let Some(naive) = date.and_hms_opt(0, 0, 0)
+        {
+            return Self::from_local_naive(naive, s);
         }
         Err(ParseError::Time(s.to_string()))
     }

@@ -17,7 +17,8 @@ use crate::schema::*;
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// Ordered upgrade steps: `UPGRADES[i]` upgrades a file from version `i + 1` to `i + 2`.
-const UPGRADES: &[fn(&WriteTransaction) -> Result<(), StoreError>] = &[];
+type Upgrade = fn(&WriteTransaction) -> Result<(), StoreError>;
+const UPGRADES: &[Upgrade] = &[];
 
 /// How long `open` waits for another process to release the file by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -736,15 +737,26 @@ impl Bulk {
         self.incidents.push((key, start..self.arena.len()));
         self.heads.push((
             key,
-            (inc.created_at.micros(), inc.status.code(), inc.category.code(), inc.priority.code()),
+            (
+                inc.created_at.micros(),
+                inc.status.code(),
+                inc.category.code(),
+                inc.priority.code(),
+            ),
         ));
         self.status.push(((inc.status.code(), key), ()));
         self.category.push(((inc.category.code(), key), ()));
         self.priority.push(((inc.priority.code(), key), ()));
         self.created.push(((inc.created_at.micros(), key), ()));
         *self.deltas.entry(count_key_status(inc.status)).or_default() += 1;
-        *self.deltas.entry(count_key_category(inc.category)).or_default() += 1;
-        *self.deltas.entry(count_key_priority(inc.priority)).or_default() += 1;
+        *self
+            .deltas
+            .entry(count_key_category(inc.category))
+            .or_default() += 1;
+        *self
+            .deltas
+            .entry(count_key_priority(inc.priority))
+            .or_default() += 1;
         for c in distinct_components(inc) {
             self.component.push((c.to_string(), key));
             match self.deltas.get_mut(&count_key_component(c)) {
@@ -807,8 +819,11 @@ impl Writer<'_> {
     pub(crate) fn flush_bulk(&mut self, bulk: &mut Bulk) -> Result<(), StoreError> {
         {
             let arena = &bulk.arena;
-            let mut rows: Vec<(u64, &[u8])> =
-                bulk.incidents.iter().map(|(k, r)| (*k, &arena[r.clone()])).collect();
+            let mut rows: Vec<(u64, &[u8])> = bulk
+                .incidents
+                .iter()
+                .map(|(k, r)| (*k, &arena[r.clone()]))
+                .collect();
             insert_sorted(&mut self.incidents, &mut rows, |a, b| a.cmp(b))?;
         }
         insert_sorted(&mut self.heads, &mut bulk.heads, |a, b| a.cmp(b))?;
@@ -817,14 +832,22 @@ impl Writer<'_> {
         insert_sorted(&mut self.by_priority, &mut bulk.priority, |a, b| a.cmp(b))?;
         insert_sorted(&mut self.by_created, &mut bulk.created, |a, b| a.cmp(b))?;
         {
-            let mut rows: Vec<((&str, u64), ())> =
-                bulk.component.iter().map(|(c, k)| ((c.as_str(), *k), ())).collect();
+            let mut rows: Vec<((&str, u64), ())> = bulk
+                .component
+                .iter()
+                .map(|(c, k)| ((c.as_str(), *k), ()))
+                .collect();
             insert_sorted(&mut self.by_component, &mut rows, |a, b| a.cmp(b))?;
-            let mut rows: Vec<((&str, u64), ())> =
-                bulk.assignee.iter().map(|(c, k)| ((c.as_str(), *k), ())).collect();
+            let mut rows: Vec<((&str, u64), ())> = bulk
+                .assignee
+                .iter()
+                .map(|(c, k)| ((c.as_str(), *k), ()))
+                .collect();
             insert_sorted(&mut self.by_assignee, &mut rows, |a, b| a.cmp(b))?;
         }
-        insert_sorted(&mut self.fingerprints, &mut bulk.fingerprints, |a, b| a.cmp(b))?;
+        insert_sorted(&mut self.fingerprints, &mut bulk.fingerprints, |a, b| {
+            a.cmp(b)
+        })?;
         for (k, d) in std::mem::take(&mut bulk.deltas) {
             *self.deltas.entry(k).or_insert(0) += d;
         }

@@ -1,5 +1,7 @@
 //! The store and its CLI, run as a real process against real redb files.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::Env;
@@ -23,7 +25,15 @@ const BASIC: &[&str] = &[
 
 fn create_at(env: &Env, title: &str, cat: &str, prio: &str, comps: &[&str], at: &str) -> String {
     let mut args = vec![
-        "create", "--category", cat, "--priority", prio, "--title", title, "--at", at,
+        "create",
+        "--category",
+        cat,
+        "--priority",
+        prio,
+        "--title",
+        title,
+        "--at",
+        at,
         "--components",
     ];
     args.extend_from_slice(comps);
@@ -38,15 +48,50 @@ fn whole_lifecycle_with_timeline() {
     let id = env.create(&args);
     assert_eq!(id, "INC-20250104-0001");
 
-    env.ok(&["update", &id, "--status", "in_progress", "--assignee", "田中", "--at", "2025-01-04T10:20:00+09:00"]);
-    env.ok(&["update", &id, "--priority", "critical", "--note", "影響拡大", "--at", "2025-01-04T10:30:00+09:00"]);
     env.ok(&[
-        "resolve", &id, "--actions", "systemctl restart rabbitmq-server", "キュー再作成",
-        "--root-cause", "RabbitMQ停止", "--preventive", "監視追加", "--knowledge", "KB更新",
-        "--at", "2025-01-04T12:00:00+09:00",
+        "update",
+        &id,
+        "--status",
+        "in_progress",
+        "--assignee",
+        "田中",
+        "--at",
+        "2025-01-04T10:20:00+09:00",
+    ]);
+    env.ok(&[
+        "update",
+        &id,
+        "--priority",
+        "critical",
+        "--note",
+        "影響拡大",
+        "--at",
+        "2025-01-04T10:30:00+09:00",
+    ]);
+    env.ok(&[
+        "resolve",
+        &id,
+        "--actions",
+        "systemctl restart rabbitmq-server",
+        "キュー再作成",
+        "--root-cause",
+        "RabbitMQ停止",
+        "--preventive",
+        "監視追加",
+        "--knowledge",
+        "KB更新",
+        "--at",
+        "2025-01-04T12:00:00+09:00",
     ]);
     env.ok(&["close", &id, "--at", "2025-01-04T13:00:00+09:00"]);
-    env.ok(&["reopen", &id, "--note", "再発", "--at", "2025-01-05T09:00:00+09:00"]);
+    env.ok(&[
+        "reopen",
+        &id,
+        "--note",
+        "再発",
+        "--at",
+        "2025-01-05T09:00:00+09:00",
+    ]);
 
     let v = env.json(&["show", &id, "--format", "json"]);
     assert_eq!(v["status"], "open");
@@ -64,7 +109,16 @@ fn whole_lifecycle_with_timeline() {
         .collect();
     assert_eq!(
         actions,
-        ["created", "status_changed", "updated", "updated", "note", "resolved", "closed", "reopened"]
+        [
+            "created",
+            "status_changed",
+            "updated",
+            "updated",
+            "note",
+            "resolved",
+            "closed",
+            "reopened"
+        ]
     );
     let details: Vec<&str> = v["timeline"]
         .as_array()
@@ -72,9 +126,16 @@ fn whole_lifecycle_with_timeline() {
         .iter()
         .map(|e| e["details"].as_str().unwrap())
         .collect();
-    assert!(details.contains(&"priority: high -> critical"), "{details:?}");
+    assert!(
+        details.contains(&"priority: high -> critical"),
+        "{details:?}"
+    );
     assert!(details.contains(&"assignee: (none) -> 田中"), "{details:?}");
-    assert!(details.iter().any(|d| d.contains("previous resolution: root cause \"RabbitMQ停止\"")));
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("previous resolution: root cause \"RabbitMQ停止\""))
+    );
 
     let text = env.ok(&["show", "--id", &id]);
     assert!(text.contains("resolution (before reopen)"), "{text}");
@@ -88,16 +149,27 @@ fn refused_operations_change_nothing() {
     let before = env.ok(&["show", &id, "--format", "json"]);
 
     let e = env.fails(&["close", &id], 1);
-    assert!(e.contains(&format!("error: cannot close {id}: it is open; resolve it first")), "{e}");
+    assert!(
+        e.contains(&format!(
+            "error: cannot close {id}: it is open; resolve it first"
+        )),
+        "{e}"
+    );
     let e = env.fails(&["reopen", &id], 1);
     assert!(e.contains("not resolved or closed"), "{e}");
     let e = env.fails(&["update", &id, "--status", "resolved"], 1);
     assert!(e.contains("use `incident resolve`"), "{e}");
     let e = env.fails(&["resolve", &id, "--actions", " ", "--root-cause", "x"], 1);
-    assert!(e.contains("invalid actions: resolving needs at least one action"), "{e}");
+    assert!(
+        e.contains("invalid actions: resolving needs at least one action"),
+        "{e}"
+    );
     let e = env.fails(&["resolve", &id, "--actions", "a", "--root-cause", "  "], 1);
     assert!(e.contains("invalid root cause: must not be empty"), "{e}");
-    let e = env.fails(&["update", &id, "--note", "x", "--at", "2000-01-01T00:00:00Z"], 1);
+    let e = env.fails(
+        &["update", &id, "--note", "x", "--at", "2000-01-01T00:00:00Z"],
+        1,
+    );
     assert!(e.contains("is before"), "{e}");
     assert_eq!(env.ok(&["show", &id, "--format", "json"]), before);
 
@@ -115,25 +187,76 @@ fn refused_operations_change_nothing() {
 fn bad_input_gets_one_clear_line() {
     let env = Env::new();
     let cases: &[(&[&str], &str)] = &[
-        (&["show", "INC-20250104-0001"], "error: incident INC-20250104-0001 not found"),
-        (&["show", "INC-2025"], "error: invalid incident id \"INC-2025\""),
         (
-            &["create", "--category", "bug", "--priority", "high", "--title", "t", "--components", "c"],
+            &["show", "INC-20250104-0001"],
+            "error: incident INC-20250104-0001 not found",
+        ),
+        (
+            &["show", "INC-2025"],
+            "error: invalid incident id \"INC-2025\"",
+        ),
+        (
+            &[
+                "create",
+                "--category",
+                "bug",
+                "--priority",
+                "high",
+                "--title",
+                "t",
+                "--components",
+                "c",
+            ],
             "error: --category: unknown category \"bug\" (expected one of: error, failure, request, change, security, performance)",
         ),
         (
-            &["create", "--category", "error", "--priority", "urgent", "--title", "t", "--components", "c"],
+            &[
+                "create",
+                "--category",
+                "error",
+                "--priority",
+                "urgent",
+                "--title",
+                "t",
+                "--components",
+                "c",
+            ],
             "error: --priority: unknown priority \"urgent\"",
         ),
         (
-            &["create", "--category", "error", "--priority", "high", "--title", "t", "--components", "c", "--at", "yesterday"],
+            &[
+                "create",
+                "--category",
+                "error",
+                "--priority",
+                "high",
+                "--title",
+                "t",
+                "--components",
+                "c",
+                "--at",
+                "yesterday",
+            ],
             "error: --at: invalid time \"yesterday\"",
         ),
         (
-            &["create", "--category", "error", "--priority", "high", "--title", "  ", "--components", "c"],
+            &[
+                "create",
+                "--category",
+                "error",
+                "--priority",
+                "high",
+                "--title",
+                "  ",
+                "--components",
+                "c",
+            ],
             "error: invalid title: must not be empty",
         ),
-        (&["list", "--status", "done"], "error: --status: unknown status \"done\""),
+        (
+            &["list", "--status", "done"],
+            "error: --status: unknown status \"done\"",
+        ),
     ];
     for (args, expected) in cases {
         let e = env.fails(args, 1);
@@ -141,7 +264,18 @@ fn bad_input_gets_one_clear_line() {
         assert_eq!(e.lines().count(), 1, "{e}");
     }
     // Missing required flag: clap's usage error.
-    let e = env.fails(&["create", "--category", "error", "--priority", "high", "--components", "c"], 2);
+    let e = env.fails(
+        &[
+            "create",
+            "--category",
+            "error",
+            "--priority",
+            "high",
+            "--components",
+            "c",
+        ],
+        2,
+    );
     assert!(e.contains("--title"), "{e}");
     let e = env.fails(&["resolve", "INC-20250104-0001", "--actions", "a"], 2);
     assert!(e.contains("--root-cause"), "{e}");
@@ -150,12 +284,54 @@ fn bad_input_gets_one_clear_line() {
 #[test]
 fn every_filter_uses_its_index() {
     let env = Env::new();
-    let a = create_at(&env, "DB接続失敗", "failure", "critical", &["db_client"], "2025-01-01T09:00:00+09:00");
-    let b = create_at(&env, "Slack通知失敗", "error", "medium", &["slack", "notifier"], "2025-01-02T09:00:00+09:00");
-    let c = create_at(&env, "遅い処理", "performance", "low", &["db_client", "batch"], "2025-01-03T09:00:00+09:00");
-    let d = create_at(&env, "認証エラー", "security", "high", &["auth"], "2025-01-04T09:00:00+09:00");
-    env.ok(&["update", &b, "--assignee", "sato", "--status", "in_progress"]);
-    env.ok(&["resolve", &c, "--actions", "index追加", "--root-cause", "index不足"]);
+    let a = create_at(
+        &env,
+        "DB接続失敗",
+        "failure",
+        "critical",
+        &["db_client"],
+        "2025-01-01T09:00:00+09:00",
+    );
+    let b = create_at(
+        &env,
+        "Slack通知失敗",
+        "error",
+        "medium",
+        &["slack", "notifier"],
+        "2025-01-02T09:00:00+09:00",
+    );
+    let c = create_at(
+        &env,
+        "遅い処理",
+        "performance",
+        "low",
+        &["db_client", "batch"],
+        "2025-01-03T09:00:00+09:00",
+    );
+    let d = create_at(
+        &env,
+        "認証エラー",
+        "security",
+        "high",
+        &["auth"],
+        "2025-01-04T09:00:00+09:00",
+    );
+    env.ok(&[
+        "update",
+        &b,
+        "--assignee",
+        "sato",
+        "--status",
+        "in_progress",
+    ]);
+    env.ok(&[
+        "resolve",
+        &c,
+        "--actions",
+        "index追加",
+        "--root-cause",
+        "index不足",
+    ]);
     env.ok(&["resolve", &d, "--actions", "x", "--root-cause", "y"]);
     env.ok(&["close", &d]);
 
@@ -170,17 +346,41 @@ fn every_filter_uses_its_index() {
             .collect()
     };
     assert_eq!(ids(&[]), [b.clone(), a.clone()]);
-    assert_eq!(ids(&["--all"]), [d.clone(), c.clone(), b.clone(), a.clone()]);
-    assert_eq!(ids(&["--all", "--oldest-first", "--limit", "2"]), [a.clone(), b.clone()]);
+    assert_eq!(
+        ids(&["--all"]),
+        [d.clone(), c.clone(), b.clone(), a.clone()]
+    );
+    assert_eq!(
+        ids(&["--all", "--oldest-first", "--limit", "2"]),
+        [a.clone(), b.clone()]
+    );
     assert_eq!(ids(&["--component", "db_client"]), [a.clone()]);
-    assert_eq!(ids(&["--component", "db_client", "--all"]), [c.clone(), a.clone()]);
-    assert_eq!(ids(&["--component", "db_client", "--status", "resolved"]), [c.clone()]);
-    assert_eq!(ids(&["--status", "open", "--status", "closed"]), [d.clone(), a.clone()]);
+    assert_eq!(
+        ids(&["--component", "db_client", "--all"]),
+        [c.clone(), a.clone()]
+    );
+    assert_eq!(
+        ids(&["--component", "db_client", "--status", "resolved"]),
+        [c.clone()]
+    );
+    assert_eq!(
+        ids(&["--status", "open", "--status", "closed"]),
+        [d.clone(), a.clone()]
+    );
     assert_eq!(ids(&["--category", "error"]), [b.clone()]);
-    assert_eq!(ids(&["--priority", "critical", "--priority", "high", "--all"]), [d.clone(), a.clone()]);
+    assert_eq!(
+        ids(&["--priority", "critical", "--priority", "high", "--all"]),
+        [d.clone(), a.clone()]
+    );
     assert_eq!(ids(&["--assignee", "sato"]), [b.clone()]);
-    assert_eq!(ids(&["--all", "--since", "2025-01-02", "--until", "2025-01-04"]), [c.clone(), b.clone()]);
-    assert_eq!(ids(&["--all", "--component", "slack", "--component", "auth"]), [d.clone(), b.clone()]);
+    assert_eq!(
+        ids(&["--all", "--since", "2025-01-02", "--until", "2025-01-04"]),
+        [c.clone(), b.clone()]
+    );
+    assert_eq!(
+        ids(&["--all", "--component", "slack", "--component", "auth"]),
+        [d.clone(), b.clone()]
+    );
     assert!(ids(&["--component", "nope"]).is_empty());
     assert!(ids(&["--all", "--category", "failure", "--component", "slack"]).is_empty());
 
@@ -192,12 +392,30 @@ fn every_filter_uses_its_index() {
 #[test]
 fn table_lines_up_with_japanese_titles() {
     let env = Env::new();
-    create_at(&env, "RabbitMQ接続エラーが発生しました", "failure", "high", &["rabbitmq"], "2025-01-01T09:00:00Z");
-    create_at(&env, "plain ascii title", "error", "low", &["x"], "2025-01-01T10:00:00Z");
+    create_at(
+        &env,
+        "RabbitMQ接続エラーが発生しました",
+        "failure",
+        "high",
+        &["rabbitmq"],
+        "2025-01-01T09:00:00Z",
+    );
+    create_at(
+        &env,
+        "plain ascii title",
+        "error",
+        "low",
+        &["x"],
+        "2025-01-01T10:00:00Z",
+    );
     let out = env.ok(&["list"]);
     let lines: Vec<&str> = out.lines().collect();
     let col = |l: &str| {
-        let i = l.find("TITLE").or_else(|| l.find("RabbitMQ")).or_else(|| l.find("plain")).or_else(|| l.rfind(" -"));
+        let i = l
+            .find("TITLE")
+            .or_else(|| l.find("RabbitMQ"))
+            .or_else(|| l.find("plain"))
+            .or_else(|| l.rfind(" -"));
         incident::display_width(&l[..i.unwrap()])
     };
     assert_eq!(col(lines[0]), col(lines[2]), "{out}");
@@ -210,9 +428,23 @@ fn ids_count_per_local_day_and_sort_past_9999() {
     // 23:30 UTC on Jan 3 is Jan 4 in Tokyo: the id carries the local date.
     let a = create_at(&env, "t", "error", "low", &["c"], "2025-01-03T23:30:00Z");
     assert_eq!(a, "INC-20250104-0001");
-    let b = create_at(&env, "t", "error", "low", &["c"], "2025-01-04T10:00:00+09:00");
+    let b = create_at(
+        &env,
+        "t",
+        "error",
+        "low",
+        &["c"],
+        "2025-01-04T10:00:00+09:00",
+    );
     assert_eq!(b, "INC-20250104-0002");
-    let c = create_at(&env, "t", "error", "low", &["c"], "2025-01-05T10:00:00+09:00");
+    let c = create_at(
+        &env,
+        "t",
+        "error",
+        "low",
+        &["c"],
+        "2025-01-05T10:00:00+09:00",
+    );
     assert_eq!(c, "INC-20250105-0001");
     let v = env.json(&["show", &a, "--format", "json"]);
     assert_eq!(v["created_at"], "2025-01-03T23:30:00.000000+00:00");
@@ -286,12 +518,36 @@ fn bad_import_entries_name_their_index_and_write_nothing() {
     let env = Env::new();
     let good = history_json();
     let cases = [
-        ("bad_time", good.replacen("2025-07-09T15:00:00Z", "15:00 yesterday", 1), "incident 0 (INC-20250709-0001): invalid time \"15:00 yesterday\""),
-        ("bad_category", good.replace("\"category\": \"failure\"", "\"category\": \"outage\""), "incident 0 (INC-20250709-0001): unknown category \"outage\""),
-        ("missing_title", good.replacen("\"title\": \"ワーカー起動失敗 INC-20250709-0002\",", "", 1), "incident 1 (INC-20250709-0002): missing field `title`"),
-        ("bad_id", good.replace("INC-20250709-12345\"", "INC-2025-1\""), "incident 2 (INC-2025-1): invalid incident id"),
-        ("malformed", good.replacen("\"metadata\": {", "\"metadata\": {,", 1), "malformed JSON at line 1, column"),
-        ("no_incidents", "{\"metadata\": {}}".to_string(), "the file has no \"incidents\" list"),
+        (
+            "bad_time",
+            good.replacen("2025-07-09T15:00:00Z", "15:00 yesterday", 1),
+            "incident 0 (INC-20250709-0001): invalid time \"15:00 yesterday\"",
+        ),
+        (
+            "bad_category",
+            good.replace("\"category\": \"failure\"", "\"category\": \"outage\""),
+            "incident 0 (INC-20250709-0001): unknown category \"outage\"",
+        ),
+        (
+            "missing_title",
+            good.replacen("\"title\": \"ワーカー起動失敗 INC-20250709-0002\",", "", 1),
+            "incident 1 (INC-20250709-0002): missing field `title`",
+        ),
+        (
+            "bad_id",
+            good.replace("INC-20250709-12345\"", "INC-2025-1\""),
+            "incident 2 (INC-2025-1): invalid incident id",
+        ),
+        (
+            "malformed",
+            good.replacen("\"metadata\": {", "\"metadata\": {,", 1),
+            "malformed JSON at line 1, column",
+        ),
+        (
+            "no_incidents",
+            "{\"metadata\": {}}".to_string(),
+            "the file has no \"incidents\" list",
+        ),
     ];
     for (name, content, expected) in cases {
         let f = env.write(&format!("{name}.json"), &content);
@@ -307,7 +563,14 @@ fn bad_import_entries_name_their_index_and_write_nothing() {
 fn check_finds_and_repairs_broken_indexes() {
     let env = Env::new();
     for i in 0..5 {
-        create_at(&env, &format!("t{i}"), "error", "low", &["a", "b"], "2025-01-01T00:00:00Z");
+        create_at(
+            &env,
+            &format!("t{i}"),
+            "error",
+            "low",
+            &["a", "b"],
+            "2025-01-01T00:00:00Z",
+        );
     }
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
     // Break the file from the outside: drop one index table's entries via the library.
@@ -315,10 +578,17 @@ fn check_finds_and_repairs_broken_indexes() {
     let out = env.cmd().arg("check").output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("by_component: missing index entry (\"a\", INC-20250101-0001)"), "{text}");
+    assert!(
+        text.contains("by_component: missing index entry (\"a\", INC-20250101-0001)"),
+        "{text}"
+    );
     assert!(text.contains("day_counters"), "{text}");
     let out = env.cmd().args(["check", "--repair"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
     let id = create_at(&env, "t", "error", "low", &["a"], "2025-01-01T00:00:00Z");
     assert_eq!(id, "INC-20250101-0006");
@@ -341,7 +611,10 @@ fn newer_database_is_refused() {
     env.create(BASIC);
     incident::testing::set_schema_version(&env.db(), incident::SCHEMA_VERSION + 1).unwrap();
     let e = env.fails(&["list"], 1);
-    assert!(e.contains("was written by a newer version of incident"), "{e}");
+    assert!(
+        e.contains("was written by a newer version of incident"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -366,10 +639,24 @@ fn two_processes_creating_at_once_get_distinct_ids() {
             for i in 0..200 {
                 let out = std::process::Command::new(&bin)
                     .env("INCIDENT_DB", &db)
-                    .args(["create", "--category", "error", "--priority", "low", "--title", &format!("c{i}"), "--components", "x"])
+                    .args([
+                        "create",
+                        "--category",
+                        "error",
+                        "--priority",
+                        "low",
+                        "--title",
+                        &format!("c{i}"),
+                        "--components",
+                        "x",
+                    ])
                     .output()
                     .unwrap();
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
         })
     };
@@ -377,8 +664,12 @@ fn two_processes_creating_at_once_get_distinct_ids() {
     a.join().unwrap();
     b.join().unwrap();
     let v = env.json(&["list", "--all", "--format", "json"]);
-    let ids: std::collections::BTreeSet<&str> =
-        v.as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 401);
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
 }
@@ -427,7 +718,11 @@ fn database_left_by_a_killed_process_opens_whole() {
         let _ = child.wait();
         let out = env.ok(&["check"]);
         assert!(out.contains("0 problem(s)"), "{out}");
-        let n = env.json(&["list", "--all", "--format", "json"]).as_array().unwrap().len();
+        let n = env
+            .json(&["list", "--all", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len();
         assert!(n == 0 || n == 30000, "partial import visible: {n}");
     }
     env.ok(&["import", f.to_str().unwrap()]);

@@ -1,6 +1,8 @@
 //! After any sequence of operations, every index equals what a full scan gives, and
 //! every query returns exactly what filtering a full scan returns.
 
+#![allow(clippy::unwrap_used)]
+
 use incident::{
     Category, Filter, Incident, IncidentManager, NewIncident, Order, Priority, ResolveInput,
     Status, Timestamp, Update,
@@ -9,12 +11,33 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Create { cat: u8, prio: u8, comps: Vec<u8>, day: u8, assignee: Option<u8> },
-    Update { target: usize, status: Option<bool>, prio: Option<u8>, cat: Option<u8>, assignee: Option<u8>, add: Option<u8> },
-    Resolve { target: usize },
-    Close { target: usize },
-    Reopen { target: usize },
-    Bulk { items: Vec<(u8, u8)> },
+    Create {
+        cat: u8,
+        prio: u8,
+        comps: Vec<u8>,
+        day: u8,
+        assignee: Option<u8>,
+    },
+    Update {
+        target: usize,
+        status: Option<bool>,
+        prio: Option<u8>,
+        cat: Option<u8>,
+        assignee: Option<u8>,
+        add: Option<u8>,
+    },
+    Resolve {
+        target: usize,
+    },
+    Close {
+        target: usize,
+    },
+    Reopen {
+        target: usize,
+    },
+    Bulk {
+        items: Vec<(u8, u8)>,
+    },
 }
 
 const COMPONENTS: [&str; 4] = ["db_client", "rabbitmq", "通知", "worker"];
@@ -37,7 +60,10 @@ fn matches(f: &Filter, i: &Incident) -> bool {
     (f.statuses.is_empty() || f.statuses.contains(&i.status))
         && (f.categories.is_empty() || f.categories.contains(&i.category))
         && (f.priorities.is_empty() || f.priorities.contains(&i.priority))
-        && (f.components.is_empty() || f.components.iter().any(|c| i.affected_components.contains(c)))
+        && (f.components.is_empty()
+            || f.components
+                .iter()
+                .any(|c| i.affected_components.contains(c)))
         && (f.assignees.is_empty() || i.assignee.as_ref().is_some_and(|a| f.assignees.contains(a)))
         && f.since.is_none_or(|t| i.created_at >= t)
         && f.until.is_none_or(|t| i.created_at < t)

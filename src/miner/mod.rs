@@ -1,0 +1,416 @@
+//! Log pattern mining: mask the variable parts of messages, group them into templates,
+//! and match new messages against stored templates.
+//!
+//! [`Miner::add`] masks a message in one hand-rolled pass (see [`mask`]) and interns the
+//! masked text, so a stream costs one scan and one hash lookup per message. [`Miner::finish`]
+//! then works on the distinct masked texts only, visited in a canonical order (count, then
+//! text), so the result is the same for any order of the same lines:
+//!
+//! 1. a text joins a text of the same length that has a variable where it has one or two
+//!    constants (`chdir(pwd)` joins `chdir(<*>)`);
+//! 2. a slot where texts that agree everywhere else show many constants (at least
+//!    [`MinerConfig::many_values`], or [`MinerConfig::min_values`] with a rare one) becomes a
+//!    variable (user names), while a few frequent values stay apart (`GET`, `POST`);
+//! 3. optionally, Drain's similarity pass over a prefix tree of length and leading tokens
+//!    ([`MinerConfig::similarity`], off by default);
+//! 4. a template joins a shorter one whose variable spans a run of its constants
+//!    (multi-word values);
+//! 5. sets whose rendered templates read the same are joined.
+
+mod cluster;
+mod lex;
+mod mask;
+mod matcher;
+mod render;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::Serialize;
+
+pub use lex::tokenize;
+pub use mask::mask;
+pub use matcher::{TemplateMatch, TemplateMatcher};
+pub use render::{render_jsonl, render_summary};
+
+use mask::Masker;
+
+/// Tuning of [`Miner`]. The default is meant for any log; there are no per-system settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct MinerConfig {
+    /// A slot where templates that agree everywhere else show at least this many distinct
+    /// constants, one of them rare, becomes a variable.
+    pub min_values: usize,
+    /// A constant seen in at most this many messages counts as rare for `min_values`.
+    pub rare_count: usize,
+    /// A slot with at least this many distinct constants becomes a variable whatever their
+    /// counts.
+    pub many_values: usize,
+    /// Merge templates that differ only in how many tokens a free-text variable spans.
+    pub merge_variable_length: bool,
+    /// Drain's similarity threshold: templates of the same length and leading tokens join
+    /// when at least this share of their constant positions agree. 1.0 turns the pass off,
+    /// which is the default: after masking, every threshold tried (0.7 to 0.9) joined
+    /// distinct events (`"GET ..."` and `"POST ..."`) more often than it helped.
+    pub similarity: f64,
+    /// Leading tokens that must agree for the similarity pass to compare two templates.
+    pub depth: usize,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        MinerConfig {
+            min_values: 3,
+            rare_count: 3,
+            many_values: 6,
+            merge_variable_length: true,
+            similarity: 1.0,
+            depth: 2,
+        }
+    }
+}
+
+/// One group of messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MinedCluster {
+    /// [`template_id`] of the template.
+    pub id: String,
+    /// The message with its variable parts replaced by `<*>`.
+    pub template: String,
+    /// Number of added messages in the group.
+    pub count: usize,
+}
+
+/// Result of [`Miner::finish`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Mined {
+    /// Clusters by descending count, ties by template text.
+    pub clusters: Vec<MinedCluster>,
+    /// Index into `clusters` for every added message, in the order they were added.
+    pub assignments: Vec<usize>,
+}
+
+impl Mined {
+    /// Cluster of the `i`-th added message (0-based).
+    pub fn cluster_of(&self, i: usize) -> Option<&MinedCluster> {
+        self.assignments.get(i).and_then(|&c| self.clusters.get(c))
+    }
+}
+
+/// FNV-1a, 64 bit: a fixed hash, identical on every platform, run and Rust version.
+#[derive(Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+pub(crate) type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// Short stable id of a template: `P` and 8 hex digits of its FNV-1a 64 hash.
+///
+/// ```
+/// # use incident::template_id;
+/// assert_eq!(template_id("disk <*> full"), template_id("disk <*> full"));
+/// assert_eq!(template_id("").len(), 9);
+/// ```
+pub fn template_id(template: &str) -> String {
+    let mut h = Fnv::default();
+    h.write(template.as_bytes());
+    format!("P{:08x}", h.finish() >> 32)
+}
+
+/// Online template miner; see the module documentation.
+pub struct Miner {
+    cfg: MinerConfig,
+    masker: Masker,
+    buf: String,
+    index: FnvMap<Box<str>, u32>,
+    keys: Vec<Box<str>>,
+    counts: Vec<usize>,
+    assignments: Vec<u32>,
+}
+
+impl Miner {
+    pub fn new(cfg: MinerConfig) -> Self {
+        Miner {
+            cfg,
+            masker: Masker::default(),
+            buf: String::new(),
+            index: FnvMap::default(),
+            keys: Vec::new(),
+            counts: Vec::new(),
+            assignments: Vec::new(),
+        }
+    }
+
+    /// Adds one message and returns its provisional group: the index of its masked form
+    /// among the distinct masked forms seen so far. [`Miner::finish`] may merge groups.
+    pub fn add(&mut self, msg: &str) -> usize {
+        self.masker.run(msg);
+        self.buf.clear();
+        self.masker.render(msg, &mut self.buf);
+        let k = match self.index.get(self.buf.as_str()) {
+            Some(&k) => k,
+            None => {
+                let k = self.keys.len() as u32;
+                let key: Box<str> = self.buf.as_str().into();
+                self.index.insert(key.clone(), k);
+                self.keys.push(key);
+                self.counts.push(0);
+                k
+            }
+        };
+        self.counts[k as usize] += 1;
+        self.assignments.push(k);
+        k as usize
+    }
+
+    /// Number of messages added so far.
+    pub fn len(&self) -> usize {
+        self.assignments.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.assignments.is_empty()
+    }
+
+    /// Groups the distinct masked messages and assigns every added message its cluster.
+    pub fn finish(self) -> Mined {
+        let Miner {
+            cfg,
+            index,
+            keys,
+            counts,
+            assignments,
+            ..
+        } = self;
+        // The lookup table is not needed any more; free it before clustering.
+        drop(index);
+        let (clusters, key_cluster) = cluster::cluster(&cfg, &keys, &counts);
+        let assignments = assignments
+            .iter()
+            .map(|&k| key_cluster[k as usize])
+            .collect();
+        Mined {
+            clusters,
+            assignments,
+        }
+    }
+}
+
+impl Default for Miner {
+    fn default() -> Self {
+        Miner::new(MinerConfig::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mine(lines: &[&str]) -> Mined {
+        let mut m = Miner::default();
+        for l in lines {
+            m.add(l);
+        }
+        m.finish()
+    }
+
+    /// Template of every line, so that results can be compared across input orders.
+    fn by_line(lines: &[&str], mined: &Mined) -> std::collections::BTreeMap<String, String> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                (
+                    l.to_string(),
+                    mined.clusters[mined.assignments[i]].template.clone(),
+                )
+            })
+            .collect()
+    }
+
+    const LOG: &[&str] = &[
+        "PacketResponder 1 for block blk_38865049064139660 terminating",
+        "PacketResponder 0 for block blk_-6952295868487656571 terminating",
+        "Invalid user admin from 10.0.0.1",
+        "Invalid user oracle from 10.0.0.2",
+        "Invalid user test from 10.0.0.3",
+        "10.11.10.1 \"GET /v2/54fa/servers/detail HTTP/1.1\" status: 200 len: 1893 time: 0.24",
+        "10.11.10.1 \"GET /v2/54fa/servers/detail HTTP/1.1\" status: 200 len: 1893 time: 0.25",
+        "10.11.10.1 \"POST /v2/e974/os-server-external-events HTTP/1.1\" status: 200 len: 380 time: 0.09",
+        "Link error",
+        "Link ok",
+        "normal",
+        "warning",
+        "ciod: LOGIN chdir(/p/gb2/glosli) failed: No such file or directory",
+        "ciod: LOGIN chdir(pwd) failed: No such file or directory",
+        "RabbitMQ接続エラー: 10.0.0.3:5672 への接続が30秒でタイムアウトしました",
+        "RabbitMQ接続エラー: 10.0.0.4:5672 への接続が5秒でタイムアウトしました",
+    ];
+
+    #[test]
+    fn groups_a_small_log() {
+        let mined = mine(LOG);
+        let t = by_line(LOG, &mined);
+        assert_eq!(t[LOG[0]], "PacketResponder <*> for block <*> terminating");
+        assert_eq!(t[LOG[0]], t[LOG[1]]);
+        assert_eq!(t[LOG[2]], "Invalid user <*> from <*>");
+        assert_eq!(t[LOG[2]], t[LOG[4]]);
+        assert_ne!(t[LOG[5]], t[LOG[7]], "GET and POST are different events");
+        assert_eq!(t[LOG[5]], t[LOG[6]]);
+        assert_ne!(t[LOG[8]], t[LOG[9]]);
+        assert_ne!(t[LOG[10]], t[LOG[11]]);
+        assert_eq!(
+            t[LOG[12]],
+            "ciod: LOGIN chdir(<*>) failed: No such file or directory"
+        );
+        assert_eq!(t[LOG[12]], t[LOG[13]]);
+        assert_eq!(
+            t[LOG[14]],
+            "RabbitMQ接続エラー: <*> への接続が<*>秒でタイムアウトしました"
+        );
+        assert_eq!(t[LOG[14]], t[LOG[15]]);
+        assert_eq!(
+            mined.clusters.iter().map(|c| c.count).sum::<usize>(),
+            LOG.len()
+        );
+    }
+
+    #[test]
+    fn same_input_same_output() {
+        let a = mine(LOG);
+        let b = mine(LOG);
+        assert_eq!(a.clusters, b.clusters);
+        assert_eq!(a.assignments, b.assignments);
+    }
+
+    #[test]
+    fn input_order_does_not_matter() {
+        let forward = mine(LOG);
+        let reversed: Vec<&str> = LOG.iter().rev().copied().collect();
+        let backward = mine(&reversed);
+        let mut rotated: Vec<&str> = LOG.to_vec();
+        rotated.rotate_left(5);
+        let rotated_mined = mine(&rotated);
+        assert_eq!(forward.clusters, backward.clusters);
+        assert_eq!(forward.clusters, rotated_mined.clusters);
+        assert_eq!(by_line(LOG, &forward), by_line(&reversed, &backward));
+        assert_eq!(by_line(LOG, &forward), by_line(&rotated, &rotated_mined));
+    }
+
+    #[test]
+    fn clusters_are_sorted_and_ids_unique() {
+        let mined = mine(LOG);
+        for w in mined.clusters.windows(2) {
+            assert!(
+                (w[0].count, &w[1].template) > (w[1].count, &w[0].template),
+                "{w:?} out of order"
+            );
+        }
+        let ids: std::collections::BTreeSet<&str> =
+            mined.clusters.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids.len(), mined.clusters.len());
+        for c in &mined.clusters {
+            assert_eq!(c.id, template_id(&c.template));
+        }
+    }
+
+    #[test]
+    fn provisional_ids_follow_masked_text() {
+        let mut m = Miner::default();
+        assert_eq!(m.add("took 5 ms"), 0);
+        assert_eq!(m.add("took 7 ms"), 0);
+        assert_eq!(m.add("done"), 1);
+        assert_eq!(m.len(), 3);
+        let mined = m.finish();
+        assert_eq!(
+            mined.cluster_of(1).map(|c| c.template.as_str()),
+            Some("took <*> ms")
+        );
+        assert_eq!(mined.cluster_of(3), None);
+    }
+
+    #[test]
+    fn empty_input_and_empty_lines() {
+        let mined = Miner::default().finish();
+        assert!(mined.clusters.is_empty() && mined.assignments.is_empty());
+        let mined = mine(&["", "   ", "x"]);
+        assert_eq!(mined.assignments.len(), 3);
+        assert_eq!(mined.assignments[0], mined.assignments[1]);
+    }
+
+    #[test]
+    fn many_values_in_one_slot_become_a_variable() {
+        let lines: Vec<String> = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+            .iter()
+            .flat_map(|u| std::iter::repeat_n(format!("session opened for user {u} by cron"), 10))
+            .collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let mined = mine(&refs);
+        assert_eq!(mined.clusters.len(), 1);
+        assert_eq!(
+            mined.clusters[0].template,
+            "session opened for user <*> by cron"
+        );
+    }
+
+    #[test]
+    fn free_text_variable_of_any_length() {
+        let mined = mine(&[
+            "Lost connection to node-1 (reason: timeout)",
+            "Lost connection to node-2 (reason: timeout)",
+            "Lost connection to backup server primary (reason: timeout)",
+        ]);
+        assert_eq!(mined.clusters.len(), 1, "{:?}", mined.clusters);
+    }
+
+    #[test]
+    fn similarity_pass_joins_near_identical_templates() {
+        let lines = [
+            "worker started alpha job now",
+            "worker started beta job now",
+        ];
+        assert_eq!(
+            mine(&lines).clusters.len(),
+            2,
+            "two values stay apart by default"
+        );
+        let cfg = MinerConfig {
+            similarity: 0.6,
+            ..MinerConfig::default()
+        };
+        let mut m = Miner::new(cfg);
+        for l in lines {
+            m.add(l);
+        }
+        let mined = m.finish();
+        assert_eq!(mined.clusters.len(), 1, "{:?}", mined.clusters);
+        assert_eq!(mined.clusters[0].template, "worker started <*> job now");
+    }
+
+    #[test]
+    fn template_id_is_fixed() {
+        // FNV-1a 64 of the bytes; a change here changes every stored id.
+        assert_eq!(template_id(""), "Pcbf29ce4");
+        assert_eq!(template_id("disk <*> full"), template_id("disk <*> full"));
+        assert_ne!(template_id("disk <*> full"), template_id("disk <*> empty"));
+        assert_eq!(template_id("a").len(), 9);
+    }
+}

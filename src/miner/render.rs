@@ -1,0 +1,88 @@
+//! Text renderings of a [`Mined`] result for the CLI.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::Mined;
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    line: usize,
+    cluster: &'a str,
+    template: &'a str,
+}
+
+/// One JSON object per added message, in input order, lines numbered from 1:
+/// `{"line":1,"cluster":"P1a2b3c4d","template":"..."}`.
+pub fn render_jsonl(mined: &Mined, w: &mut impl Write) -> io::Result<()> {
+    for (i, &c) in mined.assignments.iter().enumerate() {
+        let c = &mined.clusters[c];
+        let line = JsonLine {
+            line: i + 1,
+            cluster: &c.id,
+            template: &c.template,
+        };
+        serde_json::to_writer(&mut *w, &line)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// One line per cluster, most frequent first (ties by template): count, id, template.
+pub fn render_summary(mined: &Mined, w: &mut impl Write) -> io::Result<()> {
+    let width = mined
+        .clusters
+        .first()
+        .map_or(1, |c| c.count.to_string().len())
+        .max(5);
+    writeln!(w, "{:>width$}  {:<9}  TEMPLATE", "COUNT", "ID")?;
+    for c in &mined.clusters {
+        writeln!(w, "{:>width$}  {:<9}  {}", c.count, c.id, c.template)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::miner::Miner;
+
+    fn mined() -> Mined {
+        let mut m = Miner::default();
+        for l in ["took 5 ms", "done", "took 7 ms", "接続が30秒で"] {
+            m.add(l);
+        }
+        m.finish()
+    }
+
+    #[test]
+    fn jsonl_has_one_object_per_line_in_input_order() {
+        let mut out = Vec::new();
+        render_jsonl(&mined(), &mut out).expect("write to vec");
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["line"], 1);
+        assert_eq!(lines[2]["line"], 3);
+        assert_eq!(lines[0]["template"], "took <*> ms");
+        assert_eq!(lines[0]["cluster"], lines[2]["cluster"]);
+        assert_eq!(lines[1]["template"], "done");
+        assert_eq!(lines[3]["template"], "接続が<*>秒で");
+    }
+
+    #[test]
+    fn summary_is_by_count_then_template() {
+        let mut out = Vec::new();
+        render_summary(&mined(), &mut out).expect("write to vec");
+        let text = String::from_utf8(out).expect("utf-8");
+        let rows: Vec<&str> = text.lines().collect();
+        assert!(rows[0].contains("COUNT") && rows[0].contains("TEMPLATE"));
+        assert!(rows[1].trim_start().starts_with('2') && rows[1].ends_with("took <*> ms"));
+        assert!(rows[2].ends_with("done"));
+        assert!(rows[3].ends_with("接続が<*>秒で"));
+    }
+}
