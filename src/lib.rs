@@ -1,24 +1,44 @@
 //! `incident`: an embedded incident-management store on redb.
 
+mod analysis;
 mod check;
 mod codec;
 mod error;
 mod history;
 mod manager;
+mod metrics;
+mod miner;
 mod model;
 mod pattern;
 mod render;
+mod report;
+mod reporting;
 mod schema;
 mod store;
 #[doc(hidden)]
 pub mod testing;
 
+pub use analysis::{
+    Analysis, AnalyzeOptions, PatternMatch, Recommendation, analyze, incident_text, load_patterns,
+    pattern_name,
+};
 pub use check::{CheckReport, Problem, check, repair};
 pub use error::{Error, ParseError, Result, StoreError};
 pub use history::{
     CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, import_history,
 };
 pub use manager::{IncidentManager, NewIncident, ResolveInput, Update};
+pub use metrics::{
+    AlertState, CategoryCounts, CategoryMetrics, ComponentImpact, ComponentMetrics, ConfigError,
+    DataIssues, DurationStats, GroupKind, IssueList, Metrics, MetricsBuilder, MetricsOptions,
+    Period, PeriodMetrics, PriorityMetrics, PrioritySla, Recommendation as ReportRecommendation,
+    RecurrenceMetrics, RecurringGroup, SlaAlert, SlaCounts, SlaMeasure, SlaSection, SlaTarget,
+    SlaTargets, Summary, Window,
+};
+pub use miner::{
+    Mined, MinedCluster, Miner, MinerConfig, TemplateMatch, TemplateMatcher, mask, render_jsonl,
+    render_summary, template_id, tokenize,
+};
 pub use model::{
     Category, Incident, IncidentId, PatternRef, Priority, Resolution, Status, TimelineEntry,
     Timestamp,
@@ -27,4 +47,6 @@ pub use pattern::{Counted, Pattern};
 pub use render::{
     display_width, format_table, incident_detail, incident_table, pad_to_width, truncate_to_width,
 };
+pub use report::{render_html, render_json, render_markdown, render_terminal};
+pub use reporting::compute_metrics;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Filter, Order, SCHEMA_VERSION, Store};

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use redb::ReadableTableMetadata;
 
+use crate::analysis::{PatternMatch, incident_text, load_patterns, match_text};
 use crate::error::{Error, Result};
 use crate::model::{
-    Category, Incident, IncidentId, Priority, Resolution, Status, TimelineEntry, Timestamp,
+    Category, Incident, IncidentId, PatternRef, Priority, Resolution, Status, TimelineEntry,
+    Timestamp,
 };
-use crate::schema::INCIDENTS;
+use crate::schema::{INCIDENT_PATTERN, INCIDENTS};
 use crate::store::{self, Bulk, Filter, Store, Writer};
 
 /// What a new incident needs.
@@ -100,6 +102,16 @@ impl IncidentManager {
 
     /// Records a new incident and returns it.
     pub fn create_incident(&self, new: NewIncident) -> Result<Incident> {
+        Ok(self.create_incident_matched(new)?.0)
+    }
+
+    /// Records a new incident, matching it against the known patterns first: on a match
+    /// the pattern is recorded on the incident and in the pattern index, in the same
+    /// transaction, and returned.
+    pub fn create_incident_matched(
+        &self,
+        new: NewIncident,
+    ) -> Result<(Incident, Option<PatternMatch>)> {
         let title = non_empty("title", &new.title)?;
         let components = clean_list(&new.components);
         if components.is_empty() {
@@ -110,11 +122,12 @@ impl IncidentManager {
         }
         let now = Timestamp::now();
         let at = new.at.unwrap_or(now);
+        let patterns = load_patterns(self)?;
         let txn = self.store.write()?;
         let incident = {
             let mut w = Writer::new(&txn)?;
             let id = w.next_id(IncidentId::date_key(at.local_date()))?;
-            let incident = Incident {
+            let mut incident = Incident {
                 id,
                 created_at: at,
                 updated_at: at,
@@ -141,9 +154,19 @@ impl IncidentManager {
                 acknowledged_at: None,
                 matched_pattern: None,
             };
+            let found = match_text(&patterns, &incident_text(&incident));
+            if let Some(m) = &found {
+                incident.matched_pattern = Some(PatternRef {
+                    pattern_id: m.pattern_id.clone(),
+                    name: m.name.clone(),
+                });
+            }
             w.put(None, &incident)?;
+            if let Some(m) = &found {
+                w.set_pattern(id, Some(&m.pattern_id))?;
+            }
             w.finish()?;
-            incident
+            (incident, found)
         };
         txn.commit()?;
         Ok(incident)
@@ -250,6 +273,50 @@ impl IncidentManager {
         for entry in t.range::<u64>(..)? {
             let (k, v) = entry?;
             f(store::decode_incident(k.value(), v.value())?)?;
+        }
+        Ok(())
+    }
+
+    /// Like [`IncidentManager::for_each`], with each incident's pattern id (from the last
+    /// `analyze` or the create-time match), joined in key order without extra lookups.
+    pub fn for_each_with_pattern(
+        &self,
+        mut f: impl FnMut(Incident, Option<&str>) -> Result<()>,
+    ) -> Result<()> {
+        let txn = self.store.read()?;
+        let t = txn
+            .open_table(INCIDENTS)
+            .map_err(crate::error::StoreError::from)?;
+        let p = txn
+            .open_table(INCIDENT_PATTERN)
+            .map_err(crate::error::StoreError::from)?;
+        let mut patterns = p.range::<u64>(..)?.peekable();
+        for entry in t.range::<u64>(..)? {
+            let (k, v) = entry?;
+            let key = k.value();
+            let mut pattern = None;
+            while let Some(next) = patterns.peek() {
+                let pk = match next {
+                    Ok((pk, _)) => pk.value(),
+                    Err(_) => {
+                        if let Some(Err(e)) = patterns.next() {
+                            return Err(e.into());
+                        }
+                        continue;
+                    }
+                };
+                if pk < key {
+                    patterns.next();
+                } else {
+                    if pk == key {
+                        if let Some(Ok((_, pv))) = patterns.next() {
+                            pattern = Some(pv.value().to_string());
+                        }
+                    }
+                    break;
+                }
+            }
+            f(store::decode_incident(key, v.value())?, pattern.as_deref())?;
         }
         Ok(())
     }

@@ -379,6 +379,15 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Whether any incident belongs to the pattern.
+    pub(crate) fn pattern_has_members(&self, pattern: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .by_pattern
+            .range((pattern, 0u64)..=(pattern, u64::MAX))?
+            .next()
+            .is_some())
+    }
+
     fn delta(&mut self, key: String, d: i64) {
         *self.deltas.entry(key).or_insert(0) += d;
     }

@@ -35,13 +35,14 @@
 //!   ASCII), replaces quoted parts (`"…"`, `` `…` ``, `「…」`, `『…』`, `'…'`) with `<q>`,
 //!   replaces ASCII words that contain a digit or are 8+ hex digits with `<n>`, and
 //!   collapses whitespace. An incident is *recurrent* when another incident of its group
-//!   (in the window or not) had been resolved before it was created: its earliest
-//!   resolution (first `resolved` timeline entry, or `resolved_at`) is strictly earlier
-//!   than this incident's `created_at`. Recurrence rate = recurrent ÷ incidents, overall,
-//!   per group and per component.
-//! - **Component impact**: per affected component (each listed component counts the
-//!   incident once), the number of incidents, the sum of their priority weights
-//!   (critical 8, high 4, medium 2, low 1), and the total time unresolved:
+//!   (in the window or not) had been resolved before it was created: that incident's
+//!   earliest resolution (its first `resolved` timeline entry, or `resolved_at`; times
+//!   before its own `created_at` are ignored) is strictly earlier than this incident's
+//!   `created_at`. Arrival order does not matter. Recurrence rate = recurrent ÷
+//!   incidents, overall, per group and per component.
+//! - **Component impact**: per affected component (names trimmed, blanks ignored, a
+//!   component listed twice counts once), the number of incidents, the sum of their
+//!   priority weights (critical 8, high 4, medium 2, low 1), and the total time unresolved:
 //!   `created_at → resolved_at`, or `→ now` for incidents still open (0 if created after
 //!   `now`). Components are ranked by weighted impact, then count, then name.
 //! - **SLA**, per priority, with configurable targets (default: critical 15 min / 4 h,

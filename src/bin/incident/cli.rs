@@ -54,6 +54,16 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// Export every incident (json: the incident_history.json shape)
     Export(ExportArgs),
+    /// Metrics report: MTTR, MTTA, MTBF, recurrence, SLA (markdown, json, html)
+    Report(ReportArgs),
+    /// One-screen metrics summary for a terminal
+    Stats(StatsArgs),
+    /// Mine templates from any text, one message per line
+    Cluster(ClusterArgs),
+    /// Mine the stored incidents into patterns and store them
+    Analyze(AnalyzeArgs),
+    /// List stored patterns, or show one with its incidents
+    Patterns(PatternsArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
 }
@@ -244,4 +254,101 @@ pub(crate) struct ExportArgs {
 #[derive(Args, Debug)]
 pub(crate) struct CompletionsArgs {
     pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ClusterFormat {
+    Summary,
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ClusterArgs {
+    /// Input file, or - (the default) for stdin
+    #[arg(default_value = "-")]
+    pub(crate) file: PathBuf,
+    #[arg(long, value_enum, default_value = "summary")]
+    pub(crate) format: ClusterFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct AnalyzeArgs {
+    /// Only incidents created at or after (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// Only incidents created before
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    /// How many patterns the text output lists
+    #[arg(long, default_value_t = 20)]
+    pub(crate) top: usize,
+    /// No progress on stderr
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PatternsArgs {
+    /// A pattern id to show with its incidents
+    pub(crate) id: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: usize,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ReportFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum TrendArg {
+    Week,
+    Month,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct WindowArgs {
+    /// Only incidents created at or after (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// Only incidents created before
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    /// The report's "now" (for open-incident SLA); default the current time
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<String>,
+    /// Trend periods
+    #[arg(long, value_enum, default_value = "week")]
+    pub(crate) trend: TrendArg,
+    /// SLA targets file (JSON) [default: $INCIDENT_CONFIG if set]
+    #[arg(long, env = "INCIDENT_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// How many components/groups the tables list
+    #[arg(long, default_value_t = 10)]
+    pub(crate) top: usize,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) window: WindowArgs,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub(crate) format: ReportFormat,
+    /// Also write a self-contained HTML report with charts
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
+    /// The one-screen terminal summary instead (same as `incident stats`)
+    #[arg(long)]
+    pub(crate) summary: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct StatsArgs {
+    #[command(flatten)]
+    pub(crate) window: WindowArgs,
 }

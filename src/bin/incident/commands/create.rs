@@ -20,10 +20,38 @@ pub(crate) fn run(db: &Option<PathBuf>, a: CreateArgs) -> Result<ExitCode> {
         at: config::time("at", a.at.as_deref())?,
     };
     let m = config::open(db)?;
-    let inc = m.create_incident(new)?;
+    let (inc, found) = m.create_incident_matched(new)?;
     match a.format {
-        OutFormat::Json => print_json(&inc)?,
-        OutFormat::Text => print(&format!("{}\n", inc.id))?,
+        OutFormat::Json => {
+            let mut v = serde_json::to_value(&inc)?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("pattern_match".into(), serde_json::to_value(&found)?);
+            }
+            print_json(&v)?
+        }
+        OutFormat::Text => {
+            print(&format!("{}\n", inc.id))?;
+            if let Some(p) = &found {
+                eprintln!(
+                    "seen before: pattern {} \"{}\", {} incidents, last {}",
+                    p.pattern_id,
+                    p.name,
+                    p.count,
+                    p.last_seen.to_local_string()
+                );
+                if !p.last_fix.is_empty() {
+                    eprintln!("  last fix: {}", p.last_fix.join("; "));
+                }
+                let script =
+                    std::path::Path::new("kb/auto_fix").join(format!("{}.sh", p.pattern_id));
+                if script.exists() {
+                    eprintln!(
+                        "  auto-fix script: {} (review, then run with --apply)",
+                        script.display()
+                    );
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,9 +1,12 @@
 //! One module per subcommand, each with a `run`.
 
+mod analyze;
 mod check;
+mod cluster;
 mod create;
 mod lifecycle;
 mod list;
+mod report;
 mod show;
 mod transfer;
 
@@ -29,6 +32,11 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(a) => check::run(&db, a),
         Command::Import(a) => transfer::import(&db, a),
         Command::Export(a) => transfer::export(&db, a),
+        Command::Report(a) => report::run(&db, a),
+        Command::Stats(a) => report::stats(&db, a),
+        Command::Cluster(a) => cluster::run(a),
+        Command::Analyze(a) => analyze::run(&db, a),
+        Command::Patterns(a) => analyze::patterns(&db, a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "incident", &mut std::io::stdout());

@@ -1,0 +1,515 @@
+//! `incident analyze`: mines the incidents in the store into patterns, persists them with
+//! an incident -> pattern index, and recommends what to do about them.
+//!
+//! The text mined per incident is its title, then ` — ` and the first line of its
+//! description when there is one. Root causes are mined separately, so each pattern lists
+//! its causes as templates too. Pattern ids are `template_id(template)`, so a pattern keeps
+//! its id across runs as long as its template is unchanged.
+
+use std::collections::{BTreeMap, HashMap};
+
+use redb::ReadableTable;
+use serde::Serialize;
+
+use crate::codec;
+use crate::error::{Result, StoreError};
+use crate::manager::IncidentManager;
+use crate::miner::{Miner, MinerConfig, TemplateMatcher};
+use crate::model::{Category, Incident, IncidentId, Status, Timestamp};
+use crate::pattern::{Counted, Pattern};
+use crate::schema::{BY_PATTERN, INCIDENTS, PATTERNS};
+use crate::store::{Writer, decode_incident};
+
+/// What to analyse.
+#[derive(Clone, Debug, Default)]
+pub struct AnalyzeOptions {
+    /// Only incidents created at or after.
+    pub since: Option<Timestamp>,
+    /// Only incidents created before.
+    pub until: Option<Timestamp>,
+    /// How many example ids a pattern keeps.
+    pub examples: usize,
+}
+
+/// A concrete suggestion derived from the patterns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Recommendation {
+    /// `most_frequent_category`, `recurring_pattern`, `no_preventive_measure`,
+    /// `same_fix_every_time`.
+    pub kind: String,
+    pub pattern_id: Option<String>,
+    pub message: String,
+}
+
+/// The result of an analysis run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    pub incidents: u64,
+    /// Patterns by count, descending.
+    pub patterns: Vec<Pattern>,
+    pub recommendations: Vec<Recommendation>,
+}
+
+/// The mined text of an incident.
+pub fn incident_text(inc: &Incident) -> String {
+    let first = inc.description.lines().next().unwrap_or("").trim();
+    if first.is_empty() || inc.title.contains(first) {
+        inc.title.clone()
+    } else {
+        format!("{} — {}", inc.title, first)
+    }
+}
+
+/// Interns strings to small ids so a million incidents stay compact in memory.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    texts: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.texts.len() as u32;
+        self.ids.insert(s.to_string(), i);
+        self.texts.push(s.to_string());
+        i
+    }
+}
+
+/// What analysis keeps of one incident.
+struct Row {
+    key: u64,
+    created: i64,
+    resolved: Option<i64>,
+    status: Status,
+    category: Category,
+    components: Vec<u32>,
+    action_set: Option<u32>,
+    actions: Vec<u32>,
+    preventive: Vec<u32>,
+}
+
+fn counted<T: Ord + Clone>(map: BTreeMap<T, u64>) -> Vec<Counted<T>> {
+    let mut v: Vec<Counted<T>> = map
+        .into_iter()
+        .map(|(value, count)| Counted { value, count })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    v
+}
+
+/// A readable name: the template's words without placeholders, shortened.
+pub fn pattern_name(template: &str) -> String {
+    let words: Vec<&str> = template
+        .split_whitespace()
+        .filter(|w| !w.contains("<*>"))
+        .collect();
+    let name = if words.is_empty() {
+        template.to_string()
+    } else {
+        words.join(" ")
+    };
+    crate::render::truncate_to_width(&name, 60)
+}
+
+fn median(sorted: &[f64]) -> Option<f64> {
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[n / 2]),
+        n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// Mines the store (within the window), stores the patterns and the incident -> pattern
+/// index in one write transaction, and returns them with recommendations.
+///
+/// `progress` is called with the number of incidents read so far.
+pub fn analyze(
+    manager: &IncidentManager,
+    opts: &AnalyzeOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<Analysis> {
+    let mut strings = Interner::default();
+    let mut rows = Vec::new();
+    let mut miner = Miner::new(MinerConfig::default());
+    let mut cause_miner = Miner::new(MinerConfig::default());
+    let mut cause_of_row: Vec<Option<usize>> = Vec::new();
+    manager.for_each(|inc| {
+        if opts.since.is_some_and(|t| inc.created_at < t)
+            || opts.until.is_some_and(|t| inc.created_at >= t)
+        {
+            return Ok(());
+        }
+        miner.add(&incident_text(&inc));
+        let res = inc.resolution.as_ref();
+        let root = res.map(|r| r.root_cause.trim()).filter(|r| !r.is_empty());
+        cause_of_row.push(
+            root.map(|r| cause_miner.add(r))
+                .map(|_| cause_miner.len() - 1),
+        );
+        rows.push(Row {
+            key: inc.id.key(),
+            created: inc.created_at.micros(),
+            resolved: inc.resolved_at().map(Timestamp::micros),
+            status: inc.status,
+            category: inc.category,
+            components: inc
+                .affected_components
+                .iter()
+                .map(|c| strings.id(c))
+                .collect(),
+            action_set: res
+                .filter(|r| !r.actions_taken.is_empty())
+                .map(|r| strings.id(&r.actions_taken.join("\u{1f}"))),
+            actions: res
+                .map(|r| r.actions_taken.iter().map(|a| strings.id(a)).collect())
+                .unwrap_or_default(),
+            preventive: res
+                .map(|r| {
+                    r.preventive_measures
+                        .iter()
+                        .map(|a| strings.id(a))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+        if rows.len() % 100_000 == 0 {
+            progress(rows.len() as u64);
+        }
+        Ok(())
+    })?;
+    progress(rows.len() as u64);
+    let mined = miner.finish();
+    let causes = cause_miner.finish();
+
+    // Rows of each cluster, in id order (rows are read in id order).
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); mined.clusters.len()];
+    for (i, &c) in mined.assignments.iter().enumerate() {
+        members[c].push(i);
+    }
+    let examples = if opts.examples == 0 { 5 } else { opts.examples };
+    let mut patterns = Vec::with_capacity(members.len());
+    for (c, rows_of) in members.iter().enumerate() {
+        if rows_of.is_empty() {
+            continue;
+        }
+        let cluster = &mined.clusters[c];
+        let mut categories = BTreeMap::new();
+        let mut components = BTreeMap::new();
+        let mut statuses = BTreeMap::new();
+        let mut root_causes = BTreeMap::new();
+        let mut actions = BTreeMap::new();
+        let mut action_sets = BTreeMap::new();
+        let mut preventive = BTreeMap::new();
+        let mut durations = Vec::new();
+        let (mut first, mut last) = (i64::MAX, i64::MIN);
+        let mut by_created: Vec<(i64, Option<i64>)> = Vec::with_capacity(rows_of.len());
+        let mut last_fix: Option<(i64, u32)> = None;
+        for &r in rows_of {
+            let row = &rows[r];
+            first = first.min(row.created);
+            last = last.max(row.created);
+            *categories.entry(row.category).or_insert(0) += 1;
+            *statuses.entry(row.status).or_insert(0) += 1;
+            for &comp in &row.components {
+                *components
+                    .entry(strings.texts[comp as usize].clone())
+                    .or_insert(0) += 1;
+            }
+            if let Some(ci) = cause_of_row[r] {
+                if let Some(t) = causes.cluster_of(ci) {
+                    *root_causes.entry(t.template.clone()).or_insert(0) += 1;
+                }
+            }
+            for &a in &row.actions {
+                *actions
+                    .entry(strings.texts[a as usize].clone())
+                    .or_insert(0) += 1;
+            }
+            for &p in &row.preventive {
+                *preventive
+                    .entry(strings.texts[p as usize].clone())
+                    .or_insert(0) += 1;
+            }
+            if let Some(set) = row.action_set {
+                let list: Vec<String> = strings.texts[set as usize]
+                    .split('\u{1f}')
+                    .map(str::to_string)
+                    .collect();
+                *action_sets.entry(list).or_insert(0) += 1;
+                if let Some(done) = row.resolved {
+                    if last_fix.is_none_or(|(t, _)| done >= t) {
+                        last_fix = Some((done, set));
+                    }
+                }
+            }
+            if let Some(done) = row.resolved {
+                if done >= row.created {
+                    durations.push((done - row.created) as f64 / 1e6);
+                }
+            }
+            by_created.push((row.created, row.resolved));
+        }
+        // Recurrence: created after an earlier incident of the pattern was resolved.
+        by_created.sort_unstable();
+        let mut earliest_resolved = i64::MAX;
+        let mut recurrences = 0;
+        let mut pending: Vec<i64> = Vec::new();
+        for (created, resolved) in &by_created {
+            // Resolutions of incidents created earlier count once their time has passed.
+            pending.retain(|&t| {
+                if t < *created {
+                    earliest_resolved = earliest_resolved.min(t);
+                    false
+                } else {
+                    true
+                }
+            });
+            if earliest_resolved < *created {
+                recurrences += 1;
+            }
+            if let Some(t) = resolved {
+                pending.push(*t);
+            }
+        }
+        durations.sort_by(f64::total_cmp);
+        let resolved = rows_of
+            .iter()
+            .filter(|&&r| rows[r].resolved.is_some())
+            .count() as u64;
+        patterns.push(Pattern {
+            id: cluster.id.clone(),
+            template: cluster.template.clone(),
+            name: pattern_name(&cluster.template),
+            count: rows_of.len() as u64,
+            first_seen: Timestamp::from_micros(first),
+            last_seen: Timestamp::from_micros(last),
+            categories: counted(categories),
+            components: counted(components),
+            statuses: counted(statuses),
+            recurrences,
+            resolved,
+            mean_resolve_secs: (!durations.is_empty())
+                .then(|| durations.iter().sum::<f64>() / durations.len() as f64),
+            median_resolve_secs: median(&durations),
+            root_causes: counted(root_causes),
+            actions: counted(actions),
+            action_sets: counted(action_sets),
+            preventive_measures: counted(preventive),
+            last_fix: last_fix
+                .map(|(_, s)| {
+                    strings.texts[s as usize]
+                        .split('\u{1f}')
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            examples: rows_of
+                .iter()
+                .rev()
+                .take(examples)
+                .map(|&r| IncidentId::from_key(rows[r].key))
+                .collect(),
+        });
+    }
+    patterns.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+
+    store_patterns(
+        manager,
+        &patterns,
+        &mined.assignments,
+        &mined.clusters,
+        &rows,
+    )?;
+    let recommendations = recommend(&patterns, &rows);
+    Ok(Analysis {
+        incidents: rows.len() as u64,
+        patterns,
+        recommendations,
+    })
+}
+
+fn store_patterns(
+    manager: &IncidentManager,
+    patterns: &[Pattern],
+    assignments: &[usize],
+    clusters: &[crate::miner::MinedCluster],
+    rows: &[Row],
+) -> Result<()> {
+    let txn = manager.store().write()?;
+    {
+        let mut w = Writer::new(&txn)?;
+        for (i, &c) in assignments.iter().enumerate() {
+            w.set_pattern(IncidentId::from_key(rows[i].key), Some(&clusters[c].id))?;
+        }
+        let mut table = txn.open_table(PATTERNS).map_err(StoreError::from)?;
+        for p in patterns {
+            table.insert(p.id.as_str(), codec::encode(p).as_slice())?;
+        }
+        // Patterns left without members (their incidents now belong elsewhere) go away.
+        let mut stale = Vec::new();
+        for e in table.range::<&str>(..)? {
+            let (k, _) = e?;
+            let id = k.value().to_string();
+            if !w.pattern_has_members(&id)? {
+                stale.push(id);
+            }
+        }
+        for id in stale {
+            table.remove(id.as_str())?;
+        }
+        w.finish()?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+fn recommend(patterns: &[Pattern], rows: &[Row]) -> Vec<Recommendation> {
+    let mut out = Vec::new();
+    let mut cats: BTreeMap<Category, u64> = BTreeMap::new();
+    for r in rows {
+        *cats.entry(r.category).or_default() += 1;
+    }
+    if let Some(top) = counted(cats).first() {
+        out.push(Recommendation {
+            kind: "most_frequent_category".into(),
+            pattern_id: None,
+            message: format!(
+                "{} is the most frequent category ({} of {} incidents): review its top patterns first",
+                top.value,
+                top.count,
+                rows.len()
+            ),
+        });
+    }
+    let mut recurring: Vec<&Pattern> = patterns.iter().filter(|p| p.recurrences > 0).collect();
+    recurring.sort_by(|a, b| {
+        b.recurrences
+            .cmp(&a.recurrences)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    for p in recurring.iter().take(5) {
+        out.push(Recommendation {
+            kind: "recurring_pattern".into(),
+            pattern_id: Some(p.id.clone()),
+            message: format!(
+                "{} \"{}\" recurred {} times after being resolved ({} incidents): fix the root cause{}",
+                p.id,
+                p.name,
+                p.recurrences,
+                p.count,
+                p.root_causes
+                    .first()
+                    .map(|c| format!(" (most often: {})", c.value))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    for p in patterns
+        .iter()
+        .filter(|p| p.count >= 3 && p.resolved > 0 && p.preventive_measures.is_empty())
+        .take(5)
+    {
+        out.push(Recommendation {
+            kind: "no_preventive_measure".into(),
+            pattern_id: Some(p.id.clone()),
+            message: format!(
+                "{} \"{}\" happened {} times and no resolution recorded a preventive measure",
+                p.id, p.name, p.count
+            ),
+        });
+    }
+    for p in patterns
+        .iter()
+        .filter(|p| p.resolved >= 2 && p.action_sets.len() == 1)
+        .take(5)
+    {
+        out.push(Recommendation {
+            kind: "same_fix_every_time".into(),
+            pattern_id: Some(p.id.clone()),
+            message: format!(
+                "{} \"{}\" was resolved {} times by the same actions ({}): automate it (`incident kb suggest --write` writes a candidate script)",
+                p.id,
+                p.name,
+                p.resolved,
+                p.action_sets[0].value.join("; ")
+            ),
+        });
+    }
+    out
+}
+
+/// Every stored pattern, by count descending.
+pub fn load_patterns(manager: &IncidentManager) -> Result<Vec<Pattern>> {
+    let txn = manager.store().read()?;
+    let table = txn.open_table(PATTERNS).map_err(StoreError::from)?;
+    let mut out = Vec::new();
+    for e in table.range::<&str>(..)? {
+        let (k, v) = e?;
+        let key = k.value().to_string();
+        out.push(codec::decode::<Pattern>(&|| key.clone(), v.value())?);
+    }
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// A known pattern a new incident matched.
+#[derive(Clone, Debug, Serialize)]
+pub struct PatternMatch {
+    pub pattern_id: String,
+    pub name: String,
+    pub template: String,
+    /// How many incidents the pattern had at the last analysis.
+    pub count: u64,
+    pub last_seen: Timestamp,
+    /// Actions of its most recent resolution.
+    pub last_fix: Vec<String>,
+    /// 1.0 for an exact template match, else the similarity.
+    pub score: f64,
+}
+
+/// Finds the stored pattern whose template fits `text` best.
+pub(crate) fn match_text(patterns: &[Pattern], text: &str) -> Option<PatternMatch> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let matcher = TemplateMatcher::new(patterns.iter().map(|p| p.template.as_str()));
+    let m = matcher.best_match(text)?;
+    let p = patterns.get(m.index)?;
+    Some(PatternMatch {
+        pattern_id: p.id.clone(),
+        name: p.name.clone(),
+        template: p.template.clone(),
+        count: p.count,
+        last_seen: p.last_seen,
+        last_fix: p.last_fix.clone(),
+        score: m.score,
+    })
+}
+
+impl IncidentManager {
+    /// Incidents of a pattern, newest first.
+    pub fn pattern_members(&self, pattern_id: &str, limit: usize) -> Result<Vec<Incident>> {
+        let txn = self.store().read()?;
+        let members = txn.open_table(BY_PATTERN).map_err(StoreError::from)?;
+        let incidents = txn.open_table(INCIDENTS).map_err(StoreError::from)?;
+        let mut out = Vec::new();
+        for e in members
+            .range((pattern_id, 0u64)..=(pattern_id, u64::MAX))?
+            .rev()
+        {
+            let (k, _) = e?;
+            let key = k.value().1;
+            if let Some(v) = incidents.get(key)? {
+                out.push(decode_incident(key, v.value())?);
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}

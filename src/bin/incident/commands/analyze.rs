@@ -1,0 +1,180 @@
+//! analyze and patterns.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use incident::{AnalyzeOptions, Pattern};
+
+use super::{print, print_json};
+use crate::cli::{AnalyzeArgs, OutFormat, PatternsArgs};
+use crate::config;
+
+fn secs(s: Option<f64>) -> String {
+    match s {
+        None => "-".into(),
+        Some(s) if s < 3600.0 => format!("{:.0}m", s / 60.0),
+        Some(s) if s < 86400.0 => format!("{:.1}h", s / 3600.0),
+        Some(s) => format!("{:.1}d", s / 86400.0),
+    }
+}
+
+fn pattern_rows(patterns: &[Pattern]) -> String {
+    let rows: Vec<Vec<String>> = patterns
+        .iter()
+        .map(|p| {
+            vec![
+                p.id.clone(),
+                p.count.to_string(),
+                p.recurrences.to_string(),
+                secs(p.mean_resolve_secs),
+                p.last_seen.to_local_string()[..10].to_string(),
+                incident::truncate_to_width(
+                    &p.components
+                        .iter()
+                        .take(2)
+                        .map(|c| c.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    24,
+                ),
+                incident::truncate_to_width(&p.template, 70),
+            ]
+        })
+        .collect();
+    incident::format_table(
+        &[
+            "PATTERN",
+            "COUNT",
+            "RECUR",
+            "MTTR",
+            "LAST",
+            "COMPONENTS",
+            "TEMPLATE",
+        ],
+        &rows,
+    )
+}
+
+pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
+    let opts = AnalyzeOptions {
+        since: config::time("since", a.since.as_deref())?,
+        until: config::time("until", a.until.as_deref())?,
+        examples: 5,
+    };
+    let m = config::open(db)?;
+    let show = !a.quiet && std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::new(m.count()?);
+    if show {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "reading {bar:30} {pos}/{len} incidents ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let analysis = incident::analyze(&m, &opts, |n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    match a.format {
+        OutFormat::Json => print_json(&analysis)?,
+        OutFormat::Text => {
+            let mut s = format!(
+                "{} incidents, {} patterns (stored; `incident list --pattern ID` lists members)\n\n",
+                analysis.incidents,
+                analysis.patterns.len()
+            );
+            let top: Vec<Pattern> = analysis.patterns.iter().take(a.top).cloned().collect();
+            s.push_str(&pattern_rows(&top));
+            if !analysis.recommendations.is_empty() {
+                s.push_str("\nrecommendations:\n");
+                for r in &analysis.recommendations {
+                    s.push_str(&format!("  - {}\n", r.message));
+                }
+            }
+            print(&s)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn patterns(db: &Option<PathBuf>, a: PatternsArgs) -> Result<ExitCode> {
+    let m = config::open(db)?;
+    let all = incident::load_patterns(&m)?;
+    let Some(id) = a.id else {
+        let top: Vec<Pattern> = all.into_iter().take(a.limit).collect();
+        match a.format {
+            OutFormat::Json => print_json(&top)?,
+            OutFormat::Text if top.is_empty() => {
+                eprintln!("no patterns stored; run `incident analyze`")
+            }
+            OutFormat::Text => print(&pattern_rows(&top))?,
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let Some(p) = all.into_iter().find(|p| p.id == id) else {
+        bail!("pattern {id} not found (run `incident analyze`, then `incident patterns`)");
+    };
+    match a.format {
+        OutFormat::Json => print_json(&p)?,
+        OutFormat::Text => {
+            let mut s = format!("{}  {}\n  template      {}\n", p.id, p.name, p.template);
+            s.push_str(&format!(
+                "  count         {} ({} resolved, {} recurred)\n  seen          {} .. {}\n  MTTR          mean {}, median {}\n",
+                p.count,
+                p.resolved,
+                p.recurrences,
+                p.first_seen.to_local_string(),
+                p.last_seen.to_local_string(),
+                secs(p.mean_resolve_secs),
+                secs(p.median_resolve_secs)
+            ));
+            let list = |name: &str, items: Vec<String>| {
+                if items.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {name:<13} {}\n", items.join(", "))
+                }
+            };
+            s.push_str(&list(
+                "components",
+                p.components
+                    .iter()
+                    .map(|c| format!("{} ({})", c.value, c.count))
+                    .collect(),
+            ));
+            s.push_str(&list(
+                "root causes",
+                p.root_causes
+                    .iter()
+                    .take(5)
+                    .map(|c| format!("{} ({})", c.value, c.count))
+                    .collect(),
+            ));
+            s.push_str(&list(
+                "actions",
+                p.actions
+                    .iter()
+                    .take(5)
+                    .map(|c| format!("{} ({})", c.value, c.count))
+                    .collect(),
+            ));
+            s.push_str(&list(
+                "preventive",
+                p.preventive_measures
+                    .iter()
+                    .take(5)
+                    .map(|c| format!("{} ({})", c.value, c.count))
+                    .collect(),
+            ));
+            s.push('\n');
+            s.push_str(&incident::incident_table(
+                &m.pattern_members(&p.id, a.limit)?,
+            ));
+            print(&s)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

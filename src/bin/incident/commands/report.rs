@@ -1,0 +1,66 @@
+//! report and stats.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use incident::{Metrics, MetricsOptions, Period, SlaTargets, Timestamp};
+
+use crate::cli::{ReportArgs, ReportFormat, StatsArgs, TrendArg, WindowArgs};
+use crate::config;
+
+fn compute(db: &Option<PathBuf>, w: &WindowArgs) -> Result<Metrics> {
+    let targets = match &w.config {
+        Some(path) => SlaTargets::load(path)?,
+        None => SlaTargets::default(),
+    };
+    let opts = MetricsOptions {
+        since: config::time("since", w.since.as_deref())?,
+        until: config::time("until", w.until.as_deref())?,
+        now: config::time("at", w.at.as_deref())?.unwrap_or_else(Timestamp::now),
+        trend: match w.trend {
+            TrendArg::Week => Period::Week,
+            TrendArg::Month => Period::Month,
+        },
+        top_n: w.top,
+        ..MetricsOptions::default()
+    };
+    let m = config::open(db)?;
+    Ok(incident::compute_metrics(&m, opts, targets)?)
+}
+
+pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
+    let metrics = compute(db, &a.window)?;
+    if let Some(path) = &a.html {
+        let tmp = path.with_extension("html.tmp");
+        let mut f = BufWriter::new(
+            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
+        );
+        incident::render_html(&metrics, &mut f)?;
+        f.flush()?;
+        drop(f);
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    if a.summary {
+        incident::render_terminal(&metrics, &mut out)?;
+    } else {
+        match a.format {
+            ReportFormat::Markdown => incident::render_markdown(&metrics, &mut out)?,
+            ReportFormat::Json => incident::render_json(&metrics, &mut out)?,
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn stats(db: &Option<PathBuf>, a: StatsArgs) -> Result<ExitCode> {
+    let metrics = compute(db, &a.window)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    incident::render_terminal(&metrics, &mut out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
