@@ -101,16 +101,36 @@ fn counted<T: Ord + Clone>(map: BTreeMap<T, u64>) -> Vec<Counted<T>> {
     v
 }
 
-/// A readable name: the template's words without placeholders, shortened.
+/// A readable name: the template's constant words, shortened. For the mined text of a
+/// migrated error (`<Type> in <file> — <message>`) it is `<Type>: <message words>`.
 pub fn pattern_name(template: &str) -> String {
-    let words: Vec<&str> = template
-        .split_whitespace()
-        .filter(|w| !w.contains("<*>"))
-        .collect();
-    let name = if words.is_empty() {
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace()
+            .map(|w| w.trim_matches(|c: char| "[](){}'\"`:,;|—-".contains(c)))
+            .filter(|w| {
+                !w.replace("<*>", "")
+                    .trim_matches(|c: char| !c.is_alphanumeric())
+                    .is_empty()
+            })
+            .map(|w| w.replace("<*>", "…"))
+            .collect()
+    }
+    let name = match template.split_once(" — ") {
+        Some((title, message)) if title.ends_with(" in <*>") => {
+            let kind = title.trim_end_matches(" in <*>");
+            let msg = words(message);
+            if msg.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{kind}: {}", msg.join(" "))
+            }
+        }
+        _ => words(template).join(" "),
+    };
+    let name = if name.is_empty() {
         template.to_string()
     } else {
-        words.join(" ")
+        name
     };
     crate::render::truncate_to_width(&name, 60)
 }
@@ -219,10 +239,10 @@ pub fn analyze(
                     .entry(strings.texts[comp as usize].clone())
                     .or_insert(0) += 1;
             }
-            if let Some(ci) = cause_of_row[r] {
-                if let Some(t) = causes.cluster_of(ci) {
-                    *root_causes.entry(t.template.clone()).or_insert(0) += 1;
-                }
+            if let Some(ci) = cause_of_row[r]
+                && let Some(t) = causes.cluster_of(ci)
+            {
+                *root_causes.entry(t.template.clone()).or_insert(0) += 1;
             }
             for &a in &row.actions {
                 *actions
@@ -240,16 +260,16 @@ pub fn analyze(
                     .map(str::to_string)
                     .collect();
                 *action_sets.entry(list).or_insert(0) += 1;
-                if let Some(done) = row.resolved {
-                    if last_fix.is_none_or(|(t, _)| done >= t) {
-                        last_fix = Some((done, set));
-                    }
+                if let Some(done) = row.resolved
+                    && last_fix.is_none_or(|(t, _)| done >= t)
+                {
+                    last_fix = Some((done, set));
                 }
             }
-            if let Some(done) = row.resolved {
-                if done >= row.created {
-                    durations.push((done - row.created) as f64 / 1e6);
-                }
+            if let Some(done) = row.resolved
+                && done >= row.created
+            {
+                durations.push((done - row.created) as f64 / 1e6);
             }
             by_created.push((row.created, row.resolved));
         }
@@ -511,5 +531,23 @@ impl IncidentManager {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_name;
+
+    #[test]
+    fn names_read_well() {
+        assert_eq!(
+            pattern_name("ConnectionRefusedError in <*> — [Errno <*>] Connection refused to <*>"),
+            "ConnectionRefusedError: Errno Connection refused to"
+        );
+        assert_eq!(
+            pattern_name("RabbitMQ接続エラー: <*> への接続が<*>秒でタイムアウトしました"),
+            "RabbitMQ接続エラー への接続が…秒でタイムアウトしました"
+        );
+        assert_eq!(pattern_name("<*>"), "<*>");
     }
 }

@@ -286,14 +286,15 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     }
 
     let fps = txn.open_table(FINGERPRINTS)?;
-    for e in fps.range::<u128>(..)? {
+    for e in fps.range::<(i64, u64)>(..)? {
         let (k, v) = e?;
         if !exp.heads.contains_key(&v.value()) {
+            let (t, h) = k.value();
             p.push(Problem {
                 table: "fingerprints".into(),
                 message: format!(
-                    "fingerprint {:032x} points at missing {}",
-                    k.value(),
+                    "fingerprint ({}, {h:016x}) points at missing {}",
+                    crate::model::Timestamp::from_micros(t),
                     id(v.value())
                 ),
             });
@@ -386,7 +387,7 @@ pub fn repair(store: &Store) -> Result<(), StoreError> {
         }
         let mut fps = txn.open_table(FINGERPRINTS)?;
         let mut stale = Vec::new();
-        for e in fps.range::<u128>(..)? {
+        for e in fps.range::<(i64, u64)>(..)? {
             let (k, v) = e?;
             if !exp.heads.contains_key(&v.value()) {
                 stale.push(k.value());

@@ -1,12 +1,17 @@
 //! `incident`: an embedded incident-management store on redb.
 
 mod analysis;
+mod autofix;
+mod bridge;
+mod bridge_ops;
 mod check;
 mod codec;
 mod error;
 mod history;
+mod kb;
 mod manager;
 mod metrics;
+mod migrate;
 mod miner;
 mod model;
 mod pattern;
@@ -22,10 +27,27 @@ pub use analysis::{
     Analysis, AnalyzeOptions, PatternMatch, Recommendation, analyze, incident_text, load_patterns,
     pattern_name,
 };
+pub use autofix::{
+    AutofixOptions, Script, ScriptPlan, ScriptStatus, Step, StepSource, candidate, plan_scripts,
+    write_scripts,
+};
+pub use bridge::{
+    ErrorReader, ErrorRecord, ErrorStats, ErrorStatsBuilder, MIGRATED_ASSIGNEE, MIGRATED_IMPACT,
+    PatternStat, Position, RawBatch, RawRecord, ReadError, RecordError, RecordProblem, Shape,
+    TypeCount, WriteBackSummary, fingerprint, generate, priority_for, to_incident, write_back,
+};
+pub use bridge_ops::{
+    BridgeCheck, BridgeError, BridgeReport, Inconsistency, bridge_check, error_stats,
+    problem_kinds, render_bridge_markdown,
+};
 pub use check::{CheckReport, Problem, check, repair};
 pub use error::{Error, ParseError, Result, StoreError};
 pub use history::{
     CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, import_history,
+};
+pub use kb::{
+    AUTO_FIX_DIR, KB_FILE_NAME, KB_TEMPLATE, KbChange, KbError, KbOptions, KbRun, KbUpdate,
+    diff as kb_diff, kb_path, load as load_kb, run as run_kb, suggest as suggest_kb,
 };
 pub use manager::{IncidentManager, NewIncident, ResolveInput, Update};
 pub use metrics::{
@@ -35,6 +57,7 @@ pub use metrics::{
     RecurrenceMetrics, RecurringGroup, SlaAlert, SlaCounts, SlaMeasure, SlaSection, SlaTarget,
     SlaTargets, Summary, Window,
 };
+pub use migrate::{MigrateError, MigrateOptions, MigrateSummary, Phases, migrate};
 pub use miner::{
     Mined, MinedCluster, Miner, MinerConfig, TemplateMatch, TemplateMatcher, mask, render_jsonl,
     render_summary, template_id, tokenize,

@@ -308,10 +308,10 @@ impl IncidentManager {
                 if pk < key {
                     patterns.next();
                 } else {
-                    if pk == key {
-                        if let Some(Ok((_, pv))) = patterns.next() {
-                            pattern = Some(pv.value().to_string());
-                        }
+                    if pk == key
+                        && let Some(Ok((_, pv))) = patterns.next()
+                    {
+                        pattern = Some(pv.value().to_string());
                     }
                     break;
                 }

@@ -45,8 +45,10 @@ pub(crate) const INDEX_COUNTS: TableDefinition<&str, u64> = TableDefinition::new
 /// local creation date `YYYYMMDD` -> highest sequence number handed out that day.
 pub(crate) const DAY_COUNTERS: TableDefinition<u32, u32> = TableDefinition::new("day_counters");
 
-/// xxh3-128 fingerprint of a migrated error-history record -> incident key it became.
-pub(crate) const FINGERPRINTS: TableDefinition<u128, u64> = TableDefinition::new("fingerprints");
+/// (error timestamp micros, first 64 bits of the record's xxh3-128 fingerprint) -> incident
+/// key it became. Time first, so a migration in time order appends.
+pub(crate) const FINGERPRINTS: TableDefinition<(i64, u64), u64> =
+    TableDefinition::new("fingerprints");
 
 /// pattern id -> codec-encoded `Pattern` (template, name, statistics).
 pub(crate) const PATTERNS: TableDefinition<&str, &[u8]> = TableDefinition::new("patterns");

@@ -14,11 +14,20 @@ use crate::schema::*;
 
 /// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
 /// layout changes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Ordered upgrade steps: `UPGRADES[i]` upgrades a file from version `i + 1` to `i + 2`.
 type Upgrade = fn(&WriteTransaction) -> Result<(), StoreError>;
-const UPGRADES: &[Upgrade] = &[];
+const UPGRADES: &[Upgrade] = &[upgrade_1_to_2];
+
+/// Version 2 keys fingerprints by (time, hash) instead of a bare 128-bit hash, so a
+/// migration in time order appends. Version 1 never wrote fingerprints (the bridge came
+/// with version 2), so the old table is dropped, not converted.
+fn upgrade_1_to_2(txn: &WriteTransaction) -> Result<(), StoreError> {
+    const OLD: redb::TableDefinition<u128, u64> = redb::TableDefinition::new("fingerprints");
+    txn.delete_table(OLD)?;
+    Ok(())
+}
 
 /// How long `open` waits for another process to release the file by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -191,7 +200,7 @@ pub(crate) struct Writer<'t> {
     by_created: Table<'t, (i64, u64), ()>,
     counts: Table<'t, &'static str, u64>,
     counters: Table<'t, u32, u32>,
-    pub(crate) fingerprints: Table<'t, u128, u64>,
+    fingerprints: Table<'t, (i64, u64), u64>,
     by_pattern: Table<'t, (&'static str, u64), ()>,
     incident_pattern: Table<'t, u64, &'static str>,
     deltas: BTreeMap<String, i64>,
@@ -228,11 +237,6 @@ impl<'t> Writer<'t> {
             Some(v) => Ok(Some(decode_incident(id.key(), v.value())?)),
             None => Ok(None),
         }
-    }
-
-    /// Whether an incident with this id exists.
-    pub(crate) fn contains(&self, id: IncidentId) -> Result<bool, StoreError> {
-        Ok(self.heads.get(id.key())?.is_some())
     }
 
     /// Hands out the next id for a local creation date.
@@ -726,15 +730,21 @@ pub(crate) struct Bulk {
     created: Vec<((i64, u64), ())>,
     component: Vec<(String, u64)>,
     assignee: Vec<(String, u64)>,
-    pub(crate) fingerprints: Vec<(u128, u64)>,
+    pub(crate) fingerprints: Vec<((i64, u64), u64)>,
+    /// Day counters advanced by the records buffered here.
+    pub(crate) counters: BTreeMap<u32, u32>,
     deltas: BTreeMap<String, i64>,
     buf: Vec<u8>,
 }
 
 impl Bulk {
-    /// Number of records buffered.
+    /// Number of records buffered (new incidents, or fingerprints linked to stored ones).
     pub(crate) fn len(&self) -> usize {
-        self.incidents.len()
+        self.incidents.len().max(self.fingerprints.len())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Buffers a record that is not stored yet, with all its index entries.
@@ -859,6 +869,13 @@ impl Writer<'_> {
         })?;
         for (k, d) in std::mem::take(&mut bulk.deltas) {
             *self.deltas.entry(k).or_insert(0) += d;
+        }
+        for (date, seq) in std::mem::take(&mut bulk.counters) {
+            let current = match self.day_seq.get(&date) {
+                Some(&s) => s,
+                None => self.counters.get(date)?.map(|v| v.value()).unwrap_or(0),
+            };
+            self.day_seq.insert(date, current.max(seq));
         }
         bulk.incidents.clear();
         bulk.arena.clear();

@@ -354,25 +354,25 @@ fn every_filter_uses_its_index() {
         ids(&["--all", "--oldest-first", "--limit", "2"]),
         [a.clone(), b.clone()]
     );
-    assert_eq!(ids(&["--component", "db_client"]), [a.clone()]);
+    assert_eq!(ids(&["--component", "db_client"]), vec![a.clone()]);
     assert_eq!(
         ids(&["--component", "db_client", "--all"]),
         [c.clone(), a.clone()]
     );
     assert_eq!(
         ids(&["--component", "db_client", "--status", "resolved"]),
-        [c.clone()]
+        vec![c.clone()]
     );
     assert_eq!(
         ids(&["--status", "open", "--status", "closed"]),
         [d.clone(), a.clone()]
     );
-    assert_eq!(ids(&["--category", "error"]), [b.clone()]);
+    assert_eq!(ids(&["--category", "error"]), vec![b.clone()]);
     assert_eq!(
         ids(&["--priority", "critical", "--priority", "high", "--all"]),
         [d.clone(), a.clone()]
     );
-    assert_eq!(ids(&["--assignee", "sato"]), [b.clone()]);
+    assert_eq!(ids(&["--assignee", "sato"]), vec![b.clone()]);
     assert_eq!(
         ids(&["--all", "--since", "2025-01-02", "--until", "2025-01-04"]),
         [c.clone(), b.clone()]
@@ -626,6 +626,16 @@ fn old_database_file_still_opens() {
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
     let v = env.json(&["show", "INC-20250104-0001", "--format", "json"]);
     assert_eq!(v["title"], "RabbitMQ接続断");
+    // Opening upgraded it: the bridge (schema 2) works on it.
+    let m = incident::IncidentManager::open(env.db()).unwrap();
+    assert_eq!(
+        m.store().schema_version().unwrap(),
+        incident::SCHEMA_VERSION
+    );
+    drop(m);
+    env.write("eh.json", r#"[{"timestamp": "2025-01-04T00:00:00Z", "error_type": "E", "file": "f", "error_message": "m"}]"#);
+    env.ok(&["bridge", "migrate", "eh.json"]);
+    assert!(env.ok(&["check"]).contains("checked 4 incidents"));
 }
 
 #[test]

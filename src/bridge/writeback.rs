@@ -9,7 +9,7 @@ use super::scan::{Member, members};
 use crate::model::IncidentId;
 
 /// What [`write_back`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WriteBackSummary {
     /// Records read.
     pub records: u64,

@@ -212,6 +212,15 @@ fn hash_without(h: u64, pow: &[u64], tpl: &[u32], i: usize) -> u64 {
         .wrapping_add(pow[i])
 }
 
+/// Constant words a template must keep besides a slot for [`distinct_values`] to make the
+/// slot variable: with fewer, the slot names the event (`cupsd startup succeeded`,
+/// `registered new driver usbhid`) rather than holding a value.
+const MIN_CONTEXT: usize = 3;
+
+fn is_upper_word(s: &str) -> bool {
+    s.len() >= 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
 fn is_word_sym(interner: &Interner, t: u32) -> bool {
     t != VAR && interner.is_word(t)
 }
@@ -372,9 +381,10 @@ fn subsume(gs: &mut Groups, interner: &Interner) {
 }
 
 /// Makes a position variable when templates that are equal everywhere else (and keep at
-/// least two constant words there) show many values in it: at least
+/// least [`MIN_CONTEXT`] constant words there) show many values in it: at least
 /// `cfg.many_values`, or at least `cfg.min_values` of which one is rare. A few frequent
-/// values (`GET`, `POST`, `DELETE`) are kept apart as constants.
+/// values (`GET`, `POST`, `DELETE`) or a few upper-case words (`LEADING`, `LOOKING`) are
+/// kept apart as constants.
 fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
     let k = cfg.min_values.max(2);
     let roots = gs.roots();
@@ -393,7 +403,7 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
         let words = tpl.iter().filter(|&&t| is_word_sym(interner, t)).count();
         let h = seq_hash(&pow, tpl);
         for i in 0..tpl.len() {
-            if tpl[i] == VAR || words - usize::from(is_word_sym(interner, tpl[i])) < 2 {
+            if tpl[i] == VAR || words - usize::from(is_word_sym(interner, tpl[i])) < MIN_CONTEXT {
                 continue;
             }
             slots.push((
@@ -430,6 +440,14 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
         let rare = members
             .iter()
             .any(|&m| gs.groups[m].count <= cfg.rare_count);
+        // A few upper-case words are states or modes (`LOOKING`, `FOLLOWING`), not values.
+        if members.len() < cfg.many_values
+            && members
+                .iter()
+                .all(|&m| is_upper_word(interner.text(gs.groups[m].tpl[i])))
+        {
+            continue;
+        }
         if members.len() >= cfg.many_values || (members.len() >= k && rare) {
             for &m in &members[1..] {
                 gs.union(first, m);

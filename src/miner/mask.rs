@@ -3,9 +3,12 @@
 //! A token is variable when it holds a digit (numbers, hex, UUIDs, IPv4, dates, times,
 //! incident ids, `blk_-123`), is a path, URL, e-mail address, IPv6 or MAC address,
 //! `host:port`, a single-quoted string, a value after `=` (quoted or not), a boolean or
-//! null literal, or a month or weekday name next to another variable. Adjacent variables,
-//! separated only by whitespace or punctuation other than quotes and brackets, collapse into one, so a
-//! list of numbers or an address with a port is one `<*>` whatever its length.
+//! null literal, a month or weekday name next to another variable, a unit of size after a
+//! number (`17.7 GB`), or a bound glued to a number with its unit (`<1 sec`). Adjacent
+//! variables, separated only by whitespace or punctuation other than quotes and brackets,
+//! collapse into one, so a list of numbers or an address with a port is one `<*>` whatever
+//! its length; a variable restated in brackets after a variable (`1190 bytes (1.16 KB)`)
+//! folds into it.
 
 use super::lex::{Class, Lexeme, lex};
 
@@ -93,6 +96,25 @@ fn word_is_var(s: &str) -> bool {
     )
 }
 
+/// A unit of size, which belongs to the number before it: sizes are printed scaled
+/// (`93.0 B`, `17.7 GB`), so the unit varies with the value.
+fn is_size_unit(s: &str) -> bool {
+    const UNITS: [&str; 12] = [
+        "b", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "tib", "byte", "bytes",
+    ];
+    s.len() <= 5 && UNITS.iter().any(|u| u.eq_ignore_ascii_case(s))
+}
+
+/// A unit of time; it joins the number before it only after a bound (`<1 sec`), since a
+/// plain duration keeps its unit in the template (`took <*> ms`).
+fn is_time_unit(s: &str) -> bool {
+    const UNITS: [&str; 13] = [
+        "ns", "us", "ms", "msec", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute",
+        "minutes",
+    ];
+    s.len() <= 7 && UNITS.iter().any(|u| u.eq_ignore_ascii_case(s))
+}
+
 /// A DNS name such as `db-1.example.com` or `localhost` (lower case, so that dotted
 /// identifiers like `state.clipTopAmount` are not taken for hosts).
 fn is_host(s: &str) -> bool {
@@ -174,11 +196,29 @@ impl Masker {
                     j = k + 1;
                     continue;
                 }
-                self.push(msg, l, var);
+                let unit = !var
+                    && (is_size_unit(text) || is_time_unit(text) && after_bound(msg, lx, j))
+                    && self.after_number(msg, lx, j);
+                self.push(msg, l, var || unit);
                 j += 1;
                 continue;
             }
             // Punctuation.
+            // `<1 sec`, `>100`: a bound belongs to its number.
+            if (is_punct(&l, msg, b'<') || is_punct(&l, msg, b'>'))
+                && (j == 0 || l.space_before)
+                && adj(j + 1)
+                && is_word(&lx[j + 1])
+                && lx[j + 1].text(msg).as_bytes()[0].is_ascii_digit()
+            {
+                self.push_var(l.start, lx[j + 1].end, l.space_before);
+                j += 2;
+                continue;
+            }
+            if is_punct(&l, msg, b')') && self.fold_restatement(msg, l.end) {
+                j += 1;
+                continue;
+            }
             let quote = is_punct(&l, msg, b'\'') || is_punct(&l, msg, b'"');
             let after_eq = j > 0 && is_punct(&lx[j - 1], msg, b'=');
             if quote
@@ -223,6 +263,42 @@ impl Masker {
             }
             j += 1;
         }
+    }
+
+    /// The previous token is a variable that ends with lexeme `j - 1` and reads as a number.
+    fn after_number(&self, msg: &str, lx: &[Lexeme], j: usize) -> bool {
+        let Some(last) = self.toks.last() else {
+            return false;
+        };
+        let prev = &msg[last.start as usize..last.end as usize];
+        j > 0
+            && last.var
+            && last.end == lx[j - 1].end
+            && (prev.ends_with(|c: char| c.is_ascii_digit()) || prev.ends_with(PLACEHOLDER))
+    }
+
+    /// Folds `<*> (<*>)` into one variable: a value restated in other units or forms
+    /// (`1190 bytes (1.16 KB)`, `10.0.0.1 (host.example.com)`), which some messages of an
+    /// event carry and others do not. Whether it folds depends only on the token shape,
+    /// never on the values, so all messages of an event fold alike. `end` is the end of the
+    /// closing bracket.
+    fn fold_restatement(&mut self, msg: &str, end: u32) -> bool {
+        let n = self.toks.len();
+        if n < 3 {
+            return false;
+        }
+        let (a, open, b) = (self.toks[n - 3], self.toks[n - 2], self.toks[n - 1]);
+        let fold = a.var
+            && b.var
+            && !open.var
+            && open.space_before
+            && msg.as_bytes()[open.start as usize] == b'('
+            && open.end == b.start;
+        if fold {
+            self.toks.truncate(n - 2);
+            self.toks[n - 3].end = end;
+        }
+        fold
     }
 
     fn push(&mut self, msg: &str, l: Lexeme, var: bool) {
@@ -301,6 +377,13 @@ impl Masker {
             out.push_str(t.text(msg));
         }
     }
+}
+
+/// Lexeme `j` follows a number glued to a bound, as in `<1 sec`.
+fn after_bound(msg: &str, lx: &[Lexeme], j: usize) -> bool {
+    j >= 2
+        && !lx[j - 1].space_before
+        && (is_punct(&lx[j - 2], msg, b'<') || is_punct(&lx[j - 2], msg, b'>'))
 }
 
 /// Multi-lexeme variables starting at word `j`: URLs, drive paths, IPv6/MAC, host:port.
@@ -487,6 +570,38 @@ mod tests {
     }
 
     #[test]
+    fn units_and_bounds_belong_to_their_number() {
+        assert_eq!(
+            mask("stored (estimated size 8.8 KB, free 14.0 KB)"),
+            "stored (estimated size <*>, free <*>)"
+        );
+        assert_eq!(mask("took 5 ms"), "took <*> ms");
+        assert_eq!(mask("lifetime <1 sec"), "lifetime <*>");
+        assert_eq!(mask("lifetime 00:01"), "lifetime <*>");
+        // A unit needs a number before it; `<` glued to a word is not a bound.
+        assert_eq!(mask("unit KB"), "unit KB");
+        assert_eq!(mask("Switch<0>(0x0) up"), "Switch<<*>>(<*>) up");
+    }
+
+    #[test]
+    fn restated_values_fold_into_one() {
+        assert_eq!(
+            mask("close, 1190 bytes (1.16 KB) sent, 0 bytes received"),
+            "close, <*> sent, <*> received"
+        );
+        assert_eq!(
+            mask("connection from 10.0.0.1 (host-1.example.net) at 07:07:00"),
+            mask("connection from 10.0.0.2 at 07:07:02")
+        );
+        // Only a variable in brackets right after a variable folds.
+        assert_eq!(
+            mask("took 2010 ms (54, powerd)"),
+            "took <*> ms (<*>, powerd)"
+        );
+        assert_eq!(mask("Probing bus (bus 0)"), "Probing bus (bus <*>)");
+    }
+
+    #[test]
     fn japanese() {
         assert_eq!(
             mask("RabbitMQ接続エラー: 10.0.0.3:5672 への接続が30秒でタイムアウトしました"),
@@ -504,6 +619,7 @@ mod tests {
             "a=1 b='x y' c=\"q\" d=/p/q e=host.example.com:1",
             "Fan speeds ( 3552 3534 **** 3515 )",
             "接続が30秒で",
+            "1190 bytes (1.16 KB) sent, lifetime <1 sec",
         ] {
             let once = mask(m);
             assert_eq!(mask(&once), once);

@@ -10,7 +10,9 @@
 //!    constants (`chdir(pwd)` joins `chdir(<*>)`);
 //! 2. a slot where texts that agree everywhere else show many constants (at least
 //!    [`MinerConfig::many_values`], or [`MinerConfig::min_values`] with a rare one) becomes a
-//!    variable (user names), while a few frequent values stay apart (`GET`, `POST`);
+//!    variable (user names), while a few frequent values (`GET`, `POST`) or upper-case states
+//!    (`LEADING`, `LOOKING`) stay apart, and so does the slot of a text with fewer than three
+//!    other constant words (`cupsd startup succeeded`);
 //! 3. optionally, Drain's similarity pass over a prefix tree of length and leading tokens
 //!    ([`MinerConfig::similarity`], off by default);
 //! 4. a template joins a shorter one whose variable spans a run of its constants
@@ -369,6 +371,40 @@ mod tests {
             mined.clusters[0].template,
             "session opened for user <*> by cron"
         );
+    }
+
+    #[test]
+    fn short_messages_keep_their_subject() {
+        // With two constant words left, the varying word names the event.
+        let lines = [
+            "cupsd startup succeeded",
+            "hcid startup succeeded",
+            "klogd startup succeeded",
+            "sdpd startup succeeded",
+        ];
+        assert_eq!(mine(&lines).clusters.len(), 4);
+        let users = [
+            "session closed for user alice",
+            "session closed for user bob",
+            "session closed for user carol",
+        ];
+        assert_eq!(mine(&users).clusters.len(), 1);
+    }
+
+    #[test]
+    fn a_few_upper_case_states_stay_apart() {
+        let lines: Vec<String> = ["FOLLOWING", "LEADING", "LOOKING"]
+            .iter()
+            .map(|s| format!("Notification: 1 (n.leader), LOOKING (n.state), {s} (my state)"))
+            .collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_eq!(mine(&refs).clusters.len(), 3);
+        let names: Vec<String> = ["alpha", "beta", "gamma"]
+            .iter()
+            .map(|s| format!("Notification: 1 (n.leader), LOOKING (n.state), {s} (my state)"))
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(mine(&refs).clusters.len(), 1);
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// Export every incident (json: the incident_history.json shape)
     Export(ExportArgs),
+    /// The error-history bridge: generate, migrate, report, check
+    #[command(subcommand)]
+    Bridge(BridgeCommand),
     /// Metrics report: MTTR, MTTA, MTBF, recurrence, SLA (markdown, json, html)
     Report(ReportArgs),
     /// One-screen metrics summary for a terminal
@@ -64,6 +67,9 @@ pub(crate) enum Command {
     Analyze(AnalyzeArgs),
     /// List stored patterns, or show one with its incidents
     Patterns(PatternsArgs),
+    /// The knowledge base: suggest entries and auto-fix scripts from stored patterns
+    #[command(subcommand)]
+    Kb(KbCommand),
     /// Print shell completions
     Completions(CompletionsArgs),
 }
@@ -351,4 +357,87 @@ pub(crate) struct ReportArgs {
 pub(crate) struct StatsArgs {
     #[command(flatten)]
     pub(crate) window: WindowArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum BridgeCommand {
+    /// Write a deterministic, realistic error_history.json
+    Generate(GenerateArgs),
+    /// Stream an error_history.json (or JSON Lines, or - for stdin) into the store
+    Migrate(MigrateArgs),
+    /// Integrated report: error statistics of the file plus incident metrics
+    Report(BridgeReportArgs),
+    /// Check that every error maps to an incident and every incident_id exists
+    Check(BridgeCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct GenerateArgs {
+    /// Number of error records
+    pub(crate) count: usize,
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Share of records already carrying an incident_id (0 to 1)
+    #[arg(long, default_value_t = 0.02)]
+    pub(crate) migrated_share: f64,
+    #[arg(short, long, default_value = "error_history.json")]
+    pub(crate) output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MigrateArgs {
+    /// error_history.json, JSON Lines, or - for stdin
+    pub(crate) file: PathBuf,
+    /// Skip invalid records instead of stopping at the first one
+    #[arg(long)]
+    pub(crate) skip_invalid: bool,
+    /// Where --skip-invalid writes rejected records [default: FILE.rejects.jsonl]
+    #[arg(long, value_name = "FILE", requires = "skip_invalid")]
+    pub(crate) rejects: Option<PathBuf>,
+    /// Add incident_id to every migrated entry of FILE (atomic rewrite)
+    #[arg(long)]
+    pub(crate) write_back: bool,
+    /// Records per write transaction
+    #[arg(long, default_value_t = 50_000)]
+    pub(crate) batch: usize,
+    /// No progress bar
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BridgeReportArgs {
+    #[arg(default_value = "error_history.json")]
+    pub(crate) file: PathBuf,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub(crate) format: ReportFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BridgeCheckArgs {
+    #[arg(default_value = "error_history.json")]
+    pub(crate) file: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum KbCommand {
+    /// Show (or with --write apply) the entries and scripts the patterns suggest
+    Suggest(KbSuggestArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct KbSuggestArgs {
+    /// Update the files instead of printing the diff
+    #[arg(long)]
+    pub(crate) write: bool,
+    /// Knowledge-base directory (holds INCIDENT_PATTERNS_KB.md and auto_fix/)
+    #[arg(long, default_value = "kb")]
+    pub(crate) kb_dir: PathBuf,
+    /// Patterns seen fewer times get no entry
+    #[arg(long, default_value_t = 3)]
+    pub(crate) min_count: u64,
 }

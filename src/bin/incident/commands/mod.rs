@@ -1,9 +1,11 @@
 //! One module per subcommand, each with a `run`.
 
 mod analyze;
+mod bridge;
 mod check;
 mod cluster;
 mod create;
+mod kb;
 mod lifecycle;
 mod list;
 mod report;
@@ -32,11 +34,13 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(a) => check::run(&db, a),
         Command::Import(a) => transfer::import(&db, a),
         Command::Export(a) => transfer::export(&db, a),
+        Command::Bridge(b) => bridge::run(&db, b),
         Command::Report(a) => report::run(&db, a),
         Command::Stats(a) => report::stats(&db, a),
         Command::Cluster(a) => cluster::run(a),
         Command::Analyze(a) => analyze::run(&db, a),
         Command::Patterns(a) => analyze::patterns(&db, a),
+        Command::Kb(k) => kb::run(&db, k),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "incident", &mut std::io::stdout());

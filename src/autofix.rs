@@ -1,0 +1,1022 @@
+//! Candidate auto-fix scripts: for a pattern that was resolved several times by the same
+//! actions, a reviewable bash script that replays them (dry run by default).
+//!
+//! Incident text is untrusted. It reaches a script only as a comment with control
+//! characters removed, as a single-quoted string, or as the words of a command that passed
+//! [`command_words`]; it is never evaluated by a shell.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::kb::{KbError, write_atomic};
+use crate::pattern::Pattern;
+
+/// The line that marks a script as tool-owned; without it a file is never overwritten.
+pub(crate) const GENERATED_MARK: &str = "# incident:generated";
+
+/// Commands a recorded action may start with to become an executable step.
+const KNOWN_COMMANDS: &[&str] = &[
+    "systemctl",
+    "service",
+    "docker",
+    "kubectl",
+    "pip",
+    "pip3",
+    "chmod",
+    "chown",
+    "mkdir",
+    "kill",
+    "pkill",
+    "supervisorctl",
+    "journalctl",
+    "redis-cli",
+    "psql",
+    "rabbitmqctl",
+    "python",
+    "python3",
+    "git",
+    "ss",
+    "df",
+    "free",
+    "ps",
+    "ls",
+];
+
+/// Options that run code given on the command line; such an action stays an instruction.
+const CODE_OPTIONS: &[(&str, &[&str])] = &[
+    ("python", &["-c"]),
+    ("python3", &["-c"]),
+    ("psql", &["-c", "--command", "-f", "--file"]),
+    ("redis-cli", &["eval", "EVAL", "--eval"]),
+    (
+        "git",
+        &[
+            "-c",
+            "--config-env",
+            "--exec-path",
+            "--upload-pack",
+            "--receive-pack",
+        ],
+    ),
+];
+
+/// When a pattern deserves a script.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AutofixOptions {
+    /// Resolved incidents needed before a script is suggested.
+    pub min_resolved: u64,
+    /// At most this many recorded actions become steps.
+    pub max_steps: usize,
+}
+
+impl Default for AutofixOptions {
+    fn default() -> Self {
+        Self {
+            min_resolved: 2,
+            max_steps: 10,
+        }
+    }
+}
+
+/// Where a step came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepSource {
+    /// A recorded action, used by `used_in` of the pattern's resolved incidents.
+    Recorded { action: String, used_in: u64 },
+    /// Added because the pattern's text mentions `keyword`.
+    KeywordRule { keyword: &'static str },
+}
+
+/// One step of a script.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Step {
+    /// Run with `--apply`; a failure stops the script unless `check` is set.
+    Command {
+        argv: Vec<String>,
+        check: bool,
+        source: StepSource,
+    },
+    /// Printed for a person to carry out.
+    Instruction { text: String, source: StepSource },
+}
+
+impl Step {
+    /// The keyword of a step added by a keyword rule.
+    fn keyword(&self) -> Option<&'static str> {
+        match self {
+            Step::Command { source, .. } | Step::Instruction { source, .. } => match source {
+                StepSource::KeywordRule { keyword } => Some(keyword),
+                StepSource::Recorded { .. } => None,
+            },
+        }
+    }
+}
+
+/// A generated script.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Script {
+    /// `<pattern-id>.sh`.
+    pub file_name: String,
+    pub content: String,
+    pub steps: Vec<Step>,
+}
+
+/// What writing a script did (or would do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptStatus {
+    New,
+    Changed,
+    Unchanged,
+    /// The file exists without the generated mark: a person owns it.
+    KeptEdited,
+}
+
+/// A script and what writing it to disk would do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScriptPlan {
+    pub pattern_id: String,
+    pub path: PathBuf,
+    /// The file's current content, if it exists.
+    pub old: Option<String>,
+    pub script: Script,
+    pub status: ScriptStatus,
+}
+
+/// Pattern ids become file names and marker text, so only a plain shape is accepted.
+pub(crate) fn valid_pattern_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The script for `p`, if its resolved incidents agree on a fix that has a command in it.
+pub fn candidate(p: &Pattern, opts: &AutofixOptions) -> Option<Script> {
+    if !valid_pattern_id(&p.id) || p.resolved < opts.min_resolved.max(1) {
+        return None;
+    }
+    let resolved = p.resolved;
+    let majority = |n: u64| n.saturating_mul(2) > resolved;
+    let (actions, evidence): (Vec<(String, u64)>, String) = match p.action_sets.first() {
+        Some(set) if majority(set.count) && !set.value.is_empty() => (
+            set.value.iter().map(|a| (a.clone(), set.count)).collect(),
+            format!(
+                "{} of {} resolved incidents were resolved with exactly these actions.",
+                set.count, resolved
+            ),
+        ),
+        _ => {
+            let common: Vec<(String, u64)> = p
+                .actions
+                .iter()
+                .filter(|a| majority(a.count))
+                .map(|a| (a.value.clone(), a.count))
+                .collect();
+            let evidence = format!(
+                "each recorded step was used in more than half of the {resolved} resolved incidents."
+            );
+            (common, evidence)
+        }
+    };
+    if actions.is_empty() {
+        return None;
+    }
+
+    let mut steps = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (action, used_in) in actions.into_iter().take(opts.max_steps) {
+        let source = StepSource::Recorded {
+            action: action.clone(),
+            used_in,
+        };
+        match command_words(&action) {
+            Some(argv) => {
+                if seen.insert(argv.clone()) {
+                    steps.push(Step::Command {
+                        argv,
+                        check: false,
+                        source,
+                    });
+                }
+            }
+            None => steps.push(Step::Instruction {
+                text: one_line(&action),
+                source,
+            }),
+        }
+    }
+    let restarts = steps.iter().any(|s| match s {
+        Step::Command { argv, .. } => argv.iter().any(|w| w == "restart"),
+        Step::Instruction { .. } => false,
+    });
+    for group in keyword_steps(p) {
+        let commands: Vec<&Vec<String>> = group
+            .iter()
+            .filter_map(|s| match s {
+                Step::Command { argv, .. } => Some(argv),
+                Step::Instruction { .. } => None,
+            })
+            .collect();
+        // A rule adds nothing when its commands are already steps, or (for the worker
+        // note) when a recorded step already restarts something.
+        let redundant = if commands.is_empty() {
+            restarts && group.iter().any(|s| s.keyword() == Some("worker"))
+        } else {
+            commands.iter().all(|argv| seen.contains(*argv))
+        };
+        if redundant {
+            continue;
+        }
+        for step in group {
+            if let Step::Command { argv, .. } = &step
+                && !seen.insert(argv.clone())
+            {
+                continue;
+            }
+            steps.push(step);
+        }
+    }
+    if !steps.iter().any(|s| matches!(s, Step::Command { .. })) {
+        return None;
+    }
+    let content = render(p, &steps, &evidence);
+    Some(Script {
+        file_name: format!("{}.sh", p.id),
+        content,
+        steps,
+    })
+}
+
+/// The scripts for `patterns` under `dir`, with what writing them would change.
+pub fn plan_scripts(
+    dir: &Path,
+    patterns: &[Pattern],
+    opts: &AutofixOptions,
+) -> Result<Vec<ScriptPlan>, KbError> {
+    let mut plans = Vec::new();
+    let mut seen = BTreeSet::new();
+    for p in patterns {
+        if !seen.insert(p.id.as_str()) {
+            continue;
+        }
+        let Some(script) = candidate(p, opts) else {
+            continue;
+        };
+        let path = dir.join(&script.file_name);
+        let old = match fs::read(&path) {
+            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(source) => return Err(KbError::Read { path, source }),
+        };
+        let status = match &old {
+            None => ScriptStatus::New,
+            Some(text) if !text.lines().any(|l| l == GENERATED_MARK) => ScriptStatus::KeptEdited,
+            Some(text) if *text == script.content => ScriptStatus::Unchanged,
+            Some(_) => ScriptStatus::Changed,
+        };
+        plans.push(ScriptPlan {
+            pattern_id: p.id.clone(),
+            path,
+            old,
+            script,
+            status,
+        });
+    }
+    Ok(plans)
+}
+
+/// Writes the planned scripts that are new or changed (atomically, mode 0644).
+pub(crate) fn apply_plans(plans: &[ScriptPlan]) -> Result<Vec<PathBuf>, KbError> {
+    let mut written = Vec::new();
+    for plan in plans {
+        if matches!(plan.status, ScriptStatus::New | ScriptStatus::Changed) {
+            write_atomic(&plan.path, plan.script.content.as_bytes(), Some(0o644)).map_err(
+                |source| KbError::Write {
+                    path: plan.path.clone(),
+                    source,
+                },
+            )?;
+            written.push(plan.path.clone());
+        }
+    }
+    Ok(written)
+}
+
+/// Writes `<dir>/<pattern-id>.sh` for every pattern with a candidate; returns the paths
+/// actually written. Content is deterministic, so a rerun writes nothing.
+pub fn write_scripts(
+    dir: &Path,
+    patterns: &[Pattern],
+    opts: &AutofixOptions,
+) -> Result<Vec<PathBuf>, KbError> {
+    apply_plans(&plan_scripts(dir, patterns, opts)?)
+}
+
+/// The words of `action` if it is a literal command that is safe to run word by word:
+/// a whole action or a single backtick span that starts with a known command and holds
+/// nothing a shell would treat specially.
+pub(crate) fn command_words(action: &str) -> Option<Vec<String>> {
+    let trimmed = action.trim();
+    let candidate = match trimmed.matches('`').count() {
+        0 => trimmed,
+        2 => {
+            let (_, rest) = trimmed.split_once('`')?;
+            let (inner, _) = rest.split_once('`')?;
+            inner.trim()
+        }
+        _ => return None,
+    };
+    let allowed = |c: char| c.is_alphanumeric() || " _./:=,@%+-'\"".contains(c);
+    if candidate.is_empty() || !candidate.chars().all(allowed) {
+        return None;
+    }
+    let words = split_words(candidate)?;
+    let first = words.first()?;
+    if !KNOWN_COMMANDS.contains(&first.as_str()) {
+        return None;
+    }
+    // `/`, `//`, `.`, `..`: a recursive chmod or chown on these is never a recorded fix.
+    if words
+        .iter()
+        .any(|w| w.chars().all(|c| c == '/' || c == '.'))
+    {
+        return None;
+    }
+    if let Some((_, denied)) = CODE_OPTIONS.iter().find(|(cmd, _)| cmd == first) {
+        let runs_code = words[1..].iter().any(|w| {
+            denied
+                .iter()
+                .any(|d| w == d || w.starts_with(&format!("{d}=")))
+        });
+        if runs_code {
+            return None;
+        }
+    }
+    Some(words)
+}
+
+/// Splits on spaces with single and double quotes grouping (the caller has already
+/// refused `$`, backslashes and backticks, so double quotes are literal too).
+fn split_words(s: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, ' ') => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return None;
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Some(words)
+}
+
+/// Fixed steps chosen by keywords in the pattern's own text (never built from it).
+fn keyword_steps(p: &Pattern) -> Vec<Vec<Step>> {
+    let mut text = format!("{} {}", p.template, p.name);
+    for c in &p.components {
+        text.push(' ');
+        text.push_str(&c.value);
+    }
+    let text = text.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    let cmd = |keyword: &'static str, check: bool, argv: &[&str]| Step::Command {
+        argv: argv.iter().map(|s| (*s).to_string()).collect(),
+        check,
+        source: StepSource::KeywordRule { keyword },
+    };
+    let note = |keyword: &'static str, text: &str| Step::Instruction {
+        text: text.to_string(),
+        source: StepSource::KeywordRule { keyword },
+    };
+
+    let mut groups = Vec::new();
+    if has(&["rabbitmq", "amqp"]) {
+        groups.push(vec![cmd(
+            "rabbitmq",
+            false,
+            &["systemctl", "restart", "rabbitmq-server"],
+        )]);
+        groups.push(vec![cmd("rabbitmq", true, &["rabbitmqctl", "list_queues"])]);
+    }
+    if has(&["connection", "connect", "refused", "unreachable"]) {
+        groups.push(vec![cmd("connection", true, &["ss", "-tlnp"])]);
+    }
+    if has(&["modulenotfounderror", "module not found", "no module named"]) {
+        groups.push(vec![
+            note(
+                "module not found",
+                "Run the next step from the application directory (where requirements.txt is).",
+            ),
+            cmd(
+                "module not found",
+                false,
+                &["pip", "install", "-r", "requirements.txt"],
+            ),
+        ]);
+    }
+    if has(&["permission", "eacces", "not permitted"]) {
+        groups.push(vec![note(
+            "permission",
+            "Check the owner and mode of the path named in the error and fix them (chown/chmod).",
+        )]);
+    }
+    if has(&["worker"]) {
+        groups.push(vec![note(
+            "worker",
+            "Restart the worker processes (e.g. supervisorctl restart <worker> or systemctl restart <worker>) and confirm they stay up.",
+        )]);
+    }
+    groups
+}
+
+fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
+    let uses_check = steps
+        .iter()
+        .any(|s| matches!(s, Step::Command { check: true, .. }));
+    let uses_run = steps
+        .iter()
+        .any(|s| matches!(s, Step::Command { check: false, .. }));
+    let uses_manual = steps.iter().any(|s| matches!(s, Step::Instruction { .. }));
+
+    let mut out = String::new();
+    out.push_str("#!/usr/bin/env bash\n");
+    out.push_str(GENERATED_MARK);
+    out.push('\n');
+    out.push_str(
+        "# Rewritten by `incident kb suggest --write`; delete the line above to keep your edits.\n#\n",
+    );
+    let _ = writeln!(
+        out,
+        "# Candidate auto-fix for pattern {}: {}",
+        p.id,
+        comment(&p.name)
+    );
+    let _ = writeln!(out, "# Template: {}", comment(&p.template));
+    let _ = writeln!(
+        out,
+        "# Incidents: {} ({} resolved, {} recurred after an earlier resolution).",
+        p.count, p.resolved, p.recurrences
+    );
+    let _ = writeln!(out, "# Evidence: {evidence}");
+    out.push_str(concat!(
+        "#\n",
+        "# Review every step before running with --apply. Commands are recorded actions,\n",
+        "# quoted word by word; anything else is printed as a manual step.\n",
+        "# Usage: bash <this file> [--dry-run | --apply]   (default: dry run, runs nothing)\n",
+        "set -euo pipefail\n",
+        "\n",
+        "apply=0\n",
+        "case \"${1:-}\" in\n",
+        "  --apply) apply=1 ;;\n",
+        "  '' | --dry-run) ;;\n",
+        "  *)\n",
+        "    printf 'usage: %s [--dry-run | --apply]\\n' \"$0\" >&2\n",
+        "    exit 2\n",
+        "    ;;\n",
+        "esac\n",
+        "\n",
+    ));
+    if uses_run {
+        out.push_str(concat!(
+            "run() {\n",
+            "  printf '+'\n",
+            "  printf ' %q' \"$@\"\n",
+            "  printf '\\n'\n",
+            "  if [ \"$apply\" -eq 1 ]; then\n",
+            "    \"$@\"\n",
+            "  fi\n",
+            "}\n",
+            "\n",
+        ));
+    }
+    if uses_check {
+        out.push_str(concat!(
+            "check() {\n",
+            "  printf '+'\n",
+            "  printf ' %q' \"$@\"\n",
+            "  printf '   (check: a failure does not stop the script)\\n'\n",
+            "  if [ \"$apply\" -eq 1 ]; then\n",
+            "    \"$@\" || printf 'check exited with status %s\\n' \"$?\"\n",
+            "  fi\n",
+            "}\n",
+            "\n",
+        ));
+    }
+    if uses_manual {
+        out.push_str(concat!(
+            "manual() {\n",
+            "  printf 'manual step: %s\\n' \"$1\"\n",
+            "}\n",
+            "\n",
+        ));
+    }
+    out.push_str(concat!(
+        "if [ \"$apply\" -eq 0 ]; then\n",
+        "  printf 'dry run: printing the steps only; pass --apply to run the commands\\n'\n",
+        "fi\n",
+    ));
+
+    for (i, step) in steps.iter().enumerate() {
+        let (source, line) = match step {
+            Step::Command {
+                argv,
+                check,
+                source,
+            } => {
+                let words: Vec<String> = argv.iter().map(|w| shell_word(w)).collect();
+                let verb = if *check { "check" } else { "run" };
+                (source, format!("{verb} {}", words.join(" ")))
+            }
+            Step::Instruction { text, source } => {
+                // SC2016 flags `$` or backticks in single quotes: here they are meant literally.
+                let directive = if text.contains('$') || text.contains('`') {
+                    "# shellcheck disable=SC2016\n"
+                } else {
+                    ""
+                };
+                (source, format!("{directive}manual {}", sq(text)))
+            }
+        };
+        let why = match source {
+            StepSource::Recorded { action, used_in } => format!(
+                "recorded action (used in {used_in} of {} resolved incidents): {}",
+                p.resolved,
+                comment(action)
+            ),
+            StepSource::KeywordRule { keyword } => format!("added by keyword rule: {keyword}"),
+        };
+        let _ = write!(out, "\n# Step {}: {why}\n{line}\n", i + 1);
+    }
+    out
+}
+
+/// Text safe inside a `#` comment: control characters (newlines above all) become spaces.
+fn comment(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// The text on one line with runs of whitespace collapsed.
+fn one_line(s: &str) -> String {
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A single-quoted shell string; `'` becomes `'\''` and control characters spaces.
+fn sq(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("'\\''"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A word left bare when it has only characters no shell treats specially, else quoted.
+fn shell_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./:=,@%+-".contains(&b));
+    if plain { w.to_string() } else { sq(w) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Category, Timestamp};
+    use crate::pattern::Counted;
+    use std::process::Command;
+
+    fn counted<T>(value: T, count: u64) -> Counted<T> {
+        Counted { value, count }
+    }
+
+    fn pattern(id: &str, template: &str, actions: &[&str], resolved: u64) -> Pattern {
+        Pattern {
+            id: id.to_string(),
+            template: template.to_string(),
+            name: template.replace("<*>", "").trim().to_string(),
+            count: resolved + 1,
+            first_seen: Timestamp::from_micros(1_736_000_000_000_000),
+            last_seen: Timestamp::from_micros(1_752_000_000_000_000),
+            categories: vec![counted(Category::Failure, resolved + 1)],
+            components: vec![],
+            statuses: vec![],
+            recurrences: 1,
+            resolved,
+            mean_resolve_secs: Some(3600.0),
+            median_resolve_secs: Some(1800.0),
+            root_causes: vec![],
+            actions: actions
+                .iter()
+                .map(|a| counted(a.to_string(), resolved))
+                .collect(),
+            action_sets: vec![counted(
+                actions.iter().map(|a| a.to_string()).collect(),
+                resolved,
+            )],
+            preventive_measures: vec![],
+            last_fix: actions.iter().map(|a| a.to_string()).collect(),
+            examples: vec![],
+        }
+    }
+
+    fn hostile() -> Pattern {
+        let mut p = pattern(
+            "P0badc0de",
+            "Disk full $(touch PWNED) `touch PWNED` 'quote\nrm -rf / <*>",
+            &[
+                "`$(touch PWNED)`",
+                "echo hi; touch PWNED",
+                "mkdir made_by_script",
+                "systemctl restart x; touch PWNED",
+                "mkdir 'a b' \"c\nd\"",
+                "kubectl get pods | touch PWNED",
+                "pip install `touch PWNED`",
+                "chmod 644 $(touch PWNED)",
+                "python -c 'import os'",
+                "git -c core.fsmonitor=\"touch PWNED\" status",
+                "rm -rf /",
+                "it's done\n$(touch PWNED)\ntouch PWNED",
+            ],
+            3,
+        );
+        p.name = "title with ' quote\n$(touch PWNED)\n`touch PWNED`".to_string();
+        p
+    }
+
+    fn require_tool(tool: &str) {
+        let found = Command::new(tool).arg("--version").output().is_ok();
+        assert!(
+            found,
+            "{tool} is not installed: install it (e.g. `apt-get install -y {tool}`) to run this test"
+        );
+    }
+
+    fn run_bash(script: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
+        Command::new("bash")
+            .arg(script)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("bash runs")
+    }
+
+    #[test]
+    fn commands_are_recognised_only_when_plain() {
+        let ok = |s: &str| command_words(s);
+        assert_eq!(
+            ok("systemctl restart rabbitmq-server"),
+            Some(vec![
+                "systemctl".into(),
+                "restart".into(),
+                "rabbitmq-server".into()
+            ])
+        );
+        assert_eq!(
+            ok("`kubectl rollout restart deploy/api`"),
+            Some(vec![
+                "kubectl".into(),
+                "rollout".into(),
+                "restart".into(),
+                "deploy/api".into()
+            ])
+        );
+        assert_eq!(
+            ok("Ran `supervisorctl restart all` on the host"),
+            Some(vec!["supervisorctl".into(), "restart".into(), "all".into()])
+        );
+        assert_eq!(ok("mkdir 'a b'"), Some(vec!["mkdir".into(), "a b".into()]));
+        for bad in [
+            "`$(touch PWNED)`",
+            "echo hi; touch PWNED",
+            "systemctl restart x && touch y",
+            "kubectl logs x > out",
+            "pip install `x` `y`",
+            "chmod 644 $(touch PWNED)",
+            "systemctl restart ${SVC}",
+            "python -c 'import os'",
+            "git -c core.fsmonitor=x status",
+            "rm -rf /tmp/x",
+            "chown -R app /",
+            "chmod -R 777 .",
+            "mkdir ''",
+            "mkdir 'unterminated",
+            "Restart the service",
+            "touch PWNED",
+            "ls *.log",
+            "ls ~/x",
+        ] {
+            assert_eq!(ok(bad), None, "{bad:?} must not become a command");
+        }
+    }
+
+    #[test]
+    fn quoting_round_trips_through_bash() {
+        for s in ["it's", "a b", "$(x) `y` \\ \"", "日本語"] {
+            let out = Command::new("bash")
+                .arg("-c")
+                .arg(format!("printf %s {}", sq(s)))
+                .output()
+                .expect("bash runs");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), s);
+        }
+    }
+
+    #[test]
+    fn no_script_without_agreement_or_commands() {
+        let opts = AutofixOptions::default();
+        assert!(candidate(&pattern("P00000001", "x <*>", &["mkdir y"], 1), &opts).is_none());
+        assert!(candidate(&pattern("P00000002", "x <*>", &["再起動した"], 3), &opts).is_none());
+        let mut split = pattern("P00000003", "x <*>", &["mkdir y"], 4);
+        split.action_sets = vec![counted(vec!["mkdir y".into()], 2)];
+        split.actions = vec![counted("mkdir y".into(), 2)];
+        assert!(
+            candidate(&split, &opts).is_none(),
+            "2 of 4 is not a majority"
+        );
+        split.actions = vec![counted("mkdir y".into(), 3)];
+        assert!(candidate(&split, &opts).is_some(), "3 of 4 used the action");
+        assert!(candidate(&pattern("../evil", "x", &["mkdir y"], 3), &opts).is_none());
+    }
+
+    #[test]
+    fn keyword_rules_are_marked() {
+        let p = pattern(
+            "P0000abcd",
+            "Connection refused to RabbitMQ at <*>",
+            &["systemctl restart rabbitmq-server", "キューを確認"],
+            4,
+        );
+        let s = candidate(&p, &AutofixOptions::default()).expect("candidate");
+        assert!(s.content.contains("# Step 1: recorded action (used in 4 of 4 resolved incidents): systemctl restart rabbitmq-server\nrun systemctl restart rabbitmq-server\n"), "{}", s.content);
+        assert!(s.content.contains("manual 'キューを確認'"));
+        assert_eq!(
+            s.content
+                .matches("run systemctl restart rabbitmq-server")
+                .count(),
+            1
+        );
+        assert!(
+            s.content.contains(
+                "# Step 3: added by keyword rule: rabbitmq\ncheck rabbitmqctl list_queues\n"
+            ),
+            "{}",
+            s.content
+        );
+        assert!(
+            s.content
+                .contains("added by keyword rule: connection\ncheck ss -tlnp")
+        );
+    }
+
+    #[test]
+    fn hostile_text_stays_inert_dry_and_applied() {
+        require_tool("shellcheck");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let p = hostile();
+        let script = candidate(
+            &p,
+            &AutofixOptions {
+                max_steps: 20,
+                ..Default::default()
+            },
+        )
+        .expect("candidate");
+        let commands: Vec<&Vec<String>> = script
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Command { argv, .. } => Some(argv),
+                Step::Instruction { .. } => None,
+            })
+            .collect();
+        let made = vec!["mkdir".to_string(), "made_by_script".to_string()];
+        assert_eq!(
+            commands,
+            vec![&made],
+            "only the plain mkdir survives: {:#?}",
+            script.steps
+        );
+        for line in script.content.lines() {
+            let t = line.trim_start();
+            assert!(
+                !(t.starts_with("touch") || t.starts_with("rm ") || t.starts_with("$(")),
+                "hostile text on its own line: {line:?}"
+            );
+        }
+
+        let path = tmp.path().join(&script.file_name);
+        fs::write(&path, &script.content).expect("write");
+        let syntax = Command::new("bash")
+            .arg("-n")
+            .arg(&path)
+            .output()
+            .expect("bash -n");
+        assert!(
+            syntax.status.success(),
+            "bash -n: {}",
+            String::from_utf8_lossy(&syntax.stderr)
+        );
+        let lint = Command::new("shellcheck")
+            .arg(&path)
+            .output()
+            .expect("shellcheck");
+        assert!(
+            lint.status.success(),
+            "shellcheck:\n{}\n{}",
+            String::from_utf8_lossy(&lint.stdout),
+            script.content
+        );
+
+        let dry = run_bash(&path, tmp.path(), &[]);
+        assert!(
+            dry.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dry.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&dry.stdout);
+        assert!(stdout.contains("+ mkdir made_by_script"), "{stdout}");
+        assert!(
+            stdout.contains("manual step: echo hi; touch PWNED"),
+            "{stdout}"
+        );
+        assert!(
+            !tmp.path().join("made_by_script").exists(),
+            "dry run executed a step"
+        );
+        assert!(!tmp.path().join("PWNED").exists());
+
+        let applied = run_bash(&path, tmp.path(), &["--apply"]);
+        assert!(
+            applied.status.success(),
+            "{}",
+            String::from_utf8_lossy(&applied.stderr)
+        );
+        assert!(
+            tmp.path().join("made_by_script").is_dir(),
+            "--apply ran the command"
+        );
+        assert!(
+            !tmp.path().join("PWNED").exists(),
+            "hostile text was executed"
+        );
+    }
+
+    #[test]
+    fn dry_run_prints_steps_and_runs_nothing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let p = pattern(
+            "P00000030",
+            "Cache dir missing <*>",
+            &["mkdir -p cache/tmp", "キャッシュを確認"],
+            2,
+        );
+        let s = candidate(&p, &AutofixOptions::default()).expect("candidate");
+        let path = tmp.path().join(&s.file_name);
+        fs::write(&path, &s.content).expect("write");
+        let out = run_bash(&path, tmp.path(), &[]);
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "dry run: printing the steps only; pass --apply to run the commands\n\
+             + mkdir -p cache/tmp\n\
+             manual step: キャッシュを確認\n"
+        );
+        assert!(!tmp.path().join("cache").exists());
+        let applied = run_bash(&path, tmp.path(), &["--apply"]);
+        assert!(applied.status.success());
+        assert!(tmp.path().join("cache/tmp").is_dir());
+        let bad = run_bash(&path, tmp.path(), &["--force"]);
+        assert_eq!(bad.status.code(), Some(2));
+    }
+
+    #[test]
+    fn write_scripts_is_atomic_idempotent_and_keeps_edited_files() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("auto_fix");
+        let opts = AutofixOptions::default();
+        let pats = vec![
+            pattern(
+                "P00000010",
+                "Worker crashed <*>",
+                &["supervisorctl restart all"],
+                3,
+            ),
+            pattern("P00000011", "Disk <*>", &["df -h"], 2),
+        ];
+        let written = write_scripts(&dir, &pats, &opts).expect("write");
+        assert_eq!(written.len(), 2);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&written[0])
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
+        assert!(write_scripts(&dir, &pats, &opts).expect("rerun").is_empty());
+
+        let edited = "#!/usr/bin/env bash\necho mine\n";
+        fs::write(dir.join("P00000011.sh"), edited).expect("edit");
+        let plans = plan_scripts(&dir, &pats, &opts).expect("plan");
+        assert_eq!(plans[1].status, ScriptStatus::KeptEdited);
+        assert!(write_scripts(&dir, &pats, &opts).expect("rerun").is_empty());
+        assert_eq!(
+            fs::read_to_string(dir.join("P00000011.sh")).expect("read"),
+            edited
+        );
+        let leftovers: Vec<_> = fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left behind");
+    }
+
+    #[test]
+    fn generated_scripts_pass_bash_n_and_shellcheck() {
+        require_tool("shellcheck");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let pats = [
+            pattern(
+                "P00000020",
+                "ModuleNotFoundError: No module named <*> in worker",
+                &[
+                    "pip install -r requirements.txt",
+                    "systemctl restart worker",
+                ],
+                3,
+            ),
+            pattern(
+                "P00000021",
+                "Permission denied: <*>",
+                &["chmod 644 /var/log/app.log"],
+                2,
+            ),
+        ];
+        for p in &pats {
+            let s = candidate(p, &AutofixOptions::default()).expect("candidate");
+            let path = tmp.path().join(&s.file_name);
+            fs::write(&path, &s.content).expect("write");
+            let n = Command::new("bash")
+                .arg("-n")
+                .arg(&path)
+                .output()
+                .expect("bash");
+            assert!(n.status.success());
+            let lint = Command::new("shellcheck")
+                .arg(&path)
+                .output()
+                .expect("shellcheck");
+            assert!(
+                lint.status.success(),
+                "{}",
+                String::from_utf8_lossy(&lint.stdout)
+            );
+            let dry = run_bash(&path, tmp.path(), &["--dry-run"]);
+            assert!(dry.status.success());
+            assert!(String::from_utf8_lossy(&dry.stdout).starts_with("dry run:"));
+        }
+    }
+}

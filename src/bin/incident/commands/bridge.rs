@@ -1,0 +1,229 @@
+//! bridge generate | migrate | report | check.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use incident::{IncidentId, MetricsOptions, MigrateOptions, MigrateSummary, SlaTargets};
+
+use super::{print, print_json};
+use crate::cli::{
+    BridgeCheckArgs, BridgeCommand, BridgeReportArgs, GenerateArgs, MigrateArgs, OutFormat,
+    ReportFormat,
+};
+use crate::config;
+
+pub(crate) fn run(db: &Option<PathBuf>, cmd: BridgeCommand) -> Result<ExitCode> {
+    match cmd {
+        BridgeCommand::Generate(a) => generate(a),
+        BridgeCommand::Migrate(a) => migrate(db, a),
+        BridgeCommand::Report(a) => report(db, a),
+        BridgeCommand::Check(a) => check(db, a),
+    }
+}
+
+fn generate(a: GenerateArgs) -> Result<ExitCode> {
+    if !(0.0..=1.0).contains(&a.migrated_share) {
+        bail!(
+            "--migrated-share must be between 0 and 1, not {}",
+            a.migrated_share
+        );
+    }
+    let tmp = a.output.with_extension("json.tmp");
+    let f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut w = BufWriter::with_capacity(1 << 20, f);
+    incident::generate(a.count, a.seed, a.migrated_share, &mut w)?;
+    w.flush()?;
+    drop(w);
+    std::fs::rename(&tmp, &a.output)?;
+    eprintln!("wrote {} errors to {}", a.count, a.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Copies standard input to a file beside the database, removed when dropped.
+struct Spool(PathBuf);
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn spool_stdin(db: &Path) -> Result<Spool> {
+    let dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let path = dir.join(format!(".incident-stdin-{}.json", std::process::id()));
+    let spool = Spool(path);
+    let mut f = BufWriter::new(
+        File::create(&spool.0).with_context(|| format!("cannot write {}", spool.0.display()))?,
+    );
+    std::io::copy(&mut std::io::stdin().lock(), &mut f)?;
+    f.flush()?;
+    Ok(spool)
+}
+
+fn summary_line(s: &MigrateSummary) -> String {
+    format!(
+        "{} records: migrated {}, already present {}, linked {}, rejected {} ({:.2} s)",
+        s.records, s.migrated, s.already_present, s.linked, s.rejected, s.phases.wall
+    )
+}
+
+fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
+    let stdin = a.file.as_os_str() == "-";
+    if stdin && a.write_back {
+        bail!("--write-back needs a file, not standard input");
+    }
+    let m = config::open(db)?;
+    let _spool;
+    let path = if stdin {
+        _spool = spool_stdin(&config::db_path(db))?;
+        _spool.0.clone()
+    } else {
+        a.file.clone()
+    };
+    let size = std::fs::metadata(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let rejects = a.skip_invalid.then(|| {
+        a.rejects.clone().unwrap_or_else(|| {
+            let name = if stdin {
+                "stdin".into()
+            } else {
+                a.file.display().to_string()
+            };
+            PathBuf::from(format!("{name}.rejects.jsonl"))
+        })
+    });
+    let opts = MigrateOptions {
+        batch: a.batch,
+        skip_invalid: a.skip_invalid,
+        rejects,
+        keep_ids: a.write_back,
+    };
+    let bar = indicatif::ProgressBar::new(size);
+    if !a.quiet && std::io::stderr().is_terminal() {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "migrating {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let result = incident::migrate(&m, &path, &opts, &|n| bar.set_position(n));
+    bar.finish_and_clear();
+    let summary = match result {
+        Ok(s) => s,
+        Err(incident::MigrateError::Input { source, summary }) => {
+            if a.format == OutFormat::Json {
+                print_json(&summary)?;
+            }
+            return Err(anyhow::Error::new(source).context(format!(
+                "migration of {} stopped; {} (fix the input and run again to resume)",
+                a.file.display(),
+                summary_line(&summary)
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut written_back = None;
+    if a.write_back {
+        let ids = &summary.ids;
+        let wb = incident::write_back(&path, |i| {
+            ids.get(i as usize)
+                .copied()
+                .filter(|k| *k != 0)
+                .map(IncidentId::from_key)
+        })?;
+        written_back = Some(wb);
+    }
+    match a.format {
+        OutFormat::Json => {
+            let mut v = serde_json::to_value(&summary)?;
+            if let (Some(obj), Some(wb)) = (v.as_object_mut(), &written_back) {
+                obj.insert("written_back".into(), serde_json::to_value(wb)?);
+            }
+            print_json(&v)?;
+        }
+        OutFormat::Text => {
+            print(&format!("{}\n", summary_line(&summary)))?;
+            if let Some(f) = &summary.rejects_file
+                && summary.rejected > 0
+            {
+                eprintln!("rejected records with reasons: {f}");
+            }
+            if let Some(wb) = &written_back {
+                eprintln!(
+                    "wrote incident_id into {} of {} entries of {}",
+                    wb.updated,
+                    wb.records,
+                    a.file.display()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(db: &Option<PathBuf>, a: BridgeReportArgs) -> Result<ExitCode> {
+    let m = config::open(db)?;
+    let (errors, invalid) = incident::error_stats(&a.file)?;
+    let incidents =
+        incident::compute_metrics(&m, MetricsOptions::default(), SlaTargets::default())?;
+    let r = incident::BridgeReport {
+        incidents,
+        errors,
+        invalid_records: invalid,
+    };
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match a.format {
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &r)?;
+            writeln!(out)?;
+        }
+        ReportFormat::Markdown => incident::render_bridge_markdown(&r, &mut out)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(db: &Option<PathBuf>, a: BridgeCheckArgs) -> Result<ExitCode> {
+    let m = config::open(db)?;
+    let c = incident::bridge_check(&m, &a.file)?;
+    match a.format {
+        OutFormat::Json => print_json(&c)?,
+        OutFormat::Text => {
+            let mut s = String::new();
+            for p in &c.problems {
+                s.push_str(&format!("record {}: {}: {}\n", p.index, p.kind, p.message));
+            }
+            let kinds: Vec<String> = incident::problem_kinds(&c)
+                .into_iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            s.push_str(&format!(
+                "{} records, {} consistent, {} inconsistencies{}\n",
+                c.records,
+                c.consistent,
+                c.problems_total,
+                if kinds.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", kinds.join(", "))
+                }
+            ));
+            print(&s)?;
+        }
+    }
+    Ok(if c.problems_total == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}

@@ -1,0 +1,63 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use incident::{AnalyzeOptions, AutofixOptions, KbOptions};
+
+use super::print;
+use crate::cli::KbCommand;
+use crate::config;
+
+pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
+    let KbCommand::Suggest(a) = cmd;
+    let m = config::open(db)?;
+    let mut patterns = incident::load_patterns(&m)?;
+    if patterns.is_empty() && m.count()? > 0 {
+        eprintln!("no stored patterns: running `incident analyze` first");
+        patterns = incident::analyze(&m, &AnalyzeOptions::default(), |_| {})?.patterns;
+    }
+    let opts = KbOptions {
+        min_count: a.min_count,
+        ..KbOptions::default()
+    };
+    let r = incident::run_kb(
+        &a.kb_dir,
+        &patterns,
+        &opts,
+        &AutofixOptions::default(),
+        a.write,
+    )?;
+    for w in &r.update.warnings {
+        eprintln!("warning: {w}");
+    }
+    let u = &r.update;
+    let counts = format!(
+        "{} new entries, {} updated, {} enriched",
+        u.added.len(),
+        u.updated.len(),
+        u.enriched.len()
+    );
+    if a.write {
+        for p in &r.written {
+            eprintln!("wrote {}", p.display());
+        }
+        print(&format!(
+            "{counts}; {} file(s) written{}\n",
+            r.written.len(),
+            if r.written.is_empty() {
+                " (nothing changed)"
+            } else {
+                ""
+            }
+        ))?;
+    } else {
+        let diff = r.diff();
+        if diff.is_empty() {
+            eprintln!("nothing to change");
+        } else {
+            print(&diff)?;
+            eprintln!("{counts}; run with --write to apply");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

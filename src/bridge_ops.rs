@@ -1,0 +1,243 @@
+//! `incident bridge report` and `incident bridge check`: the error history and the store,
+//! side by side.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::bridge::{ErrorReader, ErrorStats, ErrorStatsBuilder, ReadError, fingerprint};
+use crate::error::{Error, StoreError};
+use crate::manager::IncidentManager;
+use crate::metrics::Metrics;
+use crate::model::IncidentId;
+use crate::schema::{FINGERPRINTS, HEADS};
+
+/// Reading the history for a report or check failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BridgeError {
+    #[error("cannot read {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl From<StoreError> for BridgeError {
+    fn from(e: StoreError) -> Self {
+        BridgeError::Store(e.into())
+    }
+}
+
+impl From<redb::StorageError> for BridgeError {
+    fn from(e: redb::StorageError) -> Self {
+        BridgeError::Store(e.into())
+    }
+}
+
+fn open(path: &Path) -> Result<ErrorReader<File>, BridgeError> {
+    File::open(path)
+        .map(ErrorReader::new)
+        .map_err(|source| BridgeError::Open {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// Error statistics of a history file, read streaming. Invalid records are counted as
+/// `invalid` and otherwise skipped.
+pub fn error_stats(path: &Path) -> Result<(ErrorStats, u64), BridgeError> {
+    let mut reader = open(path)?;
+    let mut b = ErrorStatsBuilder::new();
+    let mut invalid = 0;
+    loop {
+        match reader.next_record() {
+            Ok(Some(r)) => b.add(&r),
+            Ok(None) => break,
+            Err(e) if !e.is_fatal() => invalid += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((b.finish(), invalid))
+}
+
+/// The integrated report: the store's incident metrics and the file's error statistics.
+#[derive(Clone, Debug, Serialize)]
+pub struct BridgeReport {
+    pub incidents: Metrics,
+    pub errors: ErrorStats,
+    /// Records of the file that failed validation.
+    pub invalid_records: u64,
+}
+
+/// Writes the integrated report as Markdown: the error statistics, then the incident report.
+pub fn render_bridge_markdown(r: &BridgeReport, out: &mut impl Write) -> std::io::Result<()> {
+    let e = &r.errors;
+    writeln!(out, "# Integrated report: error history and incidents\n")?;
+    writeln!(out, "## Error statistics\n")?;
+    writeln!(out, "| Metric | Value |\n|---|--:|")?;
+    writeln!(out, "| Total errors | {} |", e.total_errors)?;
+    writeln!(out, "| Resolved errors | {} |", e.resolved_errors)?;
+    writeln!(out, "| Resolution rate | {:.1}% |", e.resolution_rate)?;
+    writeln!(out, "| Errors without a pattern | {} |", e.unmatched_errors)?;
+    writeln!(out, "| Invalid records | {} |\n", r.invalid_records)?;
+    writeln!(out, "### By pattern\n")?;
+    writeln!(
+        out,
+        "| Pattern | Errors | Resolved | Resolution rate |\n|---|--:|--:|--:|"
+    )?;
+    for p in &e.patterns {
+        writeln!(
+            out,
+            "| {} | {} | {} | {:.1}% |",
+            p.pattern_id, p.count, p.resolved, p.resolution_rate
+        )?;
+    }
+    writeln!(out, "\n### By error type\n")?;
+    writeln!(out, "| Error type | Errors | Resolved |\n|---|--:|--:|")?;
+    for t in e.error_types.iter().take(20) {
+        writeln!(
+            out,
+            "| {} | {} | {} |",
+            t.error_type.replace('|', "\\|"),
+            t.count,
+            t.resolved
+        )?;
+    }
+    writeln!(out)?;
+    crate::report::render_markdown(&r.incidents, out)
+}
+
+/// One inconsistency between the file and the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Inconsistency {
+    /// 0-based record index in the file.
+    pub index: u64,
+    pub kind: String,
+    pub message: String,
+}
+
+/// The result of `bridge check`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BridgeCheck {
+    pub records: u64,
+    pub consistent: u64,
+    pub problems: Vec<Inconsistency>,
+    /// Problems beyond the first 1,000 are counted, not listed.
+    pub problems_total: u64,
+}
+
+/// Checks that every error of the file maps to an incident of the store and that every
+/// `incident_id` written in the file exists.
+pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
+    let txn = manager.store().read()?;
+    let fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
+    let heads = txn.open_table(HEADS).map_err(StoreError::from)?;
+    let mut reader = open(path)?;
+    let mut out = BridgeCheck::default();
+    let push = |out: &mut BridgeCheck, index: u64, kind: &str, message: String| {
+        out.problems_total += 1;
+        if out.problems.len() < 1000 {
+            out.problems.push(Inconsistency {
+                index,
+                kind: kind.into(),
+                message,
+            });
+        }
+    };
+    let mut index = 0u64;
+    loop {
+        let rec = match reader.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(ReadError::Invalid(bad)) => {
+                out.records += 1;
+                push(&mut out, bad.index, "invalid", bad.to_string());
+                index = bad.index + 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        out.records += 1;
+        let fp = fingerprint(&rec);
+        let key = (
+            rec.timestamp.micros(),
+            u64::from_be_bytes([fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]]),
+        );
+        let mapped = fps.get(key)?.map(|v| v.value());
+        let mut ok = true;
+        match mapped {
+            None => {
+                ok = false;
+                push(
+                    &mut out,
+                    index,
+                    "not_migrated",
+                    format!(
+                        "record {index} ({} in {}, {}) has no incident in the store",
+                        rec.error_type, rec.file, rec.timestamp
+                    ),
+                );
+            }
+            Some(k) if heads.get(k)?.is_none() => {
+                ok = false;
+                push(
+                    &mut out,
+                    index,
+                    "missing_incident",
+                    format!(
+                        "record {index} was migrated to {}, which no longer exists",
+                        IncidentId::from_key(k)
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
+        if let Some(id) = rec.incident_id {
+            if heads.get(id.key())?.is_none() {
+                ok = false;
+                push(
+                    &mut out,
+                    index,
+                    "unknown_incident_id",
+                    format!("record {index} names incident_id {id}, which is not in the store"),
+                );
+            } else if mapped.is_some_and(|k| k != id.key()) {
+                ok = false;
+                push(
+                    &mut out,
+                    index,
+                    "id_mismatch",
+                    format!(
+                        "record {index} names {id} but was migrated to {}",
+                        mapped
+                            .map(IncidentId::from_key)
+                            .map(|i| i.to_string())
+                            .unwrap_or_default()
+                    ),
+                );
+            }
+        }
+        if ok {
+            out.consistent += 1;
+        }
+        index += 1;
+    }
+    Ok(out)
+}
+
+/// Problems of a check grouped by kind, for a one-line summary.
+pub fn problem_kinds(check: &BridgeCheck) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for p in &check.problems {
+        *m.entry(p.kind.clone()).or_insert(0) += 1;
+    }
+    m
+}

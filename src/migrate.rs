@@ -1,0 +1,492 @@
+//! `incident bridge migrate`: streams an `error_history.json` into the store.
+//!
+//! Two threads: the preparing thread reads, validates, fingerprints, deduplicates, assigns
+//! ids and encodes whole batches; the calling thread writes each batch in one write
+//! transaction. Memory is bounded by two batches in flight, whatever the input size
+//! (plus 8 bytes per record for `--write-back`'s index -> id map).
+//!
+//! Invariants:
+//! - A batch is committed whole or not at all, and it carries the fingerprints of its
+//!   records, so a rerun after any crash skips exactly the records already stored.
+//! - Ids already carried by the file (`incident_id`) are reserved before any new id is
+//!   handed out, so a new incident never takes an id a later record links to.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::bridge::{ErrorReader, ReadError, fingerprint, to_incident};
+use crate::error::{Error, StoreError};
+use crate::manager::IncidentManager;
+use crate::model::IncidentId;
+use crate::schema::{DAY_COUNTERS, FINGERPRINTS, HEADS};
+use crate::store::{Bulk, Writer};
+
+/// How to migrate.
+#[derive(Clone, Debug)]
+pub struct MigrateOptions {
+    /// Records per write transaction.
+    pub batch: usize,
+    /// Skip invalid records (writing them to `rejects`) instead of stopping at the first.
+    pub skip_invalid: bool,
+    /// Where rejected records go (JSON Lines, with reasons), with `skip_invalid`.
+    pub rejects: Option<PathBuf>,
+    /// Keep the incident id of every record, for `write_back`.
+    pub keep_ids: bool,
+}
+
+impl Default for MigrateOptions {
+    fn default() -> Self {
+        Self {
+            batch: 50_000,
+            skip_invalid: false,
+            rejects: None,
+            keep_ids: false,
+        }
+    }
+}
+
+/// Time spent per phase, in seconds (the two threads overlap, so they add up to more
+/// than the wall time).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Phases {
+    /// Scanning the reserved ids carried by the file.
+    pub reserve: f64,
+    /// Reading and validating records.
+    pub parse: f64,
+    /// Fingerprints, dedup lookups, id assignment, building and encoding incidents.
+    pub encode: f64,
+    /// Writing batches and committing them.
+    pub write: f64,
+    pub wall: f64,
+}
+
+/// What a migration did. Every record is counted exactly once among `migrated`,
+/// `already_present`, `linked` and `rejected`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MigrateSummary {
+    /// Records read (valid or not).
+    pub records: u64,
+    /// New incidents created.
+    pub migrated: u64,
+    /// Records whose fingerprint was already in the store (an earlier run).
+    pub already_present: u64,
+    /// Records carrying an `incident_id` that already existed: linked, not duplicated.
+    pub linked: u64,
+    /// Of `migrated`: records whose `incident_id` did not exist yet, created under it.
+    pub created_under_carried_id: u64,
+    /// Invalid records skipped (with `skip_invalid`).
+    pub rejected: u64,
+    pub rejects_file: Option<String>,
+    pub batches: u64,
+    pub phases: Phases,
+    /// Incident id per record index (only with `keep_ids`; 0 where none).
+    #[serde(skip)]
+    pub ids: Vec<u64>,
+}
+
+/// The migration stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrateError {
+    /// The input was malformed or a record invalid; everything before it is stored.
+    #[error("{source} (stopped: {} migrated before it; nothing at or after it was written)", .summary.migrated)]
+    Input {
+        source: ReadError,
+        summary: Box<MigrateSummary>,
+    },
+    #[error("cannot read {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write rejects file {path}: {source}")]
+    Rejects {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl From<StoreError> for MigrateError {
+    fn from(e: StoreError) -> Self {
+        MigrateError::Store(e.into())
+    }
+}
+
+impl From<redb::StorageError> for MigrateError {
+    fn from(e: redb::StorageError) -> Self {
+        MigrateError::Store(e.into())
+    }
+}
+
+/// Finds every `"incident_id": "INC-..."` in the file and returns, per date, the highest
+/// sequence number. A match inside some other string only reserves an id needlessly.
+fn scan_carried_ids(path: &Path) -> Result<BTreeMap<u32, u32>, MigrateError> {
+    let open = |source| MigrateError::Open {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = File::open(path).map_err(open)?;
+    let finder = memchr::memmem::Finder::new(b"\"incident_id\"");
+    let mut out: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut buf = vec![0u8; 4 << 20];
+    let mut keep = 0usize;
+    loop {
+        let n = f.read(&mut buf[keep..]).map_err(open)?;
+        let end = keep + n;
+        let data = &buf[..end];
+        // The last 64 bytes may hold a match cut in two; they are scanned again next round.
+        let safe = if n == 0 { end } else { end.saturating_sub(64) };
+        let mut last = 0;
+        for pos in finder.find_iter(&data[..end]) {
+            if pos >= safe {
+                break;
+            }
+            last = pos + 1;
+            let rest = &data[pos + 13..end.min(pos + 13 + 64)];
+            let rest = std::str::from_utf8(rest).unwrap_or_else(|e| {
+                std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or_default()
+            });
+            let value = rest.trim_start().strip_prefix(':').map(str::trim_start);
+            if let Some(v) = value.and_then(|v| v.strip_prefix('"'))
+                && let Some(close) = v.find('"')
+                && let Ok(id) = v[..close].parse::<IncidentId>()
+            {
+                let e = out.entry(id.date()).or_default();
+                *e = (*e).max(id.seq());
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        let carry_from = safe.max(last.min(end));
+        buf.copy_within(carry_from..end, 0);
+        keep = end - carry_from;
+    }
+    Ok(out)
+}
+
+/// A prepared batch, or the reason preparing stopped.
+enum Msg {
+    Batch(Box<Bulk>, u64),
+    Stop(ReadError),
+}
+
+/// Migrates `path` (a file; spool stdin to a file first) into the store.
+/// `progress` gets the bytes read so far.
+pub fn migrate(
+    manager: &IncidentManager,
+    path: &Path,
+    opts: &MigrateOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<MigrateSummary, MigrateError> {
+    let wall = Instant::now();
+    let mut summary = MigrateSummary::default();
+    let t = Instant::now();
+    let reserved = scan_carried_ids(path)?;
+    summary.phases.reserve = t.elapsed().as_secs_f64();
+    let reader = ErrorReader::new(File::open(path).map_err(|source| MigrateError::Open {
+        path: path.display().to_string(),
+        source,
+    })?);
+    let mut rejects = match (&opts.rejects, opts.skip_invalid) {
+        (Some(p), true) => Some((
+            p.clone(),
+            BufWriter::new(File::create(p).map_err(|source| MigrateError::Rejects {
+                path: p.display().to_string(),
+                source,
+            })?),
+        )),
+        _ => None,
+    };
+
+    let (tx, rx) = mpsc::sync_channel::<Msg>(1);
+    let (ack_tx, ack_rx) = mpsc::channel::<u64>();
+    let store = manager.store();
+    let mut write_time = Duration::ZERO;
+    let mut write_result: Result<(), MigrateError> = Ok(());
+
+    let prepared = std::thread::scope(|scope| {
+        let preparer = scope.spawn(|| {
+            prepare(
+                store,
+                reader,
+                opts,
+                &reserved,
+                tx,
+                ack_rx,
+                progress,
+                rejects.as_mut().map(|(_, w)| w as &mut (dyn Write + Send)),
+            )
+        });
+        let mut stop = None;
+        for msg in rx.iter() {
+            match msg {
+                Msg::Batch(mut bulk, seq) => {
+                    let t = Instant::now();
+                    let r = (|| -> Result<(), MigrateError> {
+                        let txn = store.write()?;
+                        {
+                            let mut w = Writer::new(&txn)?;
+                            w.flush_bulk(&mut bulk)?;
+                            w.finish()?;
+                        }
+                        txn.commit().map_err(StoreError::from)?;
+                        Ok(())
+                    })();
+                    write_time += t.elapsed();
+                    if let Err(e) = r {
+                        write_result = Err(e);
+                        break;
+                    }
+                    summary.batches += 1;
+                    let _ = ack_tx.send(seq);
+                }
+                Msg::Stop(e) => stop = Some(e),
+            }
+        }
+        drop(rx);
+        let prepared = preparer.join();
+        (prepared, stop)
+    });
+    write_result?;
+    let (prepared, stop) = prepared;
+    let counts = match prepared {
+        Ok(r) => r?,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    summary.records = counts.records;
+    summary.migrated = counts.migrated;
+    summary.already_present = counts.already_present;
+    summary.linked = counts.linked;
+    summary.created_under_carried_id = counts.created_under_carried_id;
+    summary.rejected = counts.rejected;
+    summary.ids = counts.ids;
+    summary.phases.parse = counts.parse.as_secs_f64();
+    summary.phases.encode = counts.encode.as_secs_f64();
+    summary.phases.write = write_time.as_secs_f64();
+    if let Some((p, mut w)) = rejects {
+        w.flush().map_err(|source| MigrateError::Rejects {
+            path: p.display().to_string(),
+            source,
+        })?;
+        summary.rejects_file = Some(p.display().to_string());
+    }
+    summary.phases.wall = wall.elapsed().as_secs_f64();
+    if let Some(e) = stop {
+        return Err(MigrateError::Input {
+            source: e,
+            summary: Box::new(summary),
+        });
+    }
+    Ok(summary)
+}
+
+#[derive(Default)]
+struct Counts {
+    records: u64,
+    migrated: u64,
+    already_present: u64,
+    linked: u64,
+    created_under_carried_id: u64,
+    rejected: u64,
+    ids: Vec<u64>,
+    parse: Duration,
+    encode: Duration,
+}
+
+/// Fingerprints and ids of batches sent but not yet committed, which a fresh read
+/// transaction cannot see yet.
+#[derive(Default)]
+struct InFlight {
+    batches: Vec<SentBatch>,
+}
+
+/// Fingerprint key: (error time micros, first 64 bits of the fingerprint).
+type FpKey = (i64, u64);
+
+struct SentBatch {
+    seq: u64,
+    fingerprints: HashMap<FpKey, u64>,
+    ids: HashSet<u64>,
+}
+
+impl InFlight {
+    fn fingerprint(&self, key: &FpKey) -> Option<u64> {
+        self.batches
+            .iter()
+            .find_map(|b| b.fingerprints.get(key).copied())
+    }
+    fn has_id(&self, id: u64) -> bool {
+        self.batches.iter().any(|b| b.ids.contains(&id))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn prepare<R: Read>(
+    store: &crate::store::Store,
+    mut reader: ErrorReader<R>,
+    opts: &MigrateOptions,
+    reserved: &BTreeMap<u32, u32>,
+    tx: mpsc::SyncSender<Msg>,
+    acks: mpsc::Receiver<u64>,
+    progress: &(dyn Fn(u64) + Sync),
+    mut rejects: Option<&mut (dyn Write + Send)>,
+) -> Result<Counts, MigrateError> {
+    let mut c = Counts::default();
+    let mut counters: HashMap<u32, u32> = HashMap::new();
+    let mut txn = store.read()?;
+    let mut fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
+    let mut heads = txn.open_table(HEADS).map_err(StoreError::from)?;
+    let day_counters = txn.open_table(DAY_COUNTERS).map_err(StoreError::from)?;
+    let mut inflight = InFlight::default();
+    let mut bulk = Bulk::default();
+    let mut batch_fps: HashMap<(i64, u64), u64> = HashMap::new();
+    let mut batch_ids: HashSet<u64> = HashSet::new();
+    let mut seq_no = 0u64;
+    let batch = opts.batch.max(1);
+
+    let mut send = |bulk: &mut Bulk,
+                    batch_fps: &mut HashMap<(i64, u64), u64>,
+                    batch_ids: &mut HashSet<u64>,
+                    inflight: &mut InFlight|
+     -> bool {
+        seq_no += 1;
+        inflight.batches.push(SentBatch {
+            seq: seq_no,
+            fingerprints: std::mem::take(batch_fps),
+            ids: std::mem::take(batch_ids),
+        });
+        tx.send(Msg::Batch(Box::new(std::mem::take(bulk)), seq_no))
+            .is_ok()
+    };
+
+    loop {
+        let t = Instant::now();
+        let next = reader.next_record();
+        c.parse += t.elapsed();
+        let t = Instant::now();
+        let rec = match next {
+            Ok(Some(rec)) => rec,
+            Ok(None) => break,
+            Err(ReadError::Invalid(bad)) if opts.skip_invalid => {
+                c.records += 1;
+                c.rejected += 1;
+                if opts.keep_ids {
+                    c.ids.push(0);
+                }
+                if let Some(w) = rejects.as_deref_mut() {
+                    let line = bad.to_reject_line();
+                    w.write_all(line.as_bytes())
+                        .and_then(|_| w.write_all(b"\n"))
+                        .map_err(|source| MigrateError::Rejects {
+                            path: opts
+                                .rejects
+                                .as_ref()
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_default(),
+                            source,
+                        })?;
+                }
+                continue;
+            }
+            Err(e) => {
+                if !bulk.is_empty() {
+                    send(&mut bulk, &mut batch_fps, &mut batch_ids, &mut inflight);
+                }
+                let _ = tx.send(Msg::Stop(e));
+                return Ok(c);
+            }
+        };
+        c.records += 1;
+        let fp = fingerprint(&rec);
+        let key = (
+            rec.timestamp.micros(),
+            u64::from_be_bytes([fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]]),
+        );
+        let known = match batch_fps
+            .get(&key)
+            .copied()
+            .or_else(|| inflight.fingerprint(&key))
+        {
+            Some(id) => Some(id),
+            None => fps.get(key)?.map(|v| v.value()),
+        };
+        let id = if let Some(existing) = known {
+            c.already_present += 1;
+            existing
+        } else if let Some(carried) = rec.incident_id {
+            let k = carried.key();
+            let exists = batch_ids.contains(&k) || inflight.has_id(k) || heads.get(k)?.is_some();
+            batch_fps.insert(key, k);
+            bulk.fingerprints.push((key, k));
+            if exists {
+                c.linked += 1;
+            } else {
+                let inc = to_incident(&rec, carried);
+                bulk.add(&inc);
+                batch_ids.insert(k);
+                let e = bulk.counters.entry(carried.date()).or_default();
+                *e = (*e).max(carried.seq());
+                c.migrated += 1;
+                c.created_under_carried_id += 1;
+            }
+            k
+        } else {
+            let date = IncidentId::date_key(rec.timestamp.local_date());
+            let seq = match counters.get(&date) {
+                Some(&s) => s,
+                None => {
+                    let stored = day_counters.get(date)?.map(|v| v.value()).unwrap_or(0);
+                    stored.max(reserved.get(&date).copied().unwrap_or(0))
+                }
+            };
+            let next = seq
+                .checked_add(1)
+                .ok_or(StoreError::CounterExhausted { date })?;
+            counters.insert(date, next);
+            let id = IncidentId::new(date, next);
+            let inc = to_incident(&rec, id);
+            bulk.add(&inc);
+            bulk.counters.insert(date, next);
+            batch_fps.insert(key, id.key());
+            batch_ids.insert(id.key());
+            bulk.fingerprints.push((key, id.key()));
+            c.migrated += 1;
+            id.key()
+        };
+        if opts.keep_ids {
+            c.ids.push(id);
+        }
+        c.encode += t.elapsed();
+        if bulk.len() >= batch {
+            if !send(&mut bulk, &mut batch_fps, &mut batch_ids, &mut inflight) {
+                return Ok(c);
+            }
+            progress(reader.offset());
+            // Committed batches are visible to a new read transaction; drop their sets.
+            let mut committed = None;
+            while let Ok(seq) = acks.try_recv() {
+                committed = Some(seq);
+            }
+            if let Some(seq) = committed {
+                inflight.batches.retain(|b| b.seq > seq);
+                txn = store.read()?;
+                fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
+                heads = txn.open_table(HEADS).map_err(StoreError::from)?;
+            }
+        }
+    }
+    if !bulk.is_empty() {
+        send(&mut bulk, &mut batch_fps, &mut batch_ids, &mut inflight);
+    }
+    progress(reader.offset());
+    Ok(c)
+}

@@ -1,0 +1,397 @@
+//! The error-history bridge, run as a real process against real redb files.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::Env;
+use serde_json::Value;
+
+const SMALL: &str = r#"{"metadata": {"total_errors": 3, "resolved_errors": 1},
+ "error_history": [
+   {"timestamp": "2025-07-09T13:20:00.123456+00:00", "error_type": "ConnectionRefusedError",
+    "file": "libs/rabbitmq_client.py", "error_message": "Connection refused to 10.0.0.3:5672",
+    "pattern_id": "PATTERN_001", "fix_applied": "systemctl restart rabbitmq-server", "success": true},
+   {"error_type": "ModuleNotFoundError", "timestamp": "2025-07-09T14:00:00Z", "file": "workers/pm_worker.py",
+    "error_message": "No module named 'pika'", "pattern_id": "PATTERN_002",
+    "fix_applied": "pending", "success": false, "extra": {"nested": [1, 2, 3]}},
+   {"timestamp": "2025-07-10T01:00:00+09:00", "error_type": "FatalWorkerCrash", "file": "workers/a.py",
+    "error_message": "ワーカーが異常終了しました (exit 137)", "success": false}],
+ "pattern_statistics": {"PATTERN_001": {"count": 1, "resolution_rate": 100.0}}}"#;
+
+fn migrate_json(env: &Env, file: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["bridge", "migrate", file, "--format", "json"];
+    args.extend_from_slice(extra);
+    env.json(&args)
+}
+
+#[test]
+fn migrates_as_the_original_bridge_did_and_is_idempotent() {
+    let env = Env::new();
+    env.write("eh.json", SMALL);
+    let s = migrate_json(&env, "eh.json", &[]);
+    assert_eq!(s["records"], 3);
+    assert_eq!(s["migrated"], 3);
+    let all = env.json(&["list", "--all", "--format", "json", "--oldest-first"]);
+    let first = &all[0];
+    assert_eq!(first["id"], "INC-20250709-0001");
+    assert_eq!(
+        first["title"],
+        "ConnectionRefusedError in libs/rabbitmq_client.py"
+    );
+    assert_eq!(first["category"], "error");
+    assert_eq!(first["priority"], "high");
+    assert_eq!(first["status"], "resolved");
+    assert_eq!(first["impact"], "システムエラーによる処理中断");
+    assert_eq!(first["assignee"], "error_handler");
+    assert_eq!(first["created_at"], "2025-07-09T13:20:00.123456+00:00");
+    assert_eq!(
+        first["resolution"]["actions_taken"][0],
+        "systemctl restart rabbitmq-server"
+    );
+    assert_eq!(first["resolution"]["root_cause"], "Pattern: PATTERN_001");
+    assert_eq!(
+        first["resolution"]["resolved_at"],
+        "2025-07-09T13:20:00.123456+00:00"
+    );
+    assert_eq!(all[1]["priority"], "medium");
+    assert_eq!(all[1]["status"], "open");
+    assert_eq!(all[2]["priority"], "critical");
+    // 2025-07-10T01:00+09:00 is July 9 in UTC but July 10 in Tokyo: the id has the local date.
+    assert_eq!(all[2]["id"], "INC-20250710-0001");
+
+    let again = migrate_json(&env, "eh.json", &[]);
+    assert_eq!(again["migrated"], 0);
+    assert_eq!(again["already_present"], 3);
+
+    // A grown file adds only the new error.
+    let grown = SMALL.replace(
+        "\"success\": false}],",
+        "\"success\": false},\n {\"timestamp\": \"2025-07-11T09:00:00Z\", \"error_type\": \"TypeError\", \"file\": \"x.py\", \"error_message\": \"bad\"}],",
+    );
+    env.write("eh.json", &grown);
+    let g = migrate_json(&env, "eh.json", &[]);
+    assert_eq!(
+        (g["migrated"].as_u64(), g["already_present"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert!(env.ok(&["check"]).contains("0 problem(s)"));
+    assert!(
+        env.ok(&["bridge", "check", "eh.json"])
+            .contains("4 records, 4 consistent, 0 inconsistencies")
+    );
+}
+
+#[test]
+fn carried_incident_ids_are_linked_not_duplicated() {
+    let env = Env::new();
+    let id = env.create(&[
+        "--category",
+        "error",
+        "--priority",
+        "medium",
+        "--title",
+        "pika missing",
+        "--components",
+        "pm_worker",
+        "--at",
+        "2025-07-09T10:00:00+09:00",
+    ]);
+    assert_eq!(id, "INC-20250709-0001");
+    let doc = SMALL
+        .replace(
+            "\"success\": false, \"extra\"",
+            "\"success\": false, \"incident_id\": \"INC-20250709-0001\", \"extra\"",
+        )
+        .replace(
+            "\"success\": false}]",
+            "\"success\": false, \"incident_id\": \"INC-20250710-0007\"}]",
+        );
+    env.write("eh.json", &doc);
+    let s = migrate_json(&env, "eh.json", &[]);
+    assert_eq!(s["linked"], 1, "{s}");
+    assert_eq!(s["migrated"], 2, "{s}");
+    assert_eq!(s["created_under_carried_id"], 1, "{s}");
+    // The carried id was created as is; new ids of that day never take it.
+    let v = env.json(&["show", "INC-20250710-0007", "--format", "json"]);
+    assert_eq!(v["title"], "FatalWorkerCrash in workers/a.py");
+    assert_eq!(
+        env.json(&["list", "--all", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(
+        env.ok(&["bridge", "check", "eh.json"])
+            .contains("3 consistent, 0 inconsistencies")
+    );
+    let next = env.create(&[
+        "--category",
+        "error",
+        "--priority",
+        "low",
+        "--title",
+        "t",
+        "--components",
+        "c",
+        "--at",
+        "2025-07-10T10:00:00+09:00",
+    ]);
+    assert_eq!(next, "INC-20250710-0008");
+}
+
+#[test]
+fn write_back_adds_ids_atomically_and_check_agrees() {
+    let env = Env::new();
+    env.write("eh.json", SMALL);
+    let s = migrate_json(&env, "eh.json", &["--write-back"]);
+    assert_eq!(s["written_back"]["updated"], 3);
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("eh.json")).unwrap()).unwrap();
+    assert_eq!(doc["error_history"][0]["incident_id"], "INC-20250709-0001");
+    assert_eq!(doc["error_history"][1]["extra"]["nested"][2], 3);
+    assert_eq!(doc["pattern_statistics"]["PATTERN_001"]["count"], 1);
+    // Written-back ids keep the fingerprint: nothing new, everything consistent.
+    let again = migrate_json(&env, "eh.json", &[]);
+    assert_eq!(again["already_present"], 3);
+    assert!(
+        env.ok(&["bridge", "check", "eh.json"])
+            .contains("0 inconsistencies")
+    );
+    let e = env.fails(&["bridge", "migrate", "-", "--write-back"], 1);
+    assert!(e.contains("--write-back needs a file"), "{e}");
+}
+
+#[test]
+fn json_lines_and_stdin_work() {
+    let env = Env::new();
+    let lines = "{\"timestamp\": \"2025-01-01T00:00:00Z\", \"error_type\": \"KeyError\", \"file\": \"a.py\", \"error_message\": \"'x'\"}\n\n{\"timestamp\": \"2025-01-01T00:01:00Z\", \"error_type\": \"KeyError\", \"file\": \"a.py\", \"error_message\": \"'y'\", \"success\": true, \"fix_applied\": \"restart\"}\r\n";
+    let out = env
+        .cmd()
+        .args(["bridge", "migrate", "-", "--format", "json"])
+        .write_stdin(lines)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["migrated"], 2);
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("stdin"))
+        .collect();
+    assert!(leftovers.is_empty(), "spooled stdin is removed");
+}
+
+#[test]
+fn bad_input_stops_at_the_first_invalid_record_and_resumes() {
+    let env = Env::new();
+    let bad = SMALL.replace(
+        "\"timestamp\": \"2025-07-09T14:00:00Z\"",
+        "\"timestamp\": \"14:00 yesterday\"",
+    );
+    env.write("eh.json", &bad);
+    let e = env.fails(&["bridge", "migrate", "eh.json"], 1);
+    assert!(e.contains("record 1 (byte"), "{e}");
+    assert!(e.contains("field \"timestamp\""), "{e}");
+    assert!(e.contains("migrated 1"), "{e}");
+    // What came before stays; nothing at or after it was written.
+    assert_eq!(
+        env.json(&["list", "--all", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    env.write("eh.json", SMALL);
+    let s = migrate_json(&env, "eh.json", &[]);
+    assert_eq!(
+        (s["migrated"].as_u64(), s["already_present"].as_u64()),
+        (Some(2), Some(1))
+    );
+
+    let cases = [
+        (
+            "missing",
+            SMALL.replacen("\"error_type\": \"ModuleNotFoundError\",", "", 1),
+            "record 1 (byte",
+            "missing field \"error_type\"",
+        ),
+        (
+            "wrong_type",
+            SMALL.replacen("\"success\": true", "\"success\": \"yes\"", 1),
+            "record 0 (byte",
+            "field \"success\": expected",
+        ),
+        (
+            "bad_id",
+            SMALL.replacen(
+                "\"success\": false, \"extra\"",
+                "\"success\": false, \"incident_id\": \"INC-1\", \"extra\"",
+                1,
+            ),
+            "record 1 (byte",
+            "incident_id",
+        ),
+        (
+            "malformed",
+            SMALL.replacen(
+                "\"file\": \"workers/a.py\",",
+                "\"file\": \"workers/a.py\" \"x\",",
+                1,
+            ),
+            "malformed JSON at byte",
+            "line 9",
+        ),
+    ];
+    for (name, content, where_, what) in cases {
+        let env = Env::new();
+        env.write("eh.json", &content);
+        let e = env.fails(&["bridge", "migrate", "eh.json"], 1);
+        assert!(e.contains(where_) && e.contains(what), "{name}: {e}");
+        assert!(env.ok(&["check"]).contains("0 problem(s)"), "{name}");
+    }
+}
+
+#[test]
+fn skip_invalid_writes_rejects_with_reasons() {
+    let env = Env::new();
+    let bad = SMALL.replacen("\"error_type\": \"ModuleNotFoundError\",", "", 1);
+    env.write("eh.json", &bad);
+    let s = migrate_json(
+        &env,
+        "eh.json",
+        &["--skip-invalid", "--rejects", "rej.jsonl"],
+    );
+    assert_eq!(
+        (s["migrated"].as_u64(), s["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let rej = std::fs::read_to_string(env.path("rej.jsonl")).unwrap();
+    let line: Value = serde_json::from_str(rej.lines().next().unwrap()).unwrap();
+    assert_eq!(line["index"], 1);
+    assert_eq!(line["reason"], "missing field \"error_type\"");
+    assert_eq!(line["record"]["file"], "workers/pm_worker.py");
+    let c = env
+        .cmd()
+        .args(["bridge", "check", "eh.json"])
+        .output()
+        .unwrap();
+    assert_eq!(c.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&c.stdout).contains("record 1: invalid"));
+}
+
+#[test]
+fn check_reports_each_inconsistency_with_its_index() {
+    let env = Env::new();
+    env.write("eh.json", SMALL);
+    migrate_json(&env, "eh.json", &[]);
+    let grown = SMALL.replace("\"success\": false}]", "\"success\": false, \"incident_id\": \"INC-20990101-0001\"},\n{\"timestamp\": \"2025-08-01T00:00:00Z\", \"error_type\": \"E\", \"file\": \"f\", \"error_message\": \"m\"}]");
+    env.write("eh.json", &grown);
+    let out = env
+        .cmd()
+        .args(["bridge", "check", "eh.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "record 2: unknown_incident_id: record 2 names incident_id INC-20990101-0001"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("record 3: not_migrated"), "{text}");
+}
+
+#[test]
+fn integrated_report_has_error_and_incident_statistics() {
+    let env = Env::new();
+    env.write("eh.json", SMALL);
+    migrate_json(&env, "eh.json", &[]);
+    let md = env.ok(&["bridge", "report", "eh.json"]);
+    assert!(md.contains("| Total errors | 3 |"), "{md}");
+    assert!(md.contains("| PATTERN_001 | 1 | 1 | 100.0% |"), "{md}");
+    assert!(md.contains("# Incident report"), "{md}");
+    let j = env.json(&["bridge", "report", "eh.json", "--format", "json"]);
+    assert_eq!(j["errors"]["total_errors"], 3);
+    assert_eq!(j["errors"]["resolved_errors"], 1);
+    assert_eq!(j["incidents"]["summary"]["incidents"], 3);
+}
+
+#[test]
+fn generated_history_is_deterministic() {
+    let env = Env::new();
+    env.ok(&["bridge", "generate", "2000", "--seed", "7", "-o", "a.json"]);
+    env.ok(&["bridge", "generate", "2000", "--seed", "7", "-o", "b.json"]);
+    let a = std::fs::read(env.path("a.json")).unwrap();
+    assert_eq!(a, std::fs::read(env.path("b.json")).unwrap());
+    let s = migrate_json(&env, "a.json", &[]);
+    let linked_or_carried =
+        s["created_under_carried_id"].as_u64().unwrap() + s["linked"].as_u64().unwrap();
+    assert!(
+        linked_or_carried > 0,
+        "some records are already migrated: {s}"
+    );
+    assert_eq!(s["migrated"], 2000);
+    assert!(
+        env.ok(&["bridge", "check", "a.json"])
+            .contains("2000 consistent")
+    );
+}
+
+/// kill -9 at several points of a real migration: the file opens cleanly, holds only
+/// whole incidents with their index entries, and a rerun finishes with no duplicates.
+#[test]
+fn killed_migration_resumes_without_duplicates_or_losses() {
+    let env = Env::new();
+    env.ok(&[
+        "bridge", "generate", "60000", "--seed", "3", "-o", "eh.json",
+    ]);
+    let bin = assert_cmd::cargo::cargo_bin("incident");
+    let mut seen_partial = false;
+    for delay in [150u64, 400, 800, 1500] {
+        let mut child = std::process::Command::new(&bin)
+            .current_dir(env.dir.path())
+            .env("INCIDENT_DB", env.db())
+            .args(["bridge", "migrate", "eh.json", "--batch", "2000", "--quiet"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = env.ok(&["check"]);
+        assert!(
+            out.contains("0 problem(s)"),
+            "after kill at {delay} ms: {out}"
+        );
+        let n = env
+            .json(&["list", "--all", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len();
+        seen_partial |= n > 0 && n < 60000;
+    }
+    let s = migrate_json(&env, "eh.json", &[]);
+    assert_eq!(
+        s["migrated"].as_u64().unwrap() + s["already_present"].as_u64().unwrap(),
+        60000
+    );
+    assert!(env.ok(&["check"]).contains("checked 60000 incidents"));
+    assert!(
+        env.ok(&["bridge", "check", "eh.json"])
+            .contains("60000 consistent, 0 inconsistencies")
+    );
+    assert!(
+        seen_partial,
+        "no kill landed between two commits: the test proved nothing"
+    );
+}
