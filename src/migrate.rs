@@ -11,7 +11,10 @@
 //! - Ids already carried by the file (`incident_id`) are reserved before any new id is
 //!   handed out, so a new incident never takes an id a later record links to.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use redb::ReadableTable;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -173,8 +176,12 @@ fn scan_carried_ids(path: &Path) -> Result<BTreeMap<u32, u32>, MigrateError> {
     Ok(out)
 }
 
+/// Batches between two synced commits.
+const SYNC_EVERY: u64 = 8;
+
 /// A prepared batch, or the reason preparing stopped.
 enum Msg {
+    /// A batch and its sequence number.
     Batch(Box<Bulk>, u64),
     Stop(ReadError),
 }
@@ -232,7 +239,13 @@ pub fn migrate(
                 Msg::Batch(mut bulk, seq) => {
                     let t = Instant::now();
                     let r = (|| -> Result<(), MigrateError> {
-                        let txn = store.write()?;
+                        // Every SYNC_EVERY-th batch is synced, and the end syncs the rest;
+                        // a crash in between rolls back to the last synced batch, whole.
+                        let txn = if seq % SYNC_EVERY == 0 {
+                            store.write()?
+                        } else {
+                            store.write_unsynced()?
+                        };
                         {
                             let mut w = Writer::new(&txn)?;
                             w.flush_bulk(&mut bulk)?;
@@ -253,6 +266,14 @@ pub fn migrate(
             }
         }
         drop(rx);
+        if write_result.is_ok() && summary.batches > 0 {
+            let t = Instant::now();
+            write_result = store
+                .write()
+                .and_then(|txn| txn.commit().map_err(StoreError::from))
+                .map_err(MigrateError::from);
+            write_time += t.elapsed();
+        }
         let prepared = preparer.join();
         (prepared, stop)
     });
@@ -341,15 +362,21 @@ fn prepare<R: Read>(
     mut rejects: Option<&mut (dyn Write + Send)>,
 ) -> Result<Counts, MigrateError> {
     let mut c = Counts::default();
-    let mut counters: HashMap<u32, u32> = HashMap::new();
+    let mut counters: HashMap<u32, u32> = HashMap::default();
     let mut txn = store.read()?;
     let mut fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
     let mut heads = txn.open_table(HEADS).map_err(StoreError::from)?;
+    // Duplicates share their timestamp. A record later than everything stored before this
+    // run and than everything read so far can only repeat a record of this run with the
+    // same time, kept in `same_time`: no store lookup needed.
+    let floor = fps.last()?.map(|(k, _)| k.value().0).unwrap_or(i64::MIN);
+    let mut newest = i64::MIN;
+    let mut same_time: HashMap<FpKey, u64> = HashMap::default();
     let day_counters = txn.open_table(DAY_COUNTERS).map_err(StoreError::from)?;
     let mut inflight = InFlight::default();
     let mut bulk = Bulk::default();
-    let mut batch_fps: HashMap<(i64, u64), u64> = HashMap::new();
-    let mut batch_ids: HashSet<u64> = HashSet::new();
+    let mut batch_fps: HashMap<(i64, u64), u64> = HashMap::default();
+    let mut batch_ids: HashSet<u64> = HashSet::default();
     let mut seq_no = 0u64;
     let batch = opts.batch.max(1);
 
@@ -368,11 +395,12 @@ fn prepare<R: Read>(
             .is_ok()
     };
 
+    let mut t0 = Instant::now();
     loop {
-        let t = Instant::now();
         let next = reader.next_record();
-        c.parse += t.elapsed();
-        let t = Instant::now();
+        let t1 = Instant::now();
+        c.parse += t1 - t0;
+        t0 = t1;
         let rec = match next {
             Ok(Some(rec)) => rec,
             Ok(None) => break,
@@ -411,13 +439,21 @@ fn prepare<R: Read>(
             rec.timestamp.micros(),
             u64::from_be_bytes([fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]]),
         );
-        let known = match batch_fps
-            .get(&key)
-            .copied()
-            .or_else(|| inflight.fingerprint(&key))
-        {
-            Some(id) => Some(id),
-            None => fps.get(key)?.map(|v| v.value()),
+        let known = if key.0 > floor && key.0 >= newest {
+            if key.0 > newest {
+                newest = key.0;
+                same_time.clear();
+            }
+            same_time.get(&key).copied()
+        } else {
+            match batch_fps
+                .get(&key)
+                .copied()
+                .or_else(|| inflight.fingerprint(&key))
+            {
+                Some(id) => Some(id),
+                None => fps.get(key)?.map(|v| v.value()),
+            }
         };
         let id = if let Some(existing) = known {
             c.already_present += 1;
@@ -426,6 +462,9 @@ fn prepare<R: Read>(
             let k = carried.key();
             let exists = batch_ids.contains(&k) || inflight.has_id(k) || heads.get(k)?.is_some();
             batch_fps.insert(key, k);
+            if key.0 == newest {
+                same_time.insert(key, k);
+            }
             bulk.fingerprints.push((key, k));
             if exists {
                 c.linked += 1;
@@ -457,6 +496,9 @@ fn prepare<R: Read>(
             bulk.add(&inc);
             bulk.counters.insert(date, next);
             batch_fps.insert(key, id.key());
+            if key.0 == newest {
+                same_time.insert(key, id.key());
+            }
             batch_ids.insert(id.key());
             bulk.fingerprints.push((key, id.key()));
             c.migrated += 1;
@@ -465,7 +507,9 @@ fn prepare<R: Read>(
         if opts.keep_ids {
             c.ids.push(id);
         }
-        c.encode += t.elapsed();
+        let t2 = Instant::now();
+        c.encode += t2 - t1;
+        t0 = t2;
         if bulk.len() >= batch {
             if !send(&mut bulk, &mut batch_fps, &mut batch_ids, &mut inflight) {
                 return Ok(c);
