@@ -1,4 +1,46 @@
 //! `incident`: an embedded incident-management store on redb.
+//!
+//! One database file holds every incident with its timeline and resolution, secondary
+//! indexes (status, category, priority, component, assignee, creation time, pattern), the
+//! patterns mined from past incidents, and the fingerprints of migrated error records.
+//! [`IncidentManager`] is the entry point; the `incident` binary is a thin layer over it.
+//!
+//! ```
+//! use incident::{Category, Filter, IncidentManager, NewIncident, Priority, ResolveInput, Status, Update};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let m = IncidentManager::open(dir.path().join("incidents.redb"))?;
+//! let inc = m.create_incident(NewIncident {
+//!     category: Category::Failure,
+//!     priority: Priority::High,
+//!     title: "RabbitMQ接続断".into(),
+//!     description: "Connection refused to 10.0.0.3:5672".into(),
+//!     components: vec!["rabbitmq".into(), "pm_worker".into()],
+//!     impact: "通知処理の停止".into(),
+//!     assignee: None,
+//!     at: None,
+//! })?;
+//! m.update_incident(inc.id, Update { status: Some(Status::InProgress), ..Update::default() })?;
+//!
+//! // Index-driven: only incidents of the component that are open or in progress are read.
+//! let active = m.query(&Filter {
+//!     components: vec!["rabbitmq".into()],
+//!     statuses: vec![Status::Open, Status::InProgress],
+//!     ..Filter::default()
+//! })?;
+//! assert_eq!(active.len(), 1);
+//!
+//! let done = m.resolve_incident(inc.id, ResolveInput {
+//!     actions: vec!["systemctl restart rabbitmq-server".into()],
+//!     root_cause: "RabbitMQ停止".into(),
+//!     ..ResolveInput::default()
+//! })?;
+//! assert_eq!(done.status, Status::Resolved);
+//! assert!(incident::check(m.store())?.problems.is_empty());
+//! # Ok(())
+//! # }
+//! ```
 
 mod analysis;
 mod autofix;

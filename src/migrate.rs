@@ -64,6 +64,8 @@ pub struct Phases {
     pub parse: f64,
     /// Fingerprints, dedup lookups, id assignment, building and encoding incidents.
     pub encode: f64,
+    /// The preparing thread waiting for the writer to take a batch.
+    pub wait: f64,
     /// Writing batches and committing them.
     pub write: f64,
     pub wall: f64,
@@ -292,6 +294,7 @@ pub fn migrate(
     summary.ids = counts.ids;
     summary.phases.parse = counts.parse.as_secs_f64();
     summary.phases.encode = counts.encode.as_secs_f64();
+    summary.phases.wait = counts.wait.as_secs_f64();
     summary.phases.write = write_time.as_secs_f64();
     if let Some((p, mut w)) = rejects {
         w.flush().map_err(|source| MigrateError::Rejects {
@@ -321,6 +324,7 @@ struct Counts {
     ids: Vec<u64>,
     parse: Duration,
     encode: Duration,
+    wait: Duration,
 }
 
 /// Fingerprints and ids of batches sent but not yet committed, which a fresh read
@@ -511,7 +515,11 @@ fn prepare<R: Read>(
         c.encode += t2 - t1;
         t0 = t2;
         if bulk.len() >= batch {
-            if !send(&mut bulk, &mut batch_fps, &mut batch_ids, &mut inflight) {
+            let sent = send(&mut bulk, &mut batch_fps, &mut batch_ids, &mut inflight);
+            let t3 = Instant::now();
+            c.wait += t3 - t0;
+            t0 = t3;
+            if !sent {
                 return Ok(c);
             }
             progress(reader.offset());

@@ -223,6 +223,7 @@ pub(crate) struct Writer<'t> {
     by_pattern: Table<'t, (&'static str, u64), ()>,
     incident_pattern: Table<'t, u64, &'static str>,
     deltas: BTreeMap<String, i64>,
+    pattern_deltas: HashMap<String, i64>,
     /// Counters read or advanced in this transaction, written back by `finish`.
     day_seq: BTreeMap<u32, u32>,
     buf: Vec<u8>,
@@ -245,6 +246,7 @@ impl<'t> Writer<'t> {
             by_pattern: txn.open_table(BY_PATTERN)?,
             incident_pattern: txn.open_table(INCIDENT_PATTERN)?,
             deltas: BTreeMap::new(),
+            pattern_deltas: HashMap::default(),
             day_seq: BTreeMap::new(),
             buf: Vec::with_capacity(1024),
         })
@@ -387,13 +389,13 @@ impl<'t> Writer<'t> {
         }
         if let Some(old) = &old {
             self.by_pattern.remove((old.as_str(), key))?;
-            self.delta(count_key_pattern(old), -1);
+            self.pattern_delta(old, -1);
         }
         match pattern {
             Some(p) => {
                 self.incident_pattern.insert(key, p)?;
                 self.by_pattern.insert((p, key), ())?;
-                self.delta(count_key_pattern(p), 1);
+                self.pattern_delta(p, 1);
             }
             None => {
                 self.incident_pattern.remove(key)?;
@@ -411,12 +413,24 @@ impl<'t> Writer<'t> {
             .is_some())
     }
 
+    fn pattern_delta(&mut self, pattern: &str, d: i64) {
+        match self.pattern_deltas.get_mut(pattern) {
+            Some(v) => *v += d,
+            None => {
+                self.pattern_deltas.insert(pattern.to_string(), d);
+            }
+        }
+    }
+
     fn delta(&mut self, key: String, d: i64) {
         *self.deltas.entry(key).or_insert(0) += d;
     }
 
     /// Writes the accumulated index counts and day counters. Must run before commit.
     pub(crate) fn finish(&mut self) -> Result<(), StoreError> {
+        for (p, d) in std::mem::take(&mut self.pattern_deltas) {
+            self.delta(count_key_pattern(&p), d);
+        }
         for (k, d) in std::mem::take(&mut self.deltas) {
             if d == 0 {
                 continue;
@@ -847,7 +861,9 @@ impl Bulk {
 }
 
 /// Inserts `entries` (sorted here) through cursors; a key that does not fit the current
-/// gap re-seeks, and a key equal to a stored one overwrites it.
+/// gap re-seeks, and a key equal to a stored one overwrites it. When the keys interleave
+/// with stored ones (runs of fewer than `MIN_RUN` per seek), a cursor rebuilds a leaf per
+/// key, so the rest goes through plain inserts, which modify dirty leaves in place.
 fn insert_sorted<K, V>(
     table: &mut Table<'_, K, V>,
     entries: &mut [(K::SelfType<'_>, V::SelfType<'_>)],
@@ -857,9 +873,19 @@ where
     K: redb::Key + 'static,
     V: redb::Value + 'static,
 {
+    const MIN_RUN: usize = 8;
+    const PROBE_SEEKS: usize = 32;
     entries.sort_unstable_by(|a, b| cmp(&a.0, &b.0));
     let mut i = 0;
+    let mut seeks = 0usize;
     while i < entries.len() {
+        if seeks >= PROBE_SEEKS && i < seeks * MIN_RUN {
+            for (k, v) in &entries[i..] {
+                table.insert(k, v)?;
+            }
+            return Ok(());
+        }
+        seeks += 1;
         let mut fresh = true;
         let mut cursor = table.lower_bound_mut(std::ops::Bound::Included(&entries[i].0))?;
         while i < entries.len() {
