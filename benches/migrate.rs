@@ -242,7 +242,7 @@ fn print_header(
     );
     println!(
         "redb: `incident --db DB bridge migrate FILE --quiet --format json` (defaults: \
-         batches of 50000, every 8th commit synced, the end synced).\n"
+         batches of 25000, every 16th commit synced, the end synced).\n"
     );
     println!(
         "SQLite {} (bundled): one transaction; PRAGMA journal_mode=WAL, \

@@ -46,7 +46,7 @@ pub struct MigrateOptions {
 impl Default for MigrateOptions {
     fn default() -> Self {
         Self {
-            batch: 50_000,
+            batch: 25_000,
             skip_invalid: false,
             rejects: None,
             keep_ids: false,
@@ -179,7 +179,7 @@ fn scan_carried_ids(path: &Path) -> Result<BTreeMap<u32, u32>, MigrateError> {
 }
 
 /// Batches between two synced commits.
-const SYNC_EVERY: u64 = 8;
+const SYNC_EVERY: u64 = 16;
 
 /// A prepared batch, or the reason preparing stopped.
 enum Msg {
@@ -217,7 +217,8 @@ pub fn migrate(
     };
 
     let (tx, rx) = mpsc::sync_channel::<Msg>(1);
-    let (ack_tx, ack_rx) = mpsc::channel::<u64>();
+    // The writer returns each emptied batch, so its buffers are reused, not re-faulted.
+    let (ack_tx, ack_rx) = mpsc::channel::<(u64, Box<Bulk>)>();
     let store = manager.store();
     let mut write_time = Duration::ZERO;
     let mut write_result: Result<(), MigrateError> = Ok(());
@@ -262,7 +263,7 @@ pub fn migrate(
                         break;
                     }
                     summary.batches += 1;
-                    let _ = ack_tx.send(seq);
+                    let _ = ack_tx.send((seq, bulk));
                 }
                 Msg::Stop(e) => stop = Some(e),
             }
@@ -361,7 +362,7 @@ fn prepare<R: Read>(
     opts: &MigrateOptions,
     reserved: &BTreeMap<u32, u32>,
     tx: mpsc::SyncSender<Msg>,
-    acks: mpsc::Receiver<u64>,
+    acks: mpsc::Receiver<(u64, Box<Bulk>)>,
     progress: &(dyn Fn(u64) + Sync),
     mut rejects: Option<&mut (dyn Write + Send)>,
 ) -> Result<Counts, MigrateError> {
@@ -378,13 +379,15 @@ fn prepare<R: Read>(
     let mut same_time: HashMap<FpKey, u64> = HashMap::default();
     let day_counters = txn.open_table(DAY_COUNTERS).map_err(StoreError::from)?;
     let mut inflight = InFlight::default();
-    let mut bulk = Bulk::default();
+    let mut bulk: Box<Bulk> = Box::default();
     let mut batch_fps: HashMap<(i64, u64), u64> = HashMap::default();
     let mut batch_ids: HashSet<u64> = HashSet::default();
     let mut seq_no = 0u64;
     let batch = opts.batch.max(1);
 
-    let mut send = |bulk: &mut Bulk,
+    let mut spare: Vec<Box<Bulk>> = Vec::new();
+    let mut send = |bulk: &mut Box<Bulk>,
+                    spare: &mut Vec<Box<Bulk>>,
                     batch_fps: &mut HashMap<(i64, u64), u64>,
                     batch_ids: &mut HashSet<u64>,
                     inflight: &mut InFlight|
@@ -395,8 +398,8 @@ fn prepare<R: Read>(
             fingerprints: std::mem::take(batch_fps),
             ids: std::mem::take(batch_ids),
         });
-        tx.send(Msg::Batch(Box::new(std::mem::take(bulk)), seq_no))
-            .is_ok()
+        let full = std::mem::replace(bulk, spare.pop().unwrap_or_default());
+        tx.send(Msg::Batch(full, seq_no)).is_ok()
     };
 
     let mut t0 = Instant::now();
@@ -431,7 +434,13 @@ fn prepare<R: Read>(
             }
             Err(e) => {
                 if !bulk.is_empty() {
-                    send(&mut bulk, &mut batch_fps, &mut batch_ids, &mut inflight);
+                    send(
+                        &mut bulk,
+                        &mut spare,
+                        &mut batch_fps,
+                        &mut batch_ids,
+                        &mut inflight,
+                    );
                 }
                 let _ = tx.send(Msg::Stop(e));
                 return Ok(c);
@@ -515,7 +524,13 @@ fn prepare<R: Read>(
         c.encode += t2 - t1;
         t0 = t2;
         if bulk.len() >= batch {
-            let sent = send(&mut bulk, &mut batch_fps, &mut batch_ids, &mut inflight);
+            let sent = send(
+                &mut bulk,
+                &mut spare,
+                &mut batch_fps,
+                &mut batch_ids,
+                &mut inflight,
+            );
             let t3 = Instant::now();
             c.wait += t3 - t0;
             t0 = t3;
@@ -525,8 +540,9 @@ fn prepare<R: Read>(
             progress(reader.offset());
             // Committed batches are visible to a new read transaction; drop their sets.
             let mut committed = None;
-            while let Ok(seq) = acks.try_recv() {
+            while let Ok((seq, emptied)) = acks.try_recv() {
                 committed = Some(seq);
+                spare.push(emptied);
             }
             if let Some(seq) = committed {
                 inflight.batches.retain(|b| b.seq > seq);
@@ -537,7 +553,13 @@ fn prepare<R: Read>(
         }
     }
     if !bulk.is_empty() {
-        send(&mut bulk, &mut batch_fps, &mut batch_ids, &mut inflight);
+        send(
+            &mut bulk,
+            &mut spare,
+            &mut batch_fps,
+            &mut batch_ids,
+            &mut inflight,
+        );
     }
     progress(reader.offset());
     Ok(c)

@@ -33,7 +33,7 @@ fn upgrade_1_to_2(txn: &WriteTransaction) -> Result<(), StoreError> {
 
 /// redb's page cache. Its default (1 GiB) let a 1M-record migration peak near 900 MiB;
 /// the operating system's page cache still holds the file.
-const CACHE_BYTES: usize = 64 << 20;
+const CACHE_BYTES: usize = 32 << 20;
 
 /// How long `open` waits for another process to release the file by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -834,6 +834,25 @@ impl Bulk {
         }
     }
 
+    /// Empties the buffer, keeping its memory (and the interned names) for the next batch.
+    pub(crate) fn clear(&mut self) {
+        self.incidents.clear();
+        self.arena.clear();
+        self.heads.clear();
+        self.status.clear();
+        self.category.clear();
+        self.priority.clear();
+        self.created.clear();
+        self.component.clear();
+        self.assignee.clear();
+        self.status_counts = [0; 4];
+        self.category_counts = [0; 6];
+        self.priority_counts = [0; 4];
+        self.name_counts.iter_mut().for_each(|c| *c = (0, 0));
+        self.fingerprints.clear();
+        self.counters.clear();
+    }
+
     /// The index-count changes of everything buffered, by count key.
     fn deltas(&self) -> Vec<(String, i64)> {
         let mut out = Vec::new();
@@ -960,7 +979,7 @@ impl Writer<'_> {
             };
             self.day_seq.insert(date, current.max(seq));
         }
-        *bulk = Bulk::default();
+        bulk.clear();
         Ok(())
     }
 }

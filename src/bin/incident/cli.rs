@@ -398,7 +398,7 @@ pub(crate) struct MigrateArgs {
     #[arg(long)]
     pub(crate) write_back: bool,
     /// Records per write transaction
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 25_000)]
     pub(crate) batch: usize,
     /// No progress bar
     #[arg(long, short)]
