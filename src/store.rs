@@ -33,7 +33,7 @@ fn upgrade_1_to_2(txn: &WriteTransaction) -> Result<(), StoreError> {
 
 /// redb's page cache. Its default (1 GiB) let a 1M-record migration peak near 900 MiB;
 /// the operating system's page cache still holds the file.
-const CACHE_BYTES: usize = 32 << 20;
+const CACHE_BYTES: usize = 64 << 20;
 
 /// How long `open` waits for another process to release the file by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
