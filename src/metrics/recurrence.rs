@@ -191,8 +191,8 @@ impl RecurrenceAcc {
             }
         }
         let hash = {
-            use std::hash::{BuildHasher, BuildHasherDefault};
-            BuildHasherDefault::<super::FxHasher>::default().hash_one(self.key_buf.as_str())
+            use std::hash::BuildHasher;
+            rustc_hash::FxBuildHasher.hash_one(self.key_buf.as_str())
         };
         let head = self.index.get(&hash).copied().unwrap_or(NO_GROUP);
         let mut cur = head;

@@ -1,14 +1,14 @@
 //! Grouping the distinct masked messages into templates.
 
 use super::mask::{Masker, PLACEHOLDER};
-use super::{FnvMap, MinedCluster, MinerConfig, mask, template_id};
+use super::{FastMap, MinedCluster, MinerConfig, mask, template_id};
 
 /// Token symbol of a variable.
 pub(crate) const VAR: u32 = 0;
 
 /// Token texts to small integers; symbol 0 is the placeholder.
 pub(crate) struct Interner {
-    map: FnvMap<Box<str>, u32>,
+    map: FastMap<Box<str>, u32>,
     texts: Vec<Box<str>>,
     /// The token has a letter or digit (not bare punctuation).
     word: Vec<bool>,
@@ -17,7 +17,7 @@ pub(crate) struct Interner {
 impl Default for Interner {
     fn default() -> Self {
         let mut i = Interner {
-            map: FnvMap::default(),
+            map: FastMap::default(),
             texts: Vec::new(),
             word: Vec::new(),
         };
@@ -266,8 +266,8 @@ pub(crate) fn cluster(
 
     // Render, then join sets whose templates read the same.
     let roots = gs.roots();
-    let mut rendered: FnvMap<usize, String> = FnvMap::default();
-    let mut by_template: FnvMap<String, usize> = FnvMap::default();
+    let mut rendered: FastMap<usize, String> = FastMap::default();
+    let mut by_template: FastMap<String, usize> = FastMap::default();
     for &r in &roots {
         let g = &gs.groups[r];
         let mut s = String::new();
@@ -322,7 +322,7 @@ fn subsume(gs: &mut Groups, interner: &Interner) {
         .map(|g| (gs.groups[g].tpl.len() as u32, hashes[g], g as u32))
         .collect();
     by_hash.sort_unstable();
-    let mut run_start: FnvMap<(u32, u64), usize> = FnvMap::default();
+    let mut run_start: FastMap<(u32, u64), usize> = FastMap::default();
     for (pos, e) in by_hash.iter().enumerate().rev() {
         run_start.insert((e.0, e.1), pos);
     }
@@ -464,7 +464,7 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
 /// equal constants reaches `sim`.
 fn drain(gs: &mut Groups, depth: usize, sim: f64) {
     let roots = gs.roots();
-    let mut leaves: FnvMap<Vec<u32>, Vec<usize>> = FnvMap::default();
+    let mut leaves: FastMap<Vec<u32>, Vec<usize>> = FastMap::default();
     for r in roots {
         let tpl = &gs.groups[r].tpl;
         let mut key = vec![tpl.len() as u32];
@@ -524,7 +524,7 @@ pub(crate) fn glob_free_text(pat: &[u32], seq: &[u32]) -> bool {
 fn merge_variable_length(gs: &mut Groups, interner: &Interner) {
     let roots = gs.roots();
     let words = |t: &[u32]| t.iter().filter(|&&s| is_word_sym(interner, s)).count();
-    let mut by_first: FnvMap<u32, Vec<usize>> = FnvMap::default();
+    let mut by_first: FastMap<u32, Vec<usize>> = FastMap::default();
     for &r in &roots {
         let t = &gs.groups[r].tpl;
         if t.contains(&VAR) && words(t) >= 2 {

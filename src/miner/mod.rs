@@ -25,8 +25,7 @@ mod mask;
 mod matcher;
 mod render;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 use serde::Serialize;
 
@@ -100,9 +99,10 @@ impl Mined {
     }
 }
 
-/// FNV-1a, 64 bit: a fixed hash, identical on every platform, run and Rust version.
+/// FNV-1a, 64 bit: a fixed, specified hash, identical on every platform, run and Rust
+/// version, so stored pattern ids never change. (Maps use rustc-hash instead.)
 #[derive(Clone, Copy)]
-pub(crate) struct Fnv(u64);
+struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Self {
@@ -122,7 +122,7 @@ impl Hasher for Fnv {
     }
 }
 
-pub(crate) type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+pub(crate) type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Short stable id of a template: `P` and 8 hex digits of its FNV-1a 64 hash.
 ///
@@ -142,7 +142,7 @@ pub struct Miner {
     cfg: MinerConfig,
     masker: Masker,
     buf: String,
-    index: FnvMap<Box<str>, u32>,
+    index: FastMap<Box<str>, u32>,
     keys: Vec<Box<str>>,
     counts: Vec<usize>,
     assignments: Vec<u32>,
@@ -154,7 +154,7 @@ impl Miner {
             cfg,
             masker: Masker::default(),
             buf: String::new(),
-            index: FnvMap::default(),
+            index: FastMap::default(),
             keys: Vec::new(),
             counts: Vec::new(),
             assignments: Vec::new(),
