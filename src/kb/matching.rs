@@ -130,10 +130,12 @@ fn camel_parts(word: &str) -> Vec<&str> {
     parts
 }
 
-/// The keywords of a pattern: its template, name and components.
+/// The keywords of a pattern: its template, name and main component. Only the most
+/// frequent component counts: a pattern seen on many components would otherwise bury its
+/// own words under component names and match nothing.
 pub(super) fn pattern_tokens(p: &Pattern) -> BTreeSet<String> {
     let mut text = format!("{} {}", p.template, p.name);
-    for c in &p.components {
+    if let Some(c) = p.components.first() {
         text.push(' ');
         text.push_str(&c.value);
     }

@@ -226,7 +226,12 @@ pub fn suggest(
     let entry_tokens: Vec<_> = doc
         .entries
         .iter()
-        .map(|e| matching::tokens(&format!("{} {}", e.title, e.symptom)))
+        .map(|e| {
+            (
+                matching::tokens(&format!("{} {}", e.title, e.symptom)),
+                matching::tokens(&e.title),
+            )
+        })
         .collect();
     let mut fresh: Vec<&Pattern> = by_id
         .values()
@@ -303,12 +308,24 @@ pub fn suggest(
 }
 
 /// The hand-written entry `p` belongs to: the highest share of the pattern's keywords
-/// (ties: more shared keywords, then the earlier entry), if it clears the thresholds.
-fn best_entry(entries: &[BTreeSet<String>], p: &Pattern, opts: &KbOptions) -> Option<usize> {
+/// found in the entry's title and symptom, or of the entry title's keywords found in the
+/// pattern (a long template has many words a short entry never mentions), if it clears
+/// the thresholds. Ties: more shared keywords, then the earlier entry.
+fn best_entry(
+    entries: &[(BTreeSet<String>, BTreeSet<String>)],
+    p: &Pattern,
+    opts: &KbOptions,
+) -> Option<usize> {
     let pattern = matching::pattern_tokens(p);
     let mut best: Option<(usize, usize, f64)> = None;
-    for (i, tokens) in entries.iter().enumerate() {
-        let (hits, share) = matching::score(tokens, &pattern);
+    for (i, (tokens, title)) in entries.iter().enumerate() {
+        let by_pattern = matching::score(tokens, &pattern);
+        let by_title = matching::score(&pattern, title);
+        let (hits, share) = if by_title.1 > by_pattern.1 {
+            by_title
+        } else {
+            by_pattern
+        };
         if hits < opts.min_shared_keywords.max(1) || share < opts.match_threshold {
             continue;
         }

@@ -310,3 +310,25 @@ fn japanese_pattern_matches_japanese_entry() {
     assert!(update.added.is_empty(), "{:?}", update.added);
     assert_eq!(update.enriched[0].entry.as_deref(), Some("INCIDENT_003"));
 }
+
+/// Regression: a migrated error's long template (many words the entry never mentions) and
+/// many components once matched no hand-written entry and became a duplicate entry.
+#[test]
+fn long_migrated_template_enriches_the_team_entry() {
+    let mut p = pattern(
+        "P4cdc130e",
+        "ConnectionError in <*> — RabbitMQ接続エラー: <*> への接続が<*>秒でタイムアウトしました",
+        8149,
+    );
+    p.components = [
+        "libs/rabbitmq_client.py",
+        "workers/scheduler.py",
+        "workers/pm_worker.py",
+    ]
+    .iter()
+    .map(|c| counted(c.to_string(), 300))
+    .collect();
+    let update = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default());
+    assert!(update.added.is_empty(), "{:?}", update.added);
+    assert_eq!(update.enriched[0].entry.as_deref(), Some("INCIDENT_002"));
+}
