@@ -398,6 +398,7 @@ fn prepare<R: Read>(
             fingerprints: std::mem::take(batch_fps),
             ids: std::mem::take(batch_ids),
         });
+        bulk.presort();
         let full = std::mem::replace(bulk, spare.pop().unwrap_or_default());
         tx.send(Msg::Batch(full, seq_no)).is_ok()
     };

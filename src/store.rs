@@ -834,6 +834,25 @@ impl Bulk {
         }
     }
 
+    /// Sorts every table's entries into key order. Called on the preparing thread, so the
+    /// writing thread's own sort only confirms the order.
+    pub(crate) fn presort(&mut self) {
+        self.incidents.sort_unstable_by_key(|(k, _)| *k);
+        self.heads.sort_unstable_by_key(|(k, _)| *k);
+        self.status.sort_unstable_by_key(|(k, _)| *k);
+        self.category.sort_unstable_by_key(|(k, _)| *k);
+        self.priority.sort_unstable_by_key(|(k, _)| *k);
+        self.created.sort_unstable_by_key(|(k, _)| *k);
+        let names = &self.names;
+        self.component.sort_unstable_by(|a, b| {
+            (names[a.0 as usize].as_str(), a.1).cmp(&(names[b.0 as usize].as_str(), b.1))
+        });
+        self.assignee.sort_unstable_by(|a, b| {
+            (names[a.0 as usize].as_str(), a.1).cmp(&(names[b.0 as usize].as_str(), b.1))
+        });
+        self.fingerprints.sort_unstable_by_key(|(k, _)| *k);
+    }
+
     /// Empties the buffer, keeping its memory (and the interned names) for the next batch.
     pub(crate) fn clear(&mut self) {
         self.incidents.clear();
