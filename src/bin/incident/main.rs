@@ -25,7 +25,11 @@ fn main() -> ExitCode {
             }
             let mut msg = format!("error: {e}");
             for cause in e.chain().skip(1) {
-                msg.push_str(&format!(": {cause}"));
+                // Some errors already print their source; do not say it twice.
+                let text = cause.to_string();
+                if !msg.contains(&text) {
+                    msg.push_str(&format!(": {text}"));
+                }
             }
             let _ = writeln!(std::io::stderr(), "{msg}");
             ExitCode::from(1)

@@ -124,11 +124,12 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
             if a.format == OutFormat::Json {
                 print_json(&summary)?;
             }
-            return Err(anyhow::Error::new(source).context(format!(
-                "migration of {} stopped; {} (fix the input and run again to resume)",
+            bail!(
+                "{source}\n  migration of {} stopped there: {}; nothing at or after it was written \
+                 (fix the input and run again to resume)",
                 a.file.display(),
                 summary_line(&summary)
-            )));
+            );
         }
         Err(e) => return Err(e.into()),
     };
