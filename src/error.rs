@@ -84,6 +84,8 @@ pub enum Error {
     Parse(#[from] ParseError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot write output: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl From<redb::StorageError> for Error {

@@ -148,10 +148,7 @@ struct Statistics {
 }
 
 fn io(e: std::io::Error) -> Error {
-    Error::Invalid {
-        field: "output",
-        reason: e.to_string(),
-    }
+    Error::Io(e)
 }
 
 /// Writes every incident, streaming, in id order.
@@ -194,9 +191,12 @@ pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Wri
         })?,
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            let csv_err = |e: csv::Error| Error::Invalid {
-                field: "output",
-                reason: e.to_string(),
+            let csv_err = |e: csv::Error| match e.into_kind() {
+                csv::ErrorKind::Io(io) => Error::Io(io),
+                other => Error::Invalid {
+                    field: "output",
+                    reason: format!("{other:?}"),
+                },
             };
             w.write_record(CSV_HEADER).map_err(csv_err)?;
             manager.for_each(|inc| w.write_record(csv_row(&inc)).map_err(csv_err))?;

@@ -508,6 +508,9 @@ enum Driver {
 
 /// Runs a query inside a read transaction. Returns matching keys in the requested order.
 pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError> {
+    if f.limit == Some(0) {
+        return Ok(Vec::new());
+    }
     let counts = txn.open_table(INDEX_COUNTS)?;
     let sum = |keys: Vec<String>| -> Result<u64, StoreError> {
         let mut total = 0;

@@ -186,6 +186,14 @@ fn refused_operations_change_nothing() {
 #[test]
 fn bad_input_gets_one_clear_line() {
     let env = Env::new();
+    // Reading commands never create a database on a mistyped path.
+    let e = env.fails(&["list"], 1);
+    assert!(
+        e.starts_with("error: database ") && e.contains("does not exist"),
+        "{e}"
+    );
+    assert!(!env.db().exists());
+    env.create(BASIC);
     let cases: &[(&[&str], &str)] = &[
         (
             &["show", "INC-20250104-0001"],
@@ -737,4 +745,43 @@ fn database_left_by_a_killed_process_opens_whole() {
     }
     env.ok(&["import", f.to_str().unwrap()]);
     assert!(env.ok(&["check"]).contains("checked 30000 incidents"));
+}
+
+/// Regression: a closed pipe during export was reported as an error with exit code 1.
+#[test]
+fn export_into_a_closed_pipe_is_a_normal_exit() {
+    let env = Env::new();
+    let mut s = String::from("{\"incidents\": [");
+    for i in 1..=2000 {
+        if i > 1 {
+            s.push(',');
+        }
+        s.push_str(&format!(
+            r#"{{"id": "INC-20250101-{i:04}", "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z",
+            "category": "error", "priority": "low", "status": "open", "title": "t{i}", "description": "{}", "affected_components": ["c"]}}"#,
+            "x".repeat(200)
+        ));
+    }
+    s.push_str("]}");
+    let f = env.write("h.json", &s);
+    env.ok(&["import", f.to_str().unwrap()]);
+    for format in ["jsonl", "csv", "json"] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("incident"))
+            .env("INCIDENT_DB", env.db())
+            .args(["export", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(&mut out, &mut first).unwrap();
+        drop(out);
+        let result = child.wait_with_output().unwrap();
+        assert!(
+            result.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
 }

@@ -8,8 +8,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use super::reader::{RawRecord, ReadError, RecordProblem, Shape, json_error_parts};
 use super::scan::is_ws;
 use crate::model::{
-    Category, Incident, IncidentId, PatternRef, Priority, Resolution, Status, TimelineEntry,
-    Timestamp,
+    Category, Incident, IncidentId, Priority, Resolution, Status, TimelineEntry, Timestamp,
 };
 
 /// One error from the history, borrowing its text from the input where it can.
@@ -708,10 +707,9 @@ pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
         timeline,
         resolution,
         acknowledged_at: None,
-        matched_pattern: pattern.map(|p| PatternRef {
-            pattern_id: p.to_string(),
-            name: String::new(),
-        }),
+        // The history's PATTERN_xxx stays in the root cause and the timeline; matched_pattern
+        // names only patterns of this store, which `analyze` assigns.
+        matched_pattern: None,
     }
 }
 
@@ -862,10 +860,7 @@ mod tests {
             inc.timeline[0].details,
             "migrated from error_history (pattern PATTERN_001)"
         );
-        assert_eq!(
-            inc.matched_pattern.as_ref().unwrap().pattern_id,
-            "PATTERN_001"
-        );
+        assert_eq!(inc.matched_pattern, None);
     }
 
     #[test]

@@ -24,9 +24,23 @@ fn busy_timeout() -> Duration {
         .unwrap_or(incident::DEFAULT_BUSY_TIMEOUT)
 }
 
+/// Opens the database, creating it if missing (commands that add incidents).
 pub(crate) fn open(db: &Option<PathBuf>) -> Result<IncidentManager> {
     let path = db_path(db);
     Ok(IncidentManager::open_with_timeout(&path, busy_timeout())?)
+}
+
+/// Opens an existing database: a mistyped path must not answer from a new, empty file.
+pub(crate) fn open_existing(db: &Option<PathBuf>) -> Result<IncidentManager> {
+    let path = db_path(db);
+    if !path.exists() {
+        anyhow::bail!(
+            "database {} does not exist (`incident create`, `import` or `bridge migrate` make one; \
+             --db or INCIDENT_DB choose another)",
+            path.display()
+        );
+    }
+    open(db)
 }
 
 pub(crate) fn id(s: &str) -> Result<IncidentId> {

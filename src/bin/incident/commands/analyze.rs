@@ -63,7 +63,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
         until: config::time("until", a.until.as_deref())?,
         examples: 5,
     };
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::new(m.count()?);
     if show {
@@ -101,7 +101,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
 }
 
 pub(crate) fn patterns(db: &Option<PathBuf>, a: PatternsArgs) -> Result<ExitCode> {
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     let all = incident::load_patterns(&m)?;
     let Some(id) = a.id else {
         let top: Vec<Pattern> = all.into_iter().take(a.limit).collect();

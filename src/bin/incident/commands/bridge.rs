@@ -173,7 +173,7 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
 }
 
 fn report(db: &Option<PathBuf>, a: BridgeReportArgs) -> Result<ExitCode> {
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     let (errors, invalid) = incident::error_stats(&a.file)?;
     let incidents =
         incident::compute_metrics(&m, MetricsOptions::default(), SlaTargets::default())?;
@@ -195,7 +195,7 @@ fn report(db: &Option<PathBuf>, a: BridgeReportArgs) -> Result<ExitCode> {
 }
 
 fn check(db: &Option<PathBuf>, a: BridgeCheckArgs) -> Result<ExitCode> {
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     let c = incident::bridge_check(&m, &a.file)?;
     match a.format {
         OutFormat::Json => print_json(&c)?,

@@ -8,7 +8,7 @@ use crate::cli::{CheckArgs, OutFormat};
 use crate::config;
 
 pub(crate) fn run(db: &Option<PathBuf>, a: CheckArgs) -> Result<ExitCode> {
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     let mut report = incident::check(m.store())?;
     if a.repair && !report.problems.is_empty() {
         incident::repair(m.store())?;

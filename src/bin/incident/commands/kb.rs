@@ -10,7 +10,7 @@ use crate::config;
 
 pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
     let KbCommand::Suggest(a) = cmd;
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     let mut patterns = incident::load_patterns(&m)?;
     if patterns.is_empty() && m.count()? > 0 {
         eprintln!("no stored patterns: running `incident analyze` first");

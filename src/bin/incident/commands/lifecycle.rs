@@ -44,7 +44,7 @@ pub(crate) fn update(db: &Option<PathBuf>, a: UpdateArgs) -> Result<ExitCode> {
         note: a.note,
         at: config::time("at", a.at.as_deref())?,
     };
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     done(&m.update_incident(id, u)?, a.format)
 }
 
@@ -57,21 +57,21 @@ pub(crate) fn resolve(db: &Option<PathBuf>, a: ResolveArgs) -> Result<ExitCode> 
         knowledge: a.knowledge,
         at: config::time("at", a.at.as_deref())?,
     };
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     done(&m.resolve_incident(id, r)?, a.format)
 }
 
 pub(crate) fn close(db: &Option<PathBuf>, a: CloseArgs) -> Result<ExitCode> {
     let id = config::id(&a.id)?;
     let at = config::time("at", a.at.as_deref())?;
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     done(&m.close_incident(id, at)?, OutFormat::Text)
 }
 
 pub(crate) fn reopen(db: &Option<PathBuf>, a: ReopenArgs) -> Result<ExitCode> {
     let id = config::id(&a.id)?;
     let at = config::time("at", a.at.as_deref())?;
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     done(
         &m.reopen_incident(id, a.note.as_deref(), at)?,
         OutFormat::Text,
@@ -81,6 +81,6 @@ pub(crate) fn reopen(db: &Option<PathBuf>, a: ReopenArgs) -> Result<ExitCode> {
 pub(crate) fn note(db: &Option<PathBuf>, a: NoteArgs) -> Result<ExitCode> {
     let id = config::id(&a.id)?;
     let at = config::time("at", a.at.as_deref())?;
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     done(&m.add_note(id, &a.text, at)?, OutFormat::Text)
 }

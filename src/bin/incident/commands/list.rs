@@ -9,7 +9,7 @@ use crate::config;
 
 pub(crate) fn run(db: &Option<PathBuf>, a: ListArgs) -> Result<ExitCode> {
     let filter = config::filter(&a)?;
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     let incidents = m.query(&filter)?;
     match a.format {
         ListFormat::Json => print_json(&incidents)?,

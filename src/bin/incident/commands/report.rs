@@ -27,7 +27,7 @@ fn compute(db: &Option<PathBuf>, w: &WindowArgs) -> Result<Metrics> {
         top_n: w.top,
         ..MetricsOptions::default()
     };
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     Ok(incident::compute_metrics(&m, opts, targets)?)
 }
 

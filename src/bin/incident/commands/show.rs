@@ -12,7 +12,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ShowArgs) -> Result<ExitCode> {
         a.id.or(a.id_flag)
             .ok_or_else(|| anyhow!("an incident id is required"))?;
     let id = config::id(&raw)?;
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     let inc = m.get(id)?;
     match a.format {
         OutFormat::Json => print_json(&inc)?,

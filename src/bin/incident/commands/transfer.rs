@@ -44,7 +44,7 @@ pub(crate) fn export(db: &Option<PathBuf>, a: ExportArgs) -> Result<ExitCode> {
         ExportFmt::Jsonl => ExportFormat::Jsonl,
         ExportFmt::Csv => ExportFormat::Csv,
     };
-    let m = config::open(db)?;
+    let m = config::open_existing(db)?;
     match &a.output {
         Some(path) => {
             let tmp = path.with_extension("tmp");
