@@ -486,7 +486,17 @@ fn prepare<R: Read>(
                 let inc = to_incident(&rec, carried);
                 bulk.add(&inc);
                 batch_ids.insert(k);
-                let e = bulk.counters.entry(carried.date()).or_default();
+                let date = carried.date();
+                let current = match counters.get(&date) {
+                    Some(&s) => s,
+                    None => day_counters
+                        .get(date)?
+                        .map(|v| v.value())
+                        .unwrap_or(0)
+                        .max(reserved.get(&date).copied().unwrap_or(0)),
+                };
+                counters.insert(date, current.max(carried.seq()));
+                let e = bulk.counters.entry(date).or_default();
                 *e = (*e).max(carried.seq());
                 c.migrated += 1;
                 c.created_under_carried_id += 1;
@@ -501,14 +511,23 @@ fn prepare<R: Read>(
                     stored.max(reserved.get(&date).copied().unwrap_or(0))
                 }
             };
-            let next = seq
-                .checked_add(1)
-                .ok_or(StoreError::CounterExhausted { date })?;
+            // The pre-scan reserved every carried id it found; an id it could not see
+            // (escaped key, stdin spool races) is still never handed out twice.
+            let mut next = seq;
+            let id = loop {
+                next = next
+                    .checked_add(1)
+                    .ok_or(StoreError::CounterExhausted { date })?;
+                let k = IncidentId::new(date, next).key();
+                if !(batch_ids.contains(&k) || inflight.has_id(k) || heads.get(k)?.is_some()) {
+                    break IncidentId::new(date, next);
+                }
+            };
             counters.insert(date, next);
-            let id = IncidentId::new(date, next);
             let inc = to_incident(&rec, id);
             bulk.add(&inc);
-            bulk.counters.insert(date, next);
+            let e = bulk.counters.entry(date).or_default();
+            *e = (*e).max(next);
             batch_fps.insert(key, id.key());
             if key.0 == newest {
                 same_time.insert(key, id.key());
