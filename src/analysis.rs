@@ -45,6 +45,9 @@ pub struct Recommendation {
 #[derive(Clone, Debug, Serialize)]
 pub struct Analysis {
     pub incidents: u64,
+    /// False when a window was given: patterns of part of the store are reported, not
+    /// stored, so stored patterns always describe every incident.
+    pub stored: bool,
     /// Patterns by count, descending.
     pub patterns: Vec<Pattern>,
     pub recommendations: Vec<Recommendation>,
@@ -337,16 +340,20 @@ pub fn analyze(
     }
     patterns.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
 
-    store_patterns(
-        manager,
-        &patterns,
-        &mined.assignments,
-        &mined.clusters,
-        &rows,
-    )?;
+    let stored = opts.since.is_none() && opts.until.is_none();
+    if stored {
+        store_patterns(
+            manager,
+            &patterns,
+            &mined.assignments,
+            &mined.clusters,
+            &rows,
+        )?;
+    }
     let recommendations = recommend(&patterns, &rows);
     Ok(Analysis {
         incidents: rows.len() as u64,
+        stored,
         patterns,
         recommendations,
     })

@@ -353,6 +353,19 @@ impl IncidentManager {
                     ),
                 });
             }
+            // The timeline stays in time order: no change is dated before the last one.
+            if let Some(last) = old.timeline.iter().map(|e| e.timestamp).max() {
+                if at < last {
+                    return Err(Error::Invalid {
+                        field: "at",
+                        reason: format!(
+                            "{} is before the last change of {id} ({})",
+                            at.to_rfc3339(),
+                            last.to_rfc3339()
+                        ),
+                    });
+                }
+            }
             let mut new = old.clone();
             let entries = change(&mut new, at)?;
             if entries.is_empty() {
@@ -501,17 +514,25 @@ impl IncidentManager {
                     reason: format!("it is already {}", inc.status),
                 });
             }
-            let details = format!(
+            let mut details = format!(
                 "{} -> resolved; root cause: {root_cause}; actions: {}",
                 inc.status,
                 actions.join("; ")
             );
+            let preventive = clean_list(&r.preventive);
+            let knowledge = clean_list(&r.knowledge);
+            if !preventive.is_empty() {
+                details.push_str(&format!("; preventive: {}", preventive.join("; ")));
+            }
+            if !knowledge.is_empty() {
+                details.push_str(&format!("; knowledge: {}", knowledge.join("; ")));
+            }
             inc.status = Status::Resolved;
             inc.resolution = Some(Resolution {
                 actions_taken: actions,
                 root_cause,
-                preventive_measures: clean_list(&r.preventive),
-                knowledge_updates: clean_list(&r.knowledge),
+                preventive_measures: preventive,
+                knowledge_updates: knowledge,
                 resolved_at: Some(at),
             });
             Ok(vec![TimelineEntry {

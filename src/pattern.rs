@@ -17,7 +17,7 @@ pub struct Counted<T> {
 /// A group of incidents whose title/description share one template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Encode, Decode)]
 pub struct Pattern {
-    /// Stable id derived from the template (`P` + 8 hex digits).
+    /// Stable id derived from the template (`P` + 16 hex digits).
     pub id: String,
     /// The template with variable parts as `<*>`.
     pub template: String,

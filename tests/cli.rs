@@ -181,6 +181,10 @@ fn refused_operations_change_nothing() {
     assert!(e.contains("it is already closed"), "{e}");
     let e = env.fails(&["update", &id, "--status", "in_progress"], 1);
     assert!(e.contains("use `incident reopen`"), "{e}");
+    // The timeline stays in time order: nothing is dated before the last change.
+    env.ok(&["note", &id, "later", "--at", "2030-01-01T00:00:00Z"]);
+    let e = env.fails(&["note", &id, "x", "--at", "2029-01-01T00:00:00Z"], 1);
+    assert!(e.contains("is before the last change of"), "{e}");
 }
 
 #[test]

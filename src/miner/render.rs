@@ -14,7 +14,7 @@ struct JsonLine<'a> {
 }
 
 /// One JSON object per added message, in input order, lines numbered from 1:
-/// `{"line":1,"cluster":"P1a2b3c4d","template":"..."}`.
+/// `{"line":1,"cluster":"P1a2b3c4d5e6f7a8b","template":"..."}`.
 pub fn render_jsonl(mined: &Mined, w: &mut impl Write) -> io::Result<()> {
     for (i, &c) in mined.assignments.iter().enumerate() {
         let c = &mined.clusters[c];
@@ -36,9 +36,9 @@ pub fn render_summary(mined: &Mined, w: &mut impl Write) -> io::Result<()> {
         .first()
         .map_or(1, |c| c.count.to_string().len())
         .max(5);
-    writeln!(w, "{:>width$}  {:<9}  TEMPLATE", "COUNT", "ID")?;
+    writeln!(w, "{:>width$}  {:<17}  TEMPLATE", "COUNT", "ID")?;
     for c in &mined.clusters {
-        writeln!(w, "{:>width$}  {:<9}  {}", c.count, c.id, c.template)?;
+        writeln!(w, "{:>width$}  {:<17}  {}", c.count, c.id, c.template)?;
     }
     Ok(())
 }

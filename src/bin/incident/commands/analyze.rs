@@ -82,9 +82,14 @@ pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
         OutFormat::Json => print_json(&analysis)?,
         OutFormat::Text => {
             let mut s = format!(
-                "{} incidents, {} patterns (stored; `incident list --pattern ID` lists members)\n\n",
+                "{} incidents, {} patterns ({})\n\n",
                 analysis.incidents,
-                analysis.patterns.len()
+                analysis.patterns.len(),
+                if analysis.stored {
+                    "stored; `incident list --pattern ID` lists members"
+                } else {
+                    "of the window only, not stored; run without --since/--until to store"
+                }
             );
             let top: Vec<Pattern> = analysis.patterns.iter().take(a.top).cloned().collect();
             s.push_str(&pattern_rows(&top));
