@@ -354,17 +354,17 @@ impl IncidentManager {
                 });
             }
             // The timeline stays in time order: no change is dated before the last one.
-            if let Some(last) = old.timeline.iter().map(|e| e.timestamp).max() {
-                if at < last {
-                    return Err(Error::Invalid {
-                        field: "at",
-                        reason: format!(
-                            "{} is before the last change of {id} ({})",
-                            at.to_rfc3339(),
-                            last.to_rfc3339()
-                        ),
-                    });
-                }
+            if let Some(last) = old.timeline.iter().map(|e| e.timestamp).max()
+                && at < last
+            {
+                return Err(Error::Invalid {
+                    field: "at",
+                    reason: format!(
+                        "{} is before the last change of {id} ({})",
+                        at.to_rfc3339(),
+                        last.to_rfc3339()
+                    ),
+                });
             }
             let mut new = old.clone();
             let entries = change(&mut new, at)?;
