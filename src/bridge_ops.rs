@@ -168,7 +168,7 @@ pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeChec
         out.records += 1;
         let fp = fingerprint(&rec);
         let key = (
-            rec.timestamp.micros(),
+            rec.identity_time,
             u64::from_be_bytes([fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]]),
         );
         let mapped = fps.get(key)?.map(|v| v.value());

@@ -450,7 +450,7 @@ fn prepare<R: Read>(
         c.records += 1;
         let fp = fingerprint(&rec);
         let key = (
-            rec.timestamp.micros(),
+            rec.identity_time,
             u64::from_be_bytes([fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]]),
         );
         let known = if key.0 > floor && key.0 >= newest {

@@ -395,3 +395,44 @@ fn killed_migration_resumes_without_duplicates_or_losses() {
         "no kill landed between two commits: the test proved nothing"
     );
 }
+
+/// Regression: timestamps without an offset (the original tool wrote them that way) were
+/// fingerprinted as local instants, so a rerun in another time zone duplicated everything.
+#[test]
+fn rerun_in_another_time_zone_finds_every_error() {
+    let env = Env::new();
+    let naive = SMALL
+        .replace(
+            "2025-07-09T13:20:00.123456+00:00",
+            "2025-07-09T13:20:00.123456",
+        )
+        .replace("2025-07-09T14:00:00Z", "2025-07-09T14:00:00");
+    env.write("eh.json", &naive);
+    let first = migrate_json(&env, "eh.json", &[]);
+    assert_eq!(first["migrated"], 3);
+    let out = env
+        .cmd()
+        .env("TZ", "UTC")
+        .args(["bridge", "migrate", "eh.json", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["already_present"], 3, "{again}");
+    assert_eq!(again["migrated"], 0, "{again}");
+    let check = env
+        .cmd()
+        .env("TZ", "America/New_York")
+        .args(["bridge", "check", "eh.json"])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}

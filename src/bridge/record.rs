@@ -28,6 +28,17 @@ pub struct ErrorRecord<'a> {
     /// The incident this error was already turned into, if written back.
     pub incident_id: Option<IncidentId>,
     pub resolved_at: Option<Timestamp>,
+    /// Microseconds that identify the error's time for its fingerprint: the instant when
+    /// the timestamp has an offset, else its wall-clock reading taken as UTC, so that the
+    /// time zone a migration runs in never changes an error's identity.
+    pub identity_time: i64,
+}
+
+/// Whether an ISO 8601 timestamp carries a UTC offset (`Z`, `+09:00`, `-0500`).
+fn has_offset(s: &str) -> bool {
+    let t = s.trim();
+    let time_part = t.find(['T', ' ']).map_or("", |i| &t[i + 1..]);
+    t.ends_with(['Z', 'z']) || time_part.contains(['+', '-'])
 }
 
 impl ErrorRecord<'_> {
@@ -43,6 +54,7 @@ impl ErrorRecord<'_> {
             success: self.success,
             incident_id: self.incident_id,
             resolved_at: self.resolved_at,
+            identity_time: self.identity_time,
         }
     }
 }
@@ -258,7 +270,19 @@ impl<'de> Wire<'de> {
     }
 
     pub(crate) fn validate(self) -> Result<ErrorRecord<'de>, RecordProblem> {
-        let timestamp = time("timestamp", required("timestamp", self.timestamp)?)?;
+        let raw_time = required("timestamp", self.timestamp)?;
+        let offset = has_offset(&raw_time);
+        let timestamp = time("timestamp", raw_time)?;
+        let identity_time = if offset {
+            timestamp.micros()
+        } else {
+            timestamp
+                .to_datetime()
+                .with_timezone(&chrono::Local)
+                .naive_local()
+                .and_utc()
+                .timestamp_micros()
+        };
         let resolved_at = match optional("resolved_at", self.resolved_at)? {
             Some(s) => Some(time("resolved_at", s)?),
             None => None,
@@ -291,6 +315,7 @@ impl<'de> Wire<'de> {
             success,
             incident_id,
             resolved_at,
+            identity_time,
         })
     }
 }
@@ -720,12 +745,11 @@ pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
 /// and `success`, `fix_applied`, `resolved_at` and `pattern_id`, which the
 /// original tool updates on an existing entry as it analyses and fixes it. The
 /// same error seen again after any of those changed is the same error.
-/// A naive timestamp (no offset) is read as local time, so its fingerprint
-/// depends on the time zone it is read in.
+/// The time hashed is [`ErrorRecord::identity_time`], the same in every time zone.
 pub fn fingerprint(record: &ErrorRecord<'_>) -> [u8; 16] {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(b"incident/error-history/v1\0");
-    h.update(&record.timestamp.micros().to_le_bytes());
+    h.update(&record.identity_time.to_le_bytes());
     for text in [&record.error_type, &record.file, &record.error_message] {
         h.update(&(text.len() as u64).to_le_bytes());
         h.update(text.as_bytes());
