@@ -222,6 +222,16 @@ impl IncidentManager {
                 let mut bulk = Bulk::default();
                 for mut incident in items.by_ref().take(batch.max(1)) {
                     non_empty("title", &incident.title)?;
+                    if incident
+                        .affected_components
+                        .iter()
+                        .all(|c| c.trim().is_empty())
+                    {
+                        return Err(Error::Invalid {
+                            field: "components",
+                            reason: "at least one affected component is required".into(),
+                        });
+                    }
                     incident.id =
                         w.next_id(IncidentId::date_key(incident.created_at.local_date()))?;
                     bulk.add(&incident);

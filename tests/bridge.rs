@@ -347,7 +347,7 @@ fn generated_history_is_deterministic() {
     );
 }
 
-/// kill -9 at several points of a real migration: the file opens cleanly, holds only
+/// kill -9 at six points of a real migration: the file opens cleanly, holds only
 /// whole incidents with their index entries, and a rerun finishes with no duplicates.
 #[test]
 fn killed_migration_resumes_without_duplicates_or_losses() {
@@ -357,11 +357,12 @@ fn killed_migration_resumes_without_duplicates_or_losses() {
     ]);
     let bin = assert_cmd::cargo::cargo_bin("incident");
     let mut seen_partial = false;
-    for delay in [150u64, 400, 800, 1500] {
+    // Batches of 500: a synced commit every 16 batches, i.e. every 8,000 records.
+    for delay in [200u64, 500, 900, 1400, 2000, 2700] {
         let mut child = std::process::Command::new(&bin)
             .current_dir(env.dir.path())
             .env("INCIDENT_DB", env.db())
-            .args(["bridge", "migrate", "eh.json", "--batch", "2000", "--quiet"])
+            .args(["bridge", "migrate", "eh.json", "--batch", "500", "--quiet"])
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();

@@ -710,6 +710,14 @@ fn busy_database_gives_a_clear_message() {
     assert_eq!(out.status.code(), Some(1));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("is in use by another process"), "{e}");
+    let e = env
+        .cmd()
+        .env("INCIDENT_BUSY_TIMEOUT_MS", "soon")
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(e.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&e.stderr).contains("INCIDENT_BUSY_TIMEOUT_MS must be"));
 }
 
 #[test]

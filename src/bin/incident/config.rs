@@ -16,18 +16,21 @@ pub(crate) fn db_path(db: &Option<PathBuf>) -> PathBuf {
 }
 
 /// How long to wait for another process: `$INCIDENT_BUSY_TIMEOUT_MS`, default 10 s.
-fn busy_timeout() -> Duration {
-    std::env::var("INCIDENT_BUSY_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(incident::DEFAULT_BUSY_TIMEOUT)
+fn busy_timeout() -> Result<Duration> {
+    match std::env::var("INCIDENT_BUSY_TIMEOUT_MS") {
+        Ok(v) => v.trim().parse().map(Duration::from_millis).map_err(|_| {
+            anyhow::anyhow!(
+                "INCIDENT_BUSY_TIMEOUT_MS must be a whole number of milliseconds, not {v:?}"
+            )
+        }),
+        Err(_) => Ok(incident::DEFAULT_BUSY_TIMEOUT),
+    }
 }
 
 /// Opens the database, creating it if missing (commands that add incidents).
 pub(crate) fn open(db: &Option<PathBuf>) -> Result<IncidentManager> {
     let path = db_path(db);
-    Ok(IncidentManager::open_with_timeout(&path, busy_timeout())?)
+    Ok(IncidentManager::open_with_timeout(&path, busy_timeout()?)?)
 }
 
 /// Opens an existing database: a mistyped path must not answer from a new, empty file.
