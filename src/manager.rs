@@ -100,6 +100,11 @@ impl IncidentManager {
         &self.store
     }
 
+    /// Compacts the database file; returns its size before and after, in bytes.
+    pub fn compact(&mut self) -> Result<(u64, u64)> {
+        Ok(self.store.compact()?)
+    }
+
     /// Records a new incident and returns it.
     pub fn create_incident(&self, new: NewIncident) -> Result<Incident> {
         Ok(self.create_incident_matched(new)?.0)

@@ -153,6 +153,15 @@ impl Store {
         Ok(txn)
     }
 
+    /// Gives free space back: redb grows a file by doubling and reuses freed pages only
+    /// within it. Returns the file size before and after.
+    pub fn compact(&mut self) -> Result<(u64, u64), StoreError> {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let before = size(&self.path);
+        while self.db.compact()? {}
+        Ok((before, size(&self.path)))
+    }
+
     /// Schema version recorded in the file.
     pub fn schema_version(&self) -> Result<u64, StoreError> {
         let txn = self.read()?;

@@ -797,3 +797,24 @@ fn export_into_a_closed_pipe_is_a_normal_exit() {
         );
     }
 }
+
+#[test]
+fn compact_keeps_every_incident() {
+    let env = Env::new();
+    for i in 0..50 {
+        create_at(
+            &env,
+            &format!("t{i}"),
+            "error",
+            "low",
+            &["a"],
+            "2025-01-01T00:00:00Z",
+        );
+    }
+    let out = env.ok(&["compact"]);
+    assert!(out.starts_with("compacted "), "{out}");
+    assert!(
+        env.ok(&["check"])
+            .contains("checked 50 incidents, 250 index entries: 0 problem(s)")
+    );
+}

@@ -50,6 +50,8 @@ pub(crate) enum Command {
     Note(NoteArgs),
     /// Verify the database: records, indexes, counters
     Check(CheckArgs),
+    /// Give unused space in the database file back to the file system
+    Compact,
     /// Import the original tool's incident_history.json
     Import(ImportArgs),
     /// Export every incident (json: the incident_history.json shape)

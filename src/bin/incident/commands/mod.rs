@@ -32,6 +32,17 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reopen(a) => lifecycle::reopen(&db, a),
         Command::Note(a) => lifecycle::note(&db, a),
         Command::Check(a) => check::run(&db, a),
+        Command::Compact => {
+            let mut m = crate::config::open_existing(&db)?;
+            let (before, after) = m.compact()?;
+            print(&format!(
+                "compacted {}: {:.1} MB -> {:.1} MB\n",
+                crate::config::db_path(&db).display(),
+                before as f64 / 1e6,
+                after as f64 / 1e6
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Import(a) => transfer::import(&db, a),
         Command::Export(a) => transfer::export(&db, a),
         Command::Bridge(b) => bridge::run(&db, b),
