@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -103,6 +104,9 @@ pub fn import_history(
     let txn = manager.store().write()?;
     {
         let mut w = Writer::new(&txn)?;
+        let patterns = txn
+            .open_table(crate::schema::PATTERNS)
+            .map_err(StoreError::from)?;
         let mut seen = std::collections::HashSet::new();
         for (i, inc) in incidents.iter().enumerate() {
             if !seen.insert(inc.id) {
@@ -118,6 +122,15 @@ pub fn import_history(
                 None => {
                     w.reserve_id(inc.id)?;
                     w.put(None, inc)?;
+                    // A create-time match is indexed when this store knows the pattern.
+                    if let Some(p) = &inc.matched_pattern
+                        && patterns
+                            .get(p.pattern_id.as_str())
+                            .map_err(StoreError::from)?
+                            .is_some()
+                    {
+                        w.set_pattern(inc.id, Some(&p.pattern_id))?;
+                    }
                     summary.imported += 1;
                 }
             }

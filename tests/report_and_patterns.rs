@@ -412,6 +412,18 @@ fn analyze_stores_patterns_and_create_matches_them() {
         "no match, no message"
     );
 
+    // An imported incident that carries a match of a known pattern joins its index.
+    let history = format!(
+        r#"{{"incidents": [{{"id": "INC-20250301-0001", "created_at": "2025-03-01T00:00:00Z",
+        "updated_at": "2025-03-01T00:00:00Z", "category": "failure", "priority": "high",
+        "status": "open", "title": "imported", "affected_components": ["rabbitmq"],
+        "matched_pattern": {{"pattern_id": "{pid}", "name": "x"}}}}]}}"#
+    );
+    let f = env.write("h.json", &history);
+    env.ok(&["import", f.to_str().unwrap()]);
+    let members = env.json(&["list", "--all", "--pattern", &pid, "--format", "json"]);
+    assert_eq!(members.as_array().unwrap().len(), 6);
+
     let shown = env.ok(&["patterns", &pid]);
     assert!(shown.contains("RabbitMQ停止 (node <*>) (4)"), "{shown}");
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
