@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::bridge::{ErrorReader, ErrorStats, ErrorStatsBuilder, ReadError, fingerprint};
+use crate::bridge::{ErrorReader, ErrorStats, ErrorStatsBuilder, ReadError, fingerprint_key};
 use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
 use crate::metrics::Metrics;
@@ -166,11 +166,7 @@ pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeChec
             Err(e) => return Err(e.into()),
         };
         out.records += 1;
-        let fp = fingerprint(&rec);
-        let key = (
-            rec.identity_time,
-            u64::from_be_bytes([fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]]),
-        );
+        let key = fingerprint_key(&rec);
         let mapped = fps.get(key)?.map(|v| v.value());
         let mut ok = true;
         match mapped {

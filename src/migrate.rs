@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bridge::{ErrorReader, ReadError, fingerprint, to_incident};
+use crate::bridge::{ErrorReader, ReadError, fingerprint_key, to_incident};
 use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
 use crate::model::IncidentId;
@@ -328,30 +328,62 @@ struct Counts {
     wait: Duration,
 }
 
-/// Fingerprints and ids of batches sent but not yet committed, which a fresh read
-/// transaction cannot see yet.
-#[derive(Default)]
-struct InFlight {
-    batches: Vec<SentBatch>,
-}
-
 /// Fingerprint key: (error time micros, first 64 bits of the fingerprint).
 type FpKey = (i64, u64);
 
-struct SentBatch {
-    seq: u64,
+/// Fingerprints and ids of one batch, kept until its commit is acknowledged, because a
+/// read transaction cannot see them before.
+#[derive(Default)]
+struct Claimed {
     fingerprints: HashMap<FpKey, u64>,
     ids: HashSet<u64>,
 }
 
-impl InFlight {
+/// The batch being built, the batches sent but not yet committed, and the emptied
+/// batches the writer gave back for reuse.
+struct Outbox {
+    tx: mpsc::SyncSender<Msg>,
+    bulk: Bulk,
+    current: Claimed,
+    in_flight: Vec<(u64, Claimed)>,
+    spare: Vec<Bulk>,
+    seq: u64,
+}
+
+impl Outbox {
+    /// The incident a fingerprint went to in this batch or one not yet committed.
     fn fingerprint(&self, key: &FpKey) -> Option<u64> {
-        self.batches
-            .iter()
-            .find_map(|b| b.fingerprints.get(key).copied())
+        std::iter::once(&self.current)
+            .chain(self.in_flight.iter().map(|(_, c)| c))
+            .find_map(|c| c.fingerprints.get(key).copied())
     }
+
+    /// Whether an incident id was taken in this batch or one not yet committed.
     fn has_id(&self, id: u64) -> bool {
-        self.batches.iter().any(|b| b.ids.contains(&id))
+        std::iter::once(&self.current)
+            .chain(self.in_flight.iter().map(|(_, c)| c))
+            .any(|c| c.ids.contains(&id))
+    }
+
+    /// Records that the error with fingerprint `key` belongs to incident `id`.
+    fn claim(&mut self, key: FpKey, id: u64) {
+        self.current.fingerprints.insert(key, id);
+        self.bulk.fingerprints.push((key, id));
+    }
+
+    /// Hands the batch to the writer; false when the writer has stopped.
+    fn send(&mut self) -> bool {
+        self.seq += 1;
+        self.in_flight
+            .push((self.seq, std::mem::take(&mut self.current)));
+        self.bulk.presort();
+        let full = std::mem::replace(&mut self.bulk, self.spare.pop().unwrap_or_default());
+        self.tx.send(Msg::Batch(Box::new(full), self.seq)).is_ok()
+    }
+
+    /// Forgets what batches up to `seq` claimed (they are in the store now).
+    fn committed(&mut self, seq: u64) {
+        self.in_flight.retain(|(s, _)| *s > seq);
     }
 }
 
@@ -378,29 +410,26 @@ fn prepare<R: Read>(
     let mut newest = i64::MIN;
     let mut same_time: HashMap<FpKey, u64> = HashMap::default();
     let day_counters = txn.open_table(DAY_COUNTERS).map_err(StoreError::from)?;
-    let mut inflight = InFlight::default();
-    let mut bulk: Box<Bulk> = Box::default();
-    let mut batch_fps: HashMap<(i64, u64), u64> = HashMap::default();
-    let mut batch_ids: HashSet<u64> = HashSet::default();
-    let mut seq_no = 0u64;
     let batch = opts.batch.max(1);
-
-    let mut spare: Vec<Box<Bulk>> = Vec::new();
-    let mut send = |bulk: &mut Box<Bulk>,
-                    spare: &mut Vec<Box<Bulk>>,
-                    batch_fps: &mut HashMap<(i64, u64), u64>,
-                    batch_ids: &mut HashSet<u64>,
-                    inflight: &mut InFlight|
-     -> bool {
-        seq_no += 1;
-        inflight.batches.push(SentBatch {
-            seq: seq_no,
-            fingerprints: std::mem::take(batch_fps),
-            ids: std::mem::take(batch_ids),
-        });
-        bulk.presort();
-        let full = std::mem::replace(bulk, spare.pop().unwrap_or_default());
-        tx.send(Msg::Batch(full, seq_no)).is_ok()
+    let mut out = Outbox {
+        tx,
+        bulk: Bulk::default(),
+        current: Claimed::default(),
+        in_flight: Vec::new(),
+        spare: Vec::new(),
+        seq: 0,
+    };
+    // A day's next sequence number starts after the stored counter and every id the
+    // pre-scan reserved.
+    let counter = |date: u32, counters: &HashMap<u32, u32>| -> Result<u32, MigrateError> {
+        Ok(match counters.get(&date) {
+            Some(&s) => s,
+            None => day_counters
+                .get(date)?
+                .map(|v| v.value())
+                .unwrap_or(0)
+                .max(reserved.get(&date).copied().unwrap_or(0)),
+        })
     };
 
     let mut t0 = Instant::now();
@@ -434,25 +463,15 @@ fn prepare<R: Read>(
                 continue;
             }
             Err(e) => {
-                if !bulk.is_empty() {
-                    send(
-                        &mut bulk,
-                        &mut spare,
-                        &mut batch_fps,
-                        &mut batch_ids,
-                        &mut inflight,
-                    );
+                if !out.bulk.is_empty() {
+                    out.send();
                 }
-                let _ = tx.send(Msg::Stop(e));
+                let _ = out.tx.send(Msg::Stop(e));
                 return Ok(c);
             }
         };
         c.records += 1;
-        let fp = fingerprint(&rec);
-        let key = (
-            rec.identity_time,
-            u64::from_be_bytes([fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]]),
-        );
+        let key = fingerprint_key(&rec);
         let known = if key.0 > floor && key.0 >= newest {
             if key.0 > newest {
                 newest = key.0;
@@ -460,11 +479,7 @@ fn prepare<R: Read>(
             }
             same_time.get(&key).copied()
         } else {
-            match batch_fps
-                .get(&key)
-                .copied()
-                .or_else(|| inflight.fingerprint(&key))
-            {
+            match out.fingerprint(&key) {
                 Some(id) => Some(id),
                 None => fps.get(key)?.map(|v| v.value()),
             }
@@ -474,83 +489,56 @@ fn prepare<R: Read>(
             existing
         } else if let Some(carried) = rec.incident_id {
             let k = carried.key();
-            let exists = batch_ids.contains(&k) || inflight.has_id(k) || heads.get(k)?.is_some();
-            batch_fps.insert(key, k);
-            if key.0 == newest {
-                same_time.insert(key, k);
-            }
-            bulk.fingerprints.push((key, k));
-            if exists {
+            if out.has_id(k) || heads.get(k)?.is_some() {
                 c.linked += 1;
             } else {
-                let inc = to_incident(&rec, carried);
-                bulk.add(&inc);
-                batch_ids.insert(k);
+                out.bulk.add(&to_incident(&rec, carried));
+                out.current.ids.insert(k);
                 let date = carried.date();
-                let current = match counters.get(&date) {
-                    Some(&s) => s,
-                    None => day_counters
-                        .get(date)?
-                        .map(|v| v.value())
-                        .unwrap_or(0)
-                        .max(reserved.get(&date).copied().unwrap_or(0)),
-                };
-                counters.insert(date, current.max(carried.seq()));
-                let e = bulk.counters.entry(date).or_default();
-                *e = (*e).max(carried.seq());
+                let seq = counter(date, &counters)?.max(carried.seq());
+                counters.insert(date, seq);
+                let e = out.bulk.counters.entry(date).or_default();
+                *e = (*e).max(seq);
                 c.migrated += 1;
                 c.created_under_carried_id += 1;
             }
             k
         } else {
             let date = IncidentId::date_key(rec.timestamp.local_date());
-            let seq = match counters.get(&date) {
-                Some(&s) => s,
-                None => {
-                    let stored = day_counters.get(date)?.map(|v| v.value()).unwrap_or(0);
-                    stored.max(reserved.get(&date).copied().unwrap_or(0))
-                }
-            };
-            // The pre-scan reserved every carried id it found; an id it could not see
-            // (escaped key, stdin spool races) is still never handed out twice.
-            let mut next = seq;
+            // The pre-scan reserved every carried id it found; one it could not see (an
+            // escaped key) is still never handed out twice.
+            let mut seq = counter(date, &counters)?;
             let id = loop {
-                next = next
+                seq = seq
                     .checked_add(1)
                     .ok_or(StoreError::CounterExhausted { date })?;
-                let k = IncidentId::new(date, next).key();
-                if !(batch_ids.contains(&k) || inflight.has_id(k) || heads.get(k)?.is_some()) {
-                    break IncidentId::new(date, next);
+                let k = IncidentId::new(date, seq).key();
+                if !(out.has_id(k) || heads.get(k)?.is_some()) {
+                    break k;
                 }
             };
-            counters.insert(date, next);
-            let inc = to_incident(&rec, id);
-            bulk.add(&inc);
-            let e = bulk.counters.entry(date).or_default();
-            *e = (*e).max(next);
-            batch_fps.insert(key, id.key());
-            if key.0 == newest {
-                same_time.insert(key, id.key());
-            }
-            batch_ids.insert(id.key());
-            bulk.fingerprints.push((key, id.key()));
+            counters.insert(date, seq);
+            out.bulk.add(&to_incident(&rec, IncidentId::from_key(id)));
+            out.current.ids.insert(id);
+            let e = out.bulk.counters.entry(date).or_default();
+            *e = (*e).max(seq);
             c.migrated += 1;
-            id.key()
+            id
         };
+        if known.is_none() {
+            out.claim(key, id);
+            if key.0 == newest {
+                same_time.insert(key, id);
+            }
+        }
         if opts.keep_ids {
             c.ids.push(id);
         }
         let t2 = Instant::now();
         c.encode += t2 - t1;
         t0 = t2;
-        if bulk.len() >= batch {
-            let sent = send(
-                &mut bulk,
-                &mut spare,
-                &mut batch_fps,
-                &mut batch_ids,
-                &mut inflight,
-            );
+        if out.bulk.len() >= batch {
+            let sent = out.send();
             let t3 = Instant::now();
             c.wait += t3 - t0;
             t0 = t3;
@@ -562,24 +550,18 @@ fn prepare<R: Read>(
             let mut committed = None;
             while let Ok((seq, emptied)) = acks.try_recv() {
                 committed = Some(seq);
-                spare.push(emptied);
+                out.spare.push(*emptied);
             }
             if let Some(seq) = committed {
-                inflight.batches.retain(|b| b.seq > seq);
+                out.committed(seq);
                 txn = store.read()?;
                 fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
                 heads = txn.open_table(HEADS).map_err(StoreError::from)?;
             }
         }
     }
-    if !bulk.is_empty() {
-        send(
-            &mut bulk,
-            &mut spare,
-            &mut batch_fps,
-            &mut batch_ids,
-            &mut inflight,
-        );
+    if !out.bulk.is_empty() {
+        out.send();
     }
     progress(reader.offset());
     Ok(c)

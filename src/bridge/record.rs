@@ -738,6 +738,15 @@ pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
     }
 }
 
+/// The store's key for an error: (identity time, first 64 bits of its fingerprint). Time
+/// first, so errors migrated in time order append to the fingerprint table.
+pub(crate) fn fingerprint_key(record: &ErrorRecord<'_>) -> (i64, u64) {
+    let fp = fingerprint(record);
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&fp[..8]);
+    (record.identity_time, u64::from_be_bytes(head))
+}
+
 /// A stable identity for one error occurrence: xxh3-128 over its time (UTC
 /// microseconds), `error_type`, `file` and `error_message`.
 ///

@@ -1,13 +1,12 @@
 //! analyze and patterns.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use incident::{AnalyzeOptions, Pattern};
 
-use super::{print, print_json};
+use super::{print, print_json, progress_bar};
 use crate::cli::{AnalyzeArgs, OutFormat, PatternsArgs};
 use crate::config;
 
@@ -64,18 +63,11 @@ pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
         examples: 5,
     };
     let m = config::open_existing(db)?;
-    let show = !a.quiet && std::io::stderr().is_terminal();
-    let bar = indicatif::ProgressBar::new(m.count()?);
-    if show {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "reading {bar:30} {pos}/{len} incidents ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress_bar(
+        m.count()?,
+        "reading {bar:30} {pos}/{len} incidents ({per_sec}, eta {eta})",
+        a.quiet,
+    );
     let analysis = incident::analyze(&m, &opts, |n| bar.set_position(n))?;
     bar.finish_and_clear();
     match a.format {

@@ -1,14 +1,14 @@
 //! bridge generate | migrate | report | check.
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use incident::{IncidentId, MetricsOptions, MigrateOptions, MigrateSummary, SlaTargets};
 
-use super::{print, print_json};
+use super::{print, print_json, progress_bar};
 use crate::cli::{
     BridgeCheckArgs, BridgeCommand, BridgeReportArgs, GenerateArgs, MigrateArgs, OutFormat,
     ReportFormat,
@@ -105,17 +105,11 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
         rejects,
         keep_ids: a.write_back,
     };
-    let bar = indicatif::ProgressBar::new(size);
-    if !a.quiet && std::io::stderr().is_terminal() {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "migrating {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress_bar(
+        size,
+        "migrating {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        a.quiet,
+    );
     let result = incident::migrate(&m, &path, &opts, &|n| bar.set_position(n));
     bar.finish_and_clear();
     let summary = match result {

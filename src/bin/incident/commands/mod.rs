@@ -68,6 +68,20 @@ pub(crate) fn print(s: &str) -> Result<()> {
     Ok(())
 }
 
+/// A progress bar on stderr when it is a terminal and not `quiet`; hidden otherwise.
+pub(crate) fn progress_bar(len: u64, template: &str, quiet: bool) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     let mut s = serde_json::to_string_pretty(v)?;
     s.push('\n');
