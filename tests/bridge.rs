@@ -355,13 +355,11 @@ fn killed_migration_resumes_without_duplicates_or_losses() {
     env.ok(&[
         "bridge", "generate", "60000", "--seed", "3", "-o", "eh.json",
     ]);
-    let bin = assert_cmd::cargo::cargo_bin("incident");
     let mut seen_partial = false;
     // Batches of 500: a synced commit every 16 batches, i.e. every 8,000 records.
     for delay in [200u64, 500, 900, 1400, 2000, 2700] {
-        let mut child = std::process::Command::new(&bin)
-            .current_dir(env.dir.path())
-            .env("INCIDENT_DB", env.db())
+        let mut child = env
+            .process()
             .args(["bridge", "migrate", "eh.json", "--batch", "500", "--quiet"])
             .stdout(std::process::Stdio::null())
             .spawn()

@@ -23,23 +23,6 @@ const BASIC: &[&str] = &[
     "通知停止",
 ];
 
-fn create_at(env: &Env, title: &str, cat: &str, prio: &str, comps: &[&str], at: &str) -> String {
-    let mut args = vec![
-        "create",
-        "--category",
-        cat,
-        "--priority",
-        prio,
-        "--title",
-        title,
-        "--at",
-        at,
-        "--components",
-    ];
-    args.extend_from_slice(comps);
-    env.ok(&args).trim().to_string()
-}
-
 #[test]
 fn whole_lifecycle_with_timeline() {
     let env = Env::new();
@@ -296,32 +279,28 @@ fn bad_input_gets_one_clear_line() {
 #[test]
 fn every_filter_uses_its_index() {
     let env = Env::new();
-    let a = create_at(
-        &env,
+    let a = env.create_at(
         "DB接続失敗",
         "failure",
         "critical",
         &["db_client"],
         "2025-01-01T09:00:00+09:00",
     );
-    let b = create_at(
-        &env,
+    let b = env.create_at(
         "Slack通知失敗",
         "error",
         "medium",
         &["slack", "notifier"],
         "2025-01-02T09:00:00+09:00",
     );
-    let c = create_at(
-        &env,
+    let c = env.create_at(
         "遅い処理",
         "performance",
         "low",
         &["db_client", "batch"],
         "2025-01-03T09:00:00+09:00",
     );
-    let d = create_at(
-        &env,
+    let d = env.create_at(
         "認証エラー",
         "security",
         "high",
@@ -404,16 +383,14 @@ fn every_filter_uses_its_index() {
 #[test]
 fn table_lines_up_with_japanese_titles() {
     let env = Env::new();
-    create_at(
-        &env,
+    env.create_at(
         "RabbitMQ接続エラーが発生しました",
         "failure",
         "high",
         &["rabbitmq"],
         "2025-01-01T09:00:00Z",
     );
-    create_at(
-        &env,
+    env.create_at(
         "plain ascii title",
         "error",
         "low",
@@ -438,25 +415,11 @@ fn table_lines_up_with_japanese_titles() {
 fn ids_count_per_local_day_and_sort_past_9999() {
     let env = Env::new();
     // 23:30 UTC on Jan 3 is Jan 4 in Tokyo: the id carries the local date.
-    let a = create_at(&env, "t", "error", "low", &["c"], "2025-01-03T23:30:00Z");
+    let a = env.create_at("t", "error", "low", &["c"], "2025-01-03T23:30:00Z");
     assert_eq!(a, "INC-20250104-0001");
-    let b = create_at(
-        &env,
-        "t",
-        "error",
-        "low",
-        &["c"],
-        "2025-01-04T10:00:00+09:00",
-    );
+    let b = env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00+09:00");
     assert_eq!(b, "INC-20250104-0002");
-    let c = create_at(
-        &env,
-        "t",
-        "error",
-        "low",
-        &["c"],
-        "2025-01-05T10:00:00+09:00",
-    );
+    let c = env.create_at("t", "error", "low", &["c"], "2025-01-05T10:00:00+09:00");
     assert_eq!(c, "INC-20250105-0001");
     let v = env.json(&["show", &a, "--format", "json"]);
     assert_eq!(v["created_at"], "2025-01-03T23:30:00.000000+00:00");
@@ -495,9 +458,9 @@ fn import_export_round_trips_exactly() {
     assert_eq!(v["imported"], 0);
     assert_eq!(v["already_present"], 3);
     // The day counter moved past imported ids.
-    let id = create_at(&env, "new", "error", "low", &["c"], "2025-07-09T20:00:00Z");
+    let id = env.create_at("new", "error", "low", &["c"], "2025-07-09T20:00:00Z");
     assert_eq!(id, "INC-20250710-0001");
-    let id = create_at(&env, "new", "error", "low", &["c"], "2025-07-09T10:00:00Z");
+    let id = env.create_at("new", "error", "low", &["c"], "2025-07-09T10:00:00Z");
     assert_eq!(id, "INC-20250709-12346");
 
     let exported = env.ok(&["export"]);
@@ -575,8 +538,7 @@ fn bad_import_entries_name_their_index_and_write_nothing() {
 fn check_finds_and_repairs_broken_indexes() {
     let env = Env::new();
     for i in 0..5 {
-        create_at(
-            &env,
+        env.create_at(
             &format!("t{i}"),
             "error",
             "low",
@@ -602,7 +564,7 @@ fn check_finds_and_repairs_broken_indexes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
-    let id = create_at(&env, "t", "error", "low", &["a"], "2025-01-01T00:00:00Z");
+    let id = env.create_at("t", "error", "low", &["a"], "2025-01-01T00:00:00Z");
     assert_eq!(id, "INC-20250101-0006");
 }
 
@@ -654,37 +616,34 @@ fn old_database_file_still_opens() {
 fn two_processes_creating_at_once_get_distinct_ids() {
     let env = Env::new();
     env.create(BASIC);
-    let spawn = || {
-        let bin = assert_cmd::cargo::cargo_bin("incident");
-        let db = env.db();
-        std::thread::spawn(move || {
-            for i in 0..200 {
-                let out = std::process::Command::new(&bin)
-                    .env("INCIDENT_DB", &db)
-                    .args([
-                        "create",
-                        "--category",
-                        "error",
-                        "--priority",
-                        "low",
-                        "--title",
-                        &format!("c{i}"),
-                        "--components",
-                        "x",
-                    ])
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        })
+    let create_200 = || {
+        for i in 0..200 {
+            let out = env
+                .process()
+                .args([
+                    "create",
+                    "--category",
+                    "error",
+                    "--priority",
+                    "low",
+                    "--title",
+                    &format!("c{i}"),
+                    "--components",
+                    "x",
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     };
-    let (a, b) = (spawn(), spawn());
-    a.join().unwrap();
-    b.join().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(create_200);
+        s.spawn(create_200);
+    });
     let v = env.json(&["list", "--all", "--format", "json"]);
     let ids: std::collections::BTreeSet<&str> = v
         .as_array()
@@ -724,22 +683,11 @@ fn busy_database_gives_a_clear_message() {
 fn database_left_by_a_killed_process_opens_whole() {
     let env = Env::new();
     // A large import is one transaction: after kill -9 either all of it or none is there.
-    let mut s = String::from("{\"incidents\": [");
-    for i in 1..=30000 {
-        if i > 1 {
-            s.push(',');
-        }
-        s.push_str(&format!(
-            r#"{{"id": "INC-20250101-{i:04}", "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z",
-            "category": "error", "priority": "low", "status": "open", "title": "t{i}", "affected_components": ["c{}"]}}"#,
-            i % 17
-        ));
-    }
-    s.push_str("]}");
+    let s = common::history_json(30000, 0);
     let f = env.write("big.json", &s);
     for delay_ms in [50u64, 150, 400] {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("incident"))
-            .env("INCIDENT_DB", env.db())
+        let mut child = env
+            .process()
             .args(["import", f.to_str().unwrap()])
             .spawn()
             .unwrap();
@@ -763,23 +711,12 @@ fn database_left_by_a_killed_process_opens_whole() {
 #[test]
 fn export_into_a_closed_pipe_is_a_normal_exit() {
     let env = Env::new();
-    let mut s = String::from("{\"incidents\": [");
-    for i in 1..=2000 {
-        if i > 1 {
-            s.push(',');
-        }
-        s.push_str(&format!(
-            r#"{{"id": "INC-20250101-{i:04}", "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z",
-            "category": "error", "priority": "low", "status": "open", "title": "t{i}", "description": "{}", "affected_components": ["c"]}}"#,
-            "x".repeat(200)
-        ));
-    }
-    s.push_str("]}");
+    let s = common::history_json(2000, 200);
     let f = env.write("h.json", &s);
     env.ok(&["import", f.to_str().unwrap()]);
     for format in ["jsonl", "csv", "json"] {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("incident"))
-            .env("INCIDENT_DB", env.db())
+        let mut child = env
+            .process()
             .args(["export", "--format", format])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -802,8 +739,7 @@ fn export_into_a_closed_pipe_is_a_normal_exit() {
 fn compact_keeps_every_incident() {
     let env = Env::new();
     for i in 0..50 {
-        create_at(
-            &env,
+        env.create_at(
             &format!("t{i}"),
             "error",
             "low",

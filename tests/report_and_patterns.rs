@@ -7,36 +7,17 @@ mod common;
 use common::Env;
 use serde_json::Value;
 
-fn create(env: &Env, title: &str, cat: &str, prio: &str, comp: &str, at: &str) -> String {
-    env.ok(&[
-        "create",
-        "--category",
-        cat,
-        "--priority",
-        prio,
-        "--title",
-        title,
-        "--components",
-        comp,
-        "--at",
-        at,
-    ])
-    .trim()
-    .to_string()
-}
-
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
 /// Five incidents with explicit times; every expectation below is computed by hand.
 fn scenario(env: &Env) -> Vec<String> {
-    let a = create(
-        env,
+    let a = env.create_at(
         "DB接続失敗 host 1",
         "failure",
         "high",
-        "db",
+        &["db"],
         "2025-03-03T00:00:00Z",
     );
     env.ok(&[
@@ -58,12 +39,11 @@ fn scenario(env: &Env) -> Vec<String> {
         "2025-03-03T04:00:00Z",
     ]);
 
-    let b = create(
-        env,
+    let b = env.create_at(
         "DB接続失敗 host 2",
         "failure",
         "high",
-        "db",
+        &["db"],
         "2025-03-03T06:00:00Z",
     );
     env.ok(&[
@@ -86,12 +66,11 @@ fn scenario(env: &Env) -> Vec<String> {
         "2025-03-04T06:00:00Z",
     ]);
 
-    let c = create(
-        env,
+    let c = env.create_at(
         "ワーカー停止",
         "error",
         "critical",
-        "db",
+        &["db"],
         "2025-03-05T00:00:00Z",
     );
     // Exactly at the 15 min response target: met.
@@ -126,20 +105,18 @@ fn scenario(env: &Env) -> Vec<String> {
         "2025-03-05T10:00:00Z",
     ]);
 
-    let d = create(
-        env,
+    let d = env.create_at(
         "API遅延",
         "error",
         "medium",
-        "api",
+        &["api"],
         "2025-03-06T00:00:00Z",
     );
-    let e = create(
-        env,
+    let e = env.create_at(
         "バッチ遅延",
         "performance",
         "low",
-        "api",
+        &["api"],
         "2025-03-01T00:00:00Z",
     );
     vec![a, b, c, d, e]
@@ -230,12 +207,11 @@ fn report_metrics_match_hand_computation() {
 fn html_report_is_self_contained_and_escaped() {
     let env = Env::new();
     scenario(&env);
-    create(
-        &env,
+    env.create_at(
         "<script>alert(1)</script> 接続",
         "security",
         "high",
-        "web",
+        &["web"],
         "2025-03-02T00:00:00Z",
     );
     env.ok(&[
@@ -306,12 +282,11 @@ fn sla_targets_come_from_a_config_file() {
 fn analyze_stores_patterns_and_create_matches_them() {
     let env = Env::new();
     for i in 1..=4 {
-        let id = create(
-            &env,
+        let id = env.create_at(
             &format!("RabbitMQ接続エラー: 10.0.0.{i}:5672 への接続が{i}0秒でタイムアウトしました"),
             "failure",
             "high",
-            "rabbitmq",
+            &["rabbitmq"],
             &format!("2025-01-0{i}T10:00:00Z"),
         );
         env.ok(&[
@@ -326,12 +301,11 @@ fn analyze_stores_patterns_and_create_matches_them() {
         ]);
     }
     for i in 1..=3 {
-        create(
-            &env,
+        env.create_at(
             &format!("ModuleNotFoundError: No module named 'mod{i}'"),
             "error",
             "medium",
-            "pm_worker",
+            &["pm_worker"],
             &format!("2025-01-0{i}T11:00:00Z"),
         );
     }

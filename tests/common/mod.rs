@@ -35,6 +35,41 @@ impl Env {
         c
     }
 
+    /// The binary as a plain process (to spawn, kill or pipe), set up like [`Env::cmd`].
+    pub(crate) fn process(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("incident"));
+        c.current_dir(self.dir.path())
+            .env("INCIDENT_DB", self.db())
+            .env("TZ", "Asia/Tokyo")
+            .env_remove("INCIDENT_BUSY_TIMEOUT_MS");
+        c
+    }
+
+    /// Creates an incident at a given time and returns its id.
+    pub(crate) fn create_at(
+        &self,
+        title: &str,
+        category: &str,
+        priority: &str,
+        components: &[&str],
+        at: &str,
+    ) -> String {
+        let mut args = vec![
+            "create",
+            "--category",
+            category,
+            "--priority",
+            priority,
+            "--title",
+            title,
+            "--at",
+            at,
+            "--components",
+        ];
+        args.extend_from_slice(components);
+        self.ok(&args).trim().to_string()
+    }
+
     /// Runs and returns stdout, asserting success.
     pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd().args(args).output().expect("run");
@@ -75,4 +110,21 @@ impl Env {
         std::fs::write(&p, content).expect("write");
         p
     }
+}
+
+/// An `incident_history.json` with `n` open incidents `INC-20250101-0001...` whose
+/// descriptions are `description_len` bytes long.
+pub(crate) fn history_json(n: usize, description_len: usize) -> String {
+    let description = "x".repeat(description_len);
+    let incidents: Vec<String> = (1..=n)
+        .map(|i| {
+            format!(
+                r#"{{"id": "INC-20250101-{i:04}", "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z",
+                "category": "error", "priority": "low", "status": "open", "title": "t{i}", "description": "{description}",
+                "affected_components": ["c{}"]}}"#,
+                i % 17
+            )
+        })
+        .collect();
+    format!("{{\"incidents\": [{}]}}", incidents.join(","))
 }
