@@ -626,6 +626,33 @@ mod tests {
     use crate::pattern::Counted;
     use std::process::Command;
 
+    /// Writes the script into `dir` and asserts that `bash -n` and shellcheck accept it.
+    fn write_and_lint(dir: &Path, script: &Script) -> PathBuf {
+        let path = dir.join(&script.file_name);
+        fs::write(&path, &script.content).expect("write");
+        let syntax = Command::new("bash")
+            .arg("-n")
+            .arg(&path)
+            .output()
+            .expect("bash -n");
+        assert!(
+            syntax.status.success(),
+            "bash -n: {}",
+            String::from_utf8_lossy(&syntax.stderr)
+        );
+        let lint = Command::new("shellcheck")
+            .arg(&path)
+            .output()
+            .expect("shellcheck is needed for these tests (apt-get install shellcheck)");
+        assert!(
+            lint.status.success(),
+            "shellcheck:\n{}\n{}",
+            String::from_utf8_lossy(&lint.stdout),
+            script.content
+        );
+        path
+    }
+
     fn counted<T>(value: T, count: u64) -> Counted<T> {
         Counted { value, count }
     }
@@ -845,28 +872,7 @@ mod tests {
             );
         }
 
-        let path = tmp.path().join(&script.file_name);
-        fs::write(&path, &script.content).expect("write");
-        let syntax = Command::new("bash")
-            .arg("-n")
-            .arg(&path)
-            .output()
-            .expect("bash -n");
-        assert!(
-            syntax.status.success(),
-            "bash -n: {}",
-            String::from_utf8_lossy(&syntax.stderr)
-        );
-        let lint = Command::new("shellcheck")
-            .arg(&path)
-            .output()
-            .expect("shellcheck");
-        assert!(
-            lint.status.success(),
-            "shellcheck:\n{}\n{}",
-            String::from_utf8_lossy(&lint.stdout),
-            script.content
-        );
+        let path = write_and_lint(tmp.path(), &script);
 
         let dry = run_bash(&path, tmp.path(), &[]);
         assert!(
@@ -997,23 +1003,7 @@ mod tests {
         ];
         for p in &pats {
             let s = candidate(p, &AutofixOptions::default()).expect("candidate");
-            let path = tmp.path().join(&s.file_name);
-            fs::write(&path, &s.content).expect("write");
-            let n = Command::new("bash")
-                .arg("-n")
-                .arg(&path)
-                .output()
-                .expect("bash");
-            assert!(n.status.success());
-            let lint = Command::new("shellcheck")
-                .arg(&path)
-                .output()
-                .expect("shellcheck");
-            assert!(
-                lint.status.success(),
-                "{}",
-                String::from_utf8_lossy(&lint.stdout)
-            );
+            let path = write_and_lint(tmp.path(), &s);
             let dry = run_bash(&path, tmp.path(), &["--dry-run"]);
             assert!(dry.status.success());
             assert!(String::from_utf8_lossy(&dry.stdout).starts_with("dry run:"));

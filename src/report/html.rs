@@ -141,6 +141,14 @@ fn card(out: &mut String, label: &str, value: &str, sub: &str, bad: bool) -> std
 }
 
 /// Incidents per period, stacked by category.
+/// Draws a chart's x axis from `x1` to `x2` at height `y` and closes its `<svg>`.
+fn close_plot(out: &mut String, x1: f64, x2: f64, y: f64) -> std::fmt::Result {
+    write!(
+        out,
+        "<line x1=\"{x1}\" x2=\"{x2}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#8a93a3\"/></svg>"
+    )
+}
+
 fn trend_chart(out: &mut String, m: &Metrics) -> std::fmt::Result {
     let rows = recent_trends(m, TREND_PERIODS);
     let (w, h) = (1040.0, 300.0);
@@ -216,13 +224,7 @@ fn trend_chart(out: &mut String, m: &Metrics) -> std::fmt::Result {
             )?;
         }
     }
-    write!(
-        out,
-        "<line x1=\"{left}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#8a93a3\"/></svg>",
-        w - right,
-        top + plot_h,
-        top + plot_h
-    )?;
+    close_plot(out, left, w - right, top + plot_h)?;
     if rows.len() < m.trends.len() {
         write!(
             out,
@@ -442,13 +444,7 @@ fn sla_chart(out: &mut String, m: &Metrics) -> std::fmt::Result {
         w - right,
         y90 - 4.0
     )?;
-    write!(
-        out,
-        "<line x1=\"{left}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#8a93a3\"/></svg>",
-        w - right,
-        top + plot_h,
-        top + plot_h
-    )
+    close_plot(out, left, w - right, top + plot_h)
 }
 
 fn body(m: &Metrics) -> Result<String, std::fmt::Error> {

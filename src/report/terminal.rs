@@ -28,6 +28,17 @@ fn row(cells: &[(&str, usize, bool)]) -> String {
     parts.join("  ").trim_end().to_string()
 }
 
+/// A table row: the first column left-aligned, the others right-aligned.
+fn columns<S: AsRef<str>>(texts: &[S], widths: &[usize]) -> String {
+    let cells: Vec<(&str, usize, bool)> = texts
+        .iter()
+        .zip(widths)
+        .enumerate()
+        .map(|(i, (t, w))| (t.as_ref(), *w, i > 0))
+        .collect();
+    row(&cells)
+}
+
 /// Writes the terminal summary: about 30 lines, plain text.
 pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
     let s = &m.summary;
@@ -74,13 +85,7 @@ pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
         "Resolution",
         "Past",
     ];
-    let cells: Vec<(&str, usize, bool)> = header
-        .iter()
-        .zip(widths)
-        .enumerate()
-        .map(|(i, (h, w))| (*h, w, i > 0))
-        .collect();
-    writeln!(out, "{}", row(&cells))?;
+    writeln!(out, "{}", columns(&header, &widths))?;
     for p in &m.by_priority {
         let values = [
             p.priority.to_string(),
@@ -92,25 +97,13 @@ pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
             percent(p.sla.resolution.compliance),
             p.sla.open_breaching.to_string(),
         ];
-        let cells: Vec<(&str, usize, bool)> = values
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (v, w))| (v.as_str(), w, i > 0))
-            .collect();
-        writeln!(out, "{}", row(&cells))?;
+        writeln!(out, "{}", columns(&values, &widths))?;
     }
 
     writeln!(out)?;
     let widths = [11, 6, 6, 8, 8];
     let header = ["Category", "Count", "Share", "MTTR", "MTTA"];
-    let cells: Vec<(&str, usize, bool)> = header
-        .iter()
-        .zip(widths)
-        .enumerate()
-        .map(|(i, (h, w))| (*h, w, i > 0))
-        .collect();
-    writeln!(out, "{}", row(&cells))?;
+    writeln!(out, "{}", columns(&header, &widths))?;
     for c in m.by_category.iter().filter(|c| c.incidents > 0) {
         let values = [
             c.category.to_string(),
@@ -119,26 +112,14 @@ pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
             duration(c.time_to_resolve.mean_seconds),
             duration(c.time_to_acknowledge.mean_seconds),
         ];
-        let cells: Vec<(&str, usize, bool)> = values
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (v, w))| (v.as_str(), w, i > 0))
-            .collect();
-        writeln!(out, "{}", row(&cells))?;
+        writeln!(out, "{}", columns(&values, &widths))?;
     }
 
     if !m.components.is_empty() {
         writeln!(out)?;
         let widths = [24, 6, 6, 10, 8, 8];
         let header = ["Component", "Count", "Impact", "Unresolved", "MTTR", "MTBF"];
-        let cells: Vec<(&str, usize, bool)> = header
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (h, w))| (*h, w, i > 0))
-            .collect();
-        writeln!(out, "{}", row(&cells))?;
+        writeln!(out, "{}", columns(&header, &widths))?;
         for c in m.components.iter().take(TOP) {
             let values = [
                 c.component.clone(),
@@ -148,13 +129,7 @@ pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
                 duration(c.time_to_resolve.mean_seconds),
                 duration(c.mtbf_seconds),
             ];
-            let cells: Vec<(&str, usize, bool)> = values
-                .iter()
-                .zip(widths)
-                .enumerate()
-                .map(|(i, (v, w))| (v.as_str(), w, i > 0))
-                .collect();
-            writeln!(out, "{}", row(&cells))?;
+            writeln!(out, "{}", columns(&values, &widths))?;
         }
         if m.components_total > TOP.min(m.components.len()) as u64 {
             writeln!(
