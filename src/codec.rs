@@ -15,6 +15,11 @@ pub(crate) const RECORD_VERSION: u8 = 1;
 /// Encodes `value` behind the version byte into `buf` (cleared first).
 pub(crate) fn encode_into<T: Encode>(value: &T, buf: &mut Vec<u8>) {
     buf.clear();
+    encode_append(value, buf);
+}
+
+/// Appends `value`, behind the version byte, to `buf`.
+pub(crate) fn encode_append<T: Encode>(value: &T, buf: &mut Vec<u8>) {
     buf.push(RECORD_VERSION);
     // Writing into a Vec cannot fail, and our types have no fallible Encode impls.
     if let Err(e) = bincode::encode_into_std_write(value, buf, bincode::config::standard()) {

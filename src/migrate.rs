@@ -23,12 +23,15 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bridge::{ErrorReader, ReadError, fingerprint_key, to_incident};
+use crate::bridge::{
+    ErrorReader, ErrorRecord, MIGRATED_ASSIGNEE, MigratedIncident, ReadError, fingerprint_key,
+    priority_for,
+};
 use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
-use crate::model::IncidentId;
+use crate::model::{Category, IncidentId};
 use crate::schema::{DAY_COUNTERS, FINGERPRINTS, HEADS};
-use crate::store::{Bulk, Writer};
+use crate::store::{Bulk, Indexed, Writer};
 
 /// How to migrate.
 #[derive(Clone, Debug)]
@@ -41,6 +44,9 @@ pub struct MigrateOptions {
     pub rejects: Option<PathBuf>,
     /// Keep the incident id of every record, for `write_back`.
     pub keep_ids: bool,
+    /// Longest time between two synced commits: what a crash or power loss can take back
+    /// (a rerun redoes it). Commits in between are unsynced.
+    pub checkpoint: Duration,
 }
 
 impl Default for MigrateOptions {
@@ -50,6 +56,7 @@ impl Default for MigrateOptions {
             skip_invalid: false,
             rejects: None,
             keep_ids: false,
+            checkpoint: Duration::from_secs(5),
         }
     }
 }
@@ -178,9 +185,6 @@ fn scan_carried_ids(path: &Path) -> Result<BTreeMap<u32, u32>, MigrateError> {
     Ok(out)
 }
 
-/// Batches between two synced commits.
-const SYNC_EVERY: u64 = 16;
-
 /// A prepared batch, or the reason preparing stopped.
 enum Msg {
     /// A batch and its sequence number.
@@ -222,6 +226,7 @@ pub fn migrate(
     let store = manager.store();
     let mut write_time = Duration::ZERO;
     let mut write_result: Result<(), MigrateError> = Ok(());
+    let mut last_sync = Instant::now();
 
     let prepared = std::thread::scope(|scope| {
         let preparer = scope.spawn(|| {
@@ -242,9 +247,11 @@ pub fn migrate(
                 Msg::Batch(mut bulk, seq) => {
                     let t = Instant::now();
                     let r = (|| -> Result<(), MigrateError> {
-                        // Every SYNC_EVERY-th batch is synced, and the end syncs the rest;
-                        // a crash in between rolls back to the last synced batch, whole.
-                        let txn = if seq % SYNC_EVERY == 0 {
+                        // A batch is synced once a checkpoint interval has passed, and the
+                        // end syncs the rest; a crash in between rolls back to the last
+                        // synced batch, whole.
+                        let txn = if last_sync.elapsed() >= opts.checkpoint {
+                            last_sync = Instant::now();
                             store.write()?
                         } else {
                             store.write_unsynced()?
@@ -387,6 +394,25 @@ impl Outbox {
     }
 }
 
+/// Buffers the incident `record` becomes (what `to_incident` builds) under `id`.
+fn add_migrated(bulk: &mut Bulk, record: &ErrorRecord<'_>, id: IncidentId) {
+    let incident = MigratedIncident {
+        record,
+        id,
+        priority: priority_for(&record.error_type),
+    };
+    let fields = Indexed {
+        id,
+        created_at: record.timestamp,
+        status: incident.status(),
+        category: Category::Error,
+        priority: incident.priority,
+        components: &[&record.file],
+        assignee: Some(MIGRATED_ASSIGNEE),
+    };
+    bulk.add_encoded(&fields, &incident);
+}
+
 #[allow(clippy::too_many_arguments)]
 fn prepare<R: Read>(
     store: &crate::store::Store,
@@ -492,7 +518,7 @@ fn prepare<R: Read>(
             if out.has_id(k) || heads.get(k)?.is_some() {
                 c.linked += 1;
             } else {
-                out.bulk.add(&to_incident(&rec, carried));
+                add_migrated(&mut out.bulk, &rec, carried);
                 out.current.ids.insert(k);
                 let date = carried.date();
                 let seq = counter(date, &counters)?.max(carried.seq());
@@ -518,7 +544,7 @@ fn prepare<R: Read>(
                 }
             };
             counters.insert(date, seq);
-            out.bulk.add(&to_incident(&rec, IncidentId::from_key(id)));
+            add_migrated(&mut out.bulk, &rec, IncidentId::from_key(id));
             out.current.ids.insert(id);
             let e = out.bulk.counters.entry(date).or_default();
             *e = (*e).max(seq);

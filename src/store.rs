@@ -762,6 +762,18 @@ fn merge_streams<K: redb::Key + 'static>(
     Ok(())
 }
 
+/// The fields of a record its index entries are derived from.
+pub(crate) struct Indexed<'a> {
+    pub(crate) id: IncidentId,
+    pub(crate) created_at: Timestamp,
+    pub(crate) status: Status,
+    pub(crate) category: Category,
+    pub(crate) priority: Priority,
+    /// Each component once.
+    pub(crate) components: &'a [&'a str],
+    pub(crate) assignee: Option<&'a str>,
+}
+
 /// Index entries of many new records, collected so each table can be written in key
 /// order through one cursor: appends instead of a tree descent per entry.
 #[derive(Default)]
@@ -787,7 +799,6 @@ pub(crate) struct Bulk {
     pub(crate) fingerprints: Vec<((i64, u64), u64)>,
     /// Day counters advanced by the records buffered here.
     pub(crate) counters: BTreeMap<u32, u32>,
-    buf: Vec<u8>,
 }
 
 impl Bulk {
@@ -813,33 +824,46 @@ impl Bulk {
 
     /// Buffers a record that is not stored yet, with all its index entries.
     pub(crate) fn add(&mut self, inc: &Incident) {
-        let key = inc.id.key();
+        let components = distinct_components(inc);
+        let fields = Indexed {
+            id: inc.id,
+            created_at: inc.created_at,
+            status: inc.status,
+            category: inc.category,
+            priority: inc.priority,
+            components: &components,
+            assignee: inc.assignee.as_deref(),
+        };
+        self.add_encoded(&fields, inc);
+    }
+
+    /// Buffers a new record given as its indexed fields and anything that encodes to the
+    /// incident they were taken from.
+    pub(crate) fn add_encoded<T: bincode::Encode>(&mut self, fields: &Indexed<'_>, value: &T) {
+        let key = fields.id.key();
         let start = self.arena.len();
-        codec::encode_into(inc, &mut self.buf);
-        self.arena.extend_from_slice(&self.buf);
+        codec::encode_append(value, &mut self.arena);
         self.incidents.push((key, start..self.arena.len()));
-        self.heads.push((
-            key,
-            (
-                inc.created_at.micros(),
-                inc.status.code(),
-                inc.category.code(),
-                inc.priority.code(),
-            ),
-        ));
-        self.status.push(((inc.status.code(), key), ()));
-        self.category.push(((inc.category.code(), key), ()));
-        self.priority.push(((inc.priority.code(), key), ()));
-        self.created.push(((inc.created_at.micros(), key), ()));
-        self.status_counts[inc.status.code() as usize] += 1;
-        self.category_counts[inc.category.code() as usize] += 1;
-        self.priority_counts[inc.priority.code() as usize] += 1;
-        for c in distinct_components(inc) {
+        let (created, status, category, priority) = (
+            fields.created_at.micros(),
+            fields.status.code(),
+            fields.category.code(),
+            fields.priority.code(),
+        );
+        self.heads.push((key, (created, status, category, priority)));
+        self.status.push(((status, key), ()));
+        self.category.push(((category, key), ()));
+        self.priority.push(((priority, key), ()));
+        self.created.push(((created, key), ()));
+        self.status_counts[status as usize] += 1;
+        self.category_counts[category as usize] += 1;
+        self.priority_counts[priority as usize] += 1;
+        for c in fields.components {
             let i = self.name(c);
             self.component.push((i, key));
             self.name_counts[i as usize].0 += 1;
         }
-        if let Some(a) = &inc.assignee {
+        if let Some(a) = fields.assignee {
             let i = self.name(a);
             self.assignee.push((i, key));
             self.name_counts[i as usize].1 += 1;

@@ -356,11 +356,12 @@ fn killed_migration_resumes_without_duplicates_or_losses() {
         "bridge", "generate", "60000", "--seed", "3", "-o", "eh.json",
     ]);
     let mut seen_partial = false;
-    // Batches of 500: a synced commit every 16 batches, i.e. every 8,000 records.
+    // Batches of 500, each synced: every commit is a point the rerun can resume from.
     for delay in [200u64, 500, 900, 1400, 2000, 2700] {
         let mut child = env
             .process()
-            .args(["bridge", "migrate", "eh.json", "--batch", "500", "--quiet"])
+            .args(["bridge", "migrate", "eh.json", "--batch", "500", "--checkpoint", "0"])
+            .arg("--quiet")
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();

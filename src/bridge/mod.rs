@@ -13,7 +13,7 @@ pub use generate::generate;
 pub use reader::{
     ErrorReader, Position, RawBatch, RawRecord, ReadError, RecordError, RecordProblem, Shape,
 };
-pub(crate) use record::fingerprint_key;
+pub(crate) use record::{MigratedIncident, fingerprint_key};
 pub use record::{
     ErrorRecord, MIGRATED_ASSIGNEE, MIGRATED_IMPACT, fingerprint, priority_for, to_incident,
 };

@@ -402,6 +402,10 @@ pub(crate) struct MigrateArgs {
     /// Records per write transaction
     #[arg(long, default_value_t = 25_000)]
     pub(crate) batch: usize,
+    /// Seconds between synced commits: the most work a crash or power loss takes back
+    /// (a rerun redoes it); 0 syncs every batch
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
+    pub(crate) checkpoint: f64,
     /// No progress bar
     #[arg(long, short)]
     pub(crate) quiet: bool,
@@ -442,4 +446,12 @@ pub(crate) struct KbSuggestArgs {
     /// Patterns seen fewer times get no entry
     #[arg(long, default_value_t = 3)]
     pub(crate) min_count: u64,
+}
+
+/// A non-negative, finite number of seconds.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected a number of seconds (0 or more), got {s:?}")),
+    }
 }

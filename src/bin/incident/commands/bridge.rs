@@ -104,6 +104,7 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
         skip_invalid: a.skip_invalid,
         rejects,
         keep_ids: a.write_back,
+        checkpoint: std::time::Duration::from_secs_f64(a.checkpoint),
     };
     let bar = progress_bar(
         size,
