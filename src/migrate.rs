@@ -445,17 +445,27 @@ fn prepare<R: Read>(
         spare: Vec::new(),
         seq: 0,
     };
-    // A day's next sequence number starts after the stored counter and every id the
-    // pre-scan reserved.
-    let counter = |date: u32, counters: &HashMap<u32, u32>| -> Result<u32, MigrateError> {
-        Ok(match counters.get(&date) {
-            Some(&s) => s,
-            None => day_counters
-                .get(date)?
-                .map(|v| v.value())
-                .unwrap_or(0)
-                .max(reserved.get(&date).copied().unwrap_or(0)),
-        })
+    // A day's next sequence number starts after the stored counter, every id the pre-scan
+    // reserved, and the day's highest stored id (which the counter covers, unless the
+    // file was damaged): so a new id is never a stored one.
+    let counter = |date: u32,
+                   counters: &HashMap<u32, u32>,
+                   heads: &redb::ReadOnlyTable<u64, (i64, u8, u8, u8)>|
+     -> Result<u32, MigrateError> {
+        if let Some(&s) = counters.get(&date) {
+            return Ok(s);
+        }
+        let day = IncidentId::new(date, 0).key()..=IncidentId::new(date, u32::MAX).key();
+        let stored = heads
+            .range(day)?
+            .next_back()
+            .transpose()?
+            .map_or(0, |(k, _)| IncidentId::from_key(k.value()).seq());
+        Ok(day_counters
+            .get(date)?
+            .map_or(0, |v| v.value())
+            .max(reserved.get(&date).copied().unwrap_or(0))
+            .max(stored))
     };
 
     let mut t0 = Instant::now();
@@ -521,7 +531,7 @@ fn prepare<R: Read>(
                 add_migrated(&mut out.bulk, &rec, carried);
                 out.current.ids.insert(k);
                 let date = carried.date();
-                let seq = counter(date, &counters)?.max(carried.seq());
+                let seq = counter(date, &counters, &heads)?.max(carried.seq());
                 counters.insert(date, seq);
                 let e = out.bulk.counters.entry(date).or_default();
                 *e = (*e).max(seq);
@@ -531,18 +541,12 @@ fn prepare<R: Read>(
             k
         } else {
             let date = IncidentId::date_key(rec.timestamp.local_date());
-            // The pre-scan reserved every carried id it found; one it could not see (an
-            // escaped key) is still never handed out twice.
-            let mut seq = counter(date, &counters)?;
-            let id = loop {
-                seq = seq
-                    .checked_add(1)
-                    .ok_or(StoreError::CounterExhausted { date })?;
-                let k = IncidentId::new(date, seq).key();
-                if !(out.has_id(k) || heads.get(k)?.is_some()) {
-                    break k;
-                }
-            };
+            // Past every id stored, reserved or taken in this run (carried ids created
+            // here advance the counter too).
+            let seq = counter(date, &counters, &heads)?
+                .checked_add(1)
+                .ok_or(StoreError::CounterExhausted { date })?;
+            let id = IncidentId::new(date, seq).key();
             counters.insert(date, seq);
             add_migrated(&mut out.bulk, &rec, IncidentId::from_key(id));
             out.current.ids.insert(id);

@@ -347,6 +347,45 @@ fn generated_history_is_deterministic() {
     );
 }
 
+/// A damaged day counter (behind the stored ids) must not make a new incident take, and
+/// overwrite, a stored one's id.
+#[test]
+fn new_ids_pass_stored_ones_even_when_the_day_counter_is_behind() {
+    let env = Env::new();
+    env.write("eh.json", SMALL);
+    migrate_json(&env, "eh.json", &[]);
+    incident::testing::corrupt_index(&env.db()).unwrap();
+    env.write(
+        "more.json",
+        r#"[{"timestamp": "2025-07-09T15:00:00+09:00", "error_type": "TimeoutError",
+             "file": "libs/slack.py", "error_message": "timed out", "success": false}]"#,
+    );
+    let s = migrate_json(&env, "more.json", &[]);
+    assert_eq!(s["migrated"], 1);
+    let all = env.json(&["list", "--all", "--format", "json", "--oldest-first"]);
+    let mut ids: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [
+            "INC-20250709-0001",
+            "INC-20250709-0002",
+            "INC-20250709-0003",
+            "INC-20250710-0001"
+        ]
+    );
+    let first = env.json(&["show", "INC-20250709-0001", "--format", "json"]);
+    assert_eq!(
+        first["title"],
+        "ConnectionRefusedError in libs/rabbitmq_client.py"
+    );
+}
+
 /// kill -9 at six points of a real migration: the file opens cleanly, holds only
 /// whole incidents with their index entries, and a rerun finishes with no duplicates.
 #[test]
