@@ -9,7 +9,7 @@ use crate::error::StoreError;
 use crate::model::{Incident, IncidentId};
 use crate::schema::*;
 use crate::store::{
-    Store, count_key_assignee, count_key_category, count_key_component, count_key_pattern,
+    Names, Store, count_key_assignee, count_key_category, count_key_component, count_key_pattern,
     count_key_priority, count_key_status, decode_incident, distinct_components,
 };
 
@@ -109,11 +109,11 @@ fn compare<T: Ord + Clone + std::fmt::Debug>(
     }
 }
 
-fn read_set<K>(
+fn read_set<K, T: Ord>(
     txn: &redb::ReadTransaction,
     def: TableDefinition<K, ()>,
-    map: impl Fn(K::SelfType<'_>) -> (String, u64),
-) -> Result<BTreeSet<(String, u64)>, StoreError>
+    map: impl Fn(K::SelfType<'_>) -> T,
+) -> Result<BTreeSet<T>, StoreError>
 where
     K: redb::Key + 'static,
 {
@@ -200,9 +200,49 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     compare(p, "by_category", &exp.category, &category, show_code);
     let priority = code_set(BY_PRIORITY)?;
     compare(p, "by_priority", &exp.priority, &priority, show_code);
-    let component = read_set(&txn, BY_COMPONENT, |(s, k)| (s.to_string(), k))?;
+    // Name ids: both directions agree, and every index entry names a known id.
+    let names = {
+        let t = txn.open_table(NAMES)?;
+        let mut out = BTreeSet::new();
+        for e in t.range::<&str>(..)? {
+            let (k, v) = e?;
+            out.insert((v.value(), k.value().to_string()));
+        }
+        out
+    };
+    let name_of = {
+        let t = txn.open_table(NAME_OF)?;
+        let mut out = BTreeSet::new();
+        for e in t.range::<u32>(..)? {
+            let (k, v) = e?;
+            out.insert((k.value(), v.value().to_string()));
+        }
+        out
+    };
+    compare(p, "name_of", &names, &name_of, |(n, s)| {
+        format!("({n}, {s:?})")
+    });
+    let name_of: BTreeMap<u32, String> = name_of.into_iter().collect();
+    let mut by_name = |table: &str,
+                       def: TableDefinition<(u32, u64), ()>|
+     -> Result<BTreeSet<(String, u64)>, StoreError> {
+        let mut out = BTreeSet::new();
+        for (n, k) in read_set(&txn, def, |k| k)? {
+            match name_of.get(&n) {
+                Some(s) => {
+                    out.insert((s.clone(), k));
+                }
+                None => p.push(Problem {
+                    table: table.into(),
+                    message: format!("entry of {} has unknown name id {n}", id(k)),
+                }),
+            }
+        }
+        Ok(out)
+    };
+    let component = by_name("by_component", BY_COMPONENT)?;
+    let assignee = by_name("by_assignee", BY_ASSIGNEE)?;
     compare(p, "by_component", &exp.component, &component, show_str);
-    let assignee = read_set(&txn, BY_ASSIGNEE, |(s, k)| (s.to_string(), k))?;
     compare(p, "by_assignee", &exp.assignee, &assignee, show_str);
     let created = {
         let t = txn.open_table(BY_CREATED)?;
@@ -323,6 +363,8 @@ pub fn repair(store: &Store) -> Result<(), StoreError> {
         txn.delete_table(BY_STATUS)?;
         txn.delete_table(BY_CATEGORY)?;
         txn.delete_table(BY_PRIORITY)?;
+        txn.delete_table(NAMES)?;
+        txn.delete_table(NAME_OF)?;
         txn.delete_table(BY_COMPONENT)?;
         txn.delete_table(BY_ASSIGNEE)?;
         txn.delete_table(BY_CREATED)?;
@@ -341,10 +383,11 @@ pub fn repair(store: &Store) -> Result<(), StoreError> {
                 t.insert(*k, ())?;
             }
         }
+        let mut names = Names::open(&txn)?;
         for (def, set) in [(BY_COMPONENT, &exp.component), (BY_ASSIGNEE, &exp.assignee)] {
             let mut t = txn.open_table(def)?;
             for (s, k) in set {
-                t.insert((s.as_str(), *k), ())?;
+                t.insert((names.intern(s)?, *k), ())?;
             }
         }
         let mut created = txn.open_table(BY_CREATED)?;

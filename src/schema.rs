@@ -27,13 +27,19 @@ pub(crate) const BY_CATEGORY: TableDefinition<(u8, u64), ()> = TableDefinition::
 /// (priority code, incident key) -> ().
 pub(crate) const BY_PRIORITY: TableDefinition<(u8, u64), ()> = TableDefinition::new("by_priority");
 
-/// (component, incident key) -> (); one entry per affected component.
-pub(crate) const BY_COMPONENT: TableDefinition<(&str, u64), ()> =
+/// Component or assignee name -> its name id. Index keys carry the id: a fixed-width key
+/// compares and stores far cheaper than the string. One id space for both kinds.
+pub(crate) const NAMES: TableDefinition<&str, u32> = TableDefinition::new("names");
+
+/// Name id -> name: the inverse of `NAMES`. New ids are one past the highest here.
+pub(crate) const NAME_OF: TableDefinition<u32, &str> = TableDefinition::new("name_of");
+
+/// (component name id, incident key) -> (); one entry per affected component.
+pub(crate) const BY_COMPONENT: TableDefinition<(u32, u64), ()> =
     TableDefinition::new("by_component");
 
-/// (assignee, incident key) -> (); incidents without an assignee have no entry.
-pub(crate) const BY_ASSIGNEE: TableDefinition<(&str, u64), ()> =
-    TableDefinition::new("by_assignee");
+/// (assignee name id, incident key) -> (); incidents without an assignee have no entry.
+pub(crate) const BY_ASSIGNEE: TableDefinition<(u32, u64), ()> = TableDefinition::new("by_assignee");
 
 /// (created_at micros, incident key) -> (): drives `--since`/`--until` queries.
 pub(crate) const BY_CREATED: TableDefinition<(i64, u64), ()> = TableDefinition::new("by_created");

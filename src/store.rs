@@ -16,11 +16,11 @@ use crate::schema::*;
 
 /// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
 /// layout changes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Ordered upgrade steps: `UPGRADES[i]` upgrades a file from version `i + 1` to `i + 2`.
 type Upgrade = fn(&WriteTransaction) -> Result<(), StoreError>;
-const UPGRADES: &[Upgrade] = &[upgrade_1_to_2];
+const UPGRADES: &[Upgrade] = &[upgrade_1_to_2, upgrade_2_to_3];
 
 /// Version 2 keys fingerprints by (time, hash) instead of a bare 128-bit hash, so a
 /// migration in time order appends. Version 1 never wrote fingerprints (the bridge came
@@ -29,6 +29,77 @@ fn upgrade_1_to_2(txn: &WriteTransaction) -> Result<(), StoreError> {
     const OLD: redb::TableDefinition<u128, u64> = redb::TableDefinition::new("fingerprints");
     txn.delete_table(OLD)?;
     Ok(())
+}
+
+/// Version 3 keys the component and assignee indexes by name id (`NAMES`) instead of the
+/// name itself.
+fn upgrade_2_to_3(txn: &WriteTransaction) -> Result<(), StoreError> {
+    const OLD_COMPONENT: redb::TableDefinition<(&str, u64), ()> =
+        redb::TableDefinition::new("by_component");
+    const OLD_ASSIGNEE: redb::TableDefinition<(&str, u64), ()> =
+        redb::TableDefinition::new("by_assignee");
+    let mut names = Names::open(txn)?;
+    for (old, new) in [(OLD_COMPONENT, BY_COMPONENT), (OLD_ASSIGNEE, BY_ASSIGNEE)] {
+        let entries = {
+            let t = txn.open_table(old)?;
+            let mut v = Vec::new();
+            for e in t.range::<(&str, u64)>(..)? {
+                let (k, _) = e?;
+                let (name, key) = k.value();
+                v.push((name.to_string(), key));
+            }
+            v
+        };
+        txn.delete_table(old)?;
+        let mut t = txn.open_table(new)?;
+        for (name, key) in entries {
+            t.insert((names.intern(&name)?, key), ())?;
+        }
+    }
+    Ok(())
+}
+
+/// Component and assignee names and their ids, as written in one transaction. An id is
+/// never reused for another name.
+pub(crate) struct Names<'t> {
+    ids: Table<'t, &'static str, u32>,
+    names: Table<'t, u32, &'static str>,
+}
+
+impl<'t> Names<'t> {
+    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Names {
+            ids: txn.open_table(NAMES)?,
+            names: txn.open_table(NAME_OF)?,
+        })
+    }
+
+    /// The id of a name already known.
+    pub(crate) fn get(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        Ok(self.ids.get(name)?.map(|v| v.value()))
+    }
+
+    /// The id of `name`, given it a new one if it has none.
+    pub(crate) fn intern(&mut self, name: &str) -> Result<u32, StoreError> {
+        if let Some(id) = self.get(name)? {
+            return Ok(id);
+        }
+        let next = match self.names.last()? {
+            Some((k, _)) => k.value().checked_add(1).ok_or(StoreError::Corrupt {
+                key: "name_of".into(),
+                reason: "name ids exhausted".into(),
+            })?,
+            None => 0,
+        };
+        self.ids.insert(name, next)?;
+        self.names.insert(next, name)?;
+        Ok(next)
+    }
+}
+
+/// The id of a name, if any incident was ever indexed under it.
+pub(crate) fn name_id(txn: &ReadTransaction, name: &str) -> Result<Option<u32>, StoreError> {
+    Ok(txn.open_table(NAMES)?.get(name)?.map(|v| v.value()))
 }
 
 /// redb's page cache. Its default (1 GiB) let a 1M-record migration peak near 900 MiB;
@@ -177,6 +248,8 @@ fn create_all_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(BY_STATUS)?;
     txn.open_table(BY_CATEGORY)?;
     txn.open_table(BY_PRIORITY)?;
+    txn.open_table(NAMES)?;
+    txn.open_table(NAME_OF)?;
     txn.open_table(BY_COMPONENT)?;
     txn.open_table(BY_ASSIGNEE)?;
     txn.open_table(BY_CREATED)?;
@@ -223,8 +296,9 @@ pub(crate) struct Writer<'t> {
     by_status: Table<'t, (u8, u64), ()>,
     by_category: Table<'t, (u8, u64), ()>,
     by_priority: Table<'t, (u8, u64), ()>,
-    by_component: Table<'t, (&'static str, u64), ()>,
-    by_assignee: Table<'t, (&'static str, u64), ()>,
+    names: Names<'t>,
+    by_component: Table<'t, (u32, u64), ()>,
+    by_assignee: Table<'t, (u32, u64), ()>,
     by_created: Table<'t, (i64, u64), ()>,
     counts: Table<'t, &'static str, u64>,
     counters: Table<'t, u32, u32>,
@@ -246,6 +320,7 @@ impl<'t> Writer<'t> {
             by_status: txn.open_table(BY_STATUS)?,
             by_category: txn.open_table(BY_CATEGORY)?,
             by_priority: txn.open_table(BY_PRIORITY)?,
+            names: Names::open(txn)?,
             by_component: txn.open_table(BY_COMPONENT)?,
             by_assignee: txn.open_table(BY_ASSIGNEE)?,
             by_created: txn.open_table(BY_CREATED)?,
@@ -340,20 +415,26 @@ impl<'t> Writer<'t> {
                 }
                 let (oc, nc) = (distinct_components(old), distinct_components(new));
                 for c in oc.iter().filter(|c| !nc.contains(c)) {
-                    self.by_component.remove((*c, key))?;
+                    if let Some(n) = self.names.get(c)? {
+                        self.by_component.remove((n, key))?;
+                    }
                     self.delta(count_key_component(c), -1);
                 }
                 for c in nc.iter().filter(|c| !oc.contains(c)) {
-                    self.by_component.insert((*c, key), ())?;
+                    let n = self.names.intern(c)?;
+                    self.by_component.insert((n, key), ())?;
                     self.delta(count_key_component(c), 1);
                 }
                 if old.assignee != new.assignee {
                     if let Some(a) = &old.assignee {
-                        self.by_assignee.remove((a.as_str(), key))?;
+                        if let Some(n) = self.names.get(a)? {
+                            self.by_assignee.remove((n, key))?;
+                        }
                         self.delta(count_key_assignee(a), -1);
                     }
                     if let Some(a) = &new.assignee {
-                        self.by_assignee.insert((a.as_str(), key), ())?;
+                        let n = self.names.intern(a)?;
+                        self.by_assignee.insert((n, key), ())?;
                         self.delta(count_key_assignee(a), 1);
                     }
                 }
@@ -372,11 +453,13 @@ impl<'t> Writer<'t> {
         self.delta(count_key_category(new.category), 1);
         self.delta(count_key_priority(new.priority), 1);
         for c in distinct_components(new) {
-            self.by_component.insert((c, key), ())?;
+            let n = self.names.intern(c)?;
+            self.by_component.insert((n, key), ())?;
             self.delta(count_key_component(c), 1);
         }
         if let Some(a) = &new.assignee {
-            self.by_assignee.insert((a.as_str(), key), ())?;
+            let n = self.names.intern(a)?;
+            self.by_assignee.insert((n, key), ())?;
             self.delta(count_key_assignee(a), 1);
         }
         Ok(())
@@ -587,6 +670,15 @@ pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, 
     let by_component = txn.open_table(BY_COMPONENT)?;
     let by_assignee = txn.open_table(BY_ASSIGNEE)?;
     let by_pattern = txn.open_table(BY_PATTERN)?;
+    // Names never indexed match nothing.
+    let ids = |names: &[String]| -> Result<Vec<u32>, StoreError> {
+        let mut out = Vec::new();
+        for n in names {
+            out.extend(name_id(txn, n)?);
+        }
+        Ok(out)
+    };
+    let (component_ids, assignee_ids) = (ids(&f.components)?, ids(&f.assignees)?);
     let limit = f.limit.unwrap_or(usize::MAX);
     let newest = f.order == Order::NewestFirst;
     let mut out = Vec::new();
@@ -608,15 +700,24 @@ pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, 
             }
             Ok(false)
         };
+        let in_name_index =
+            |t: &redb::ReadOnlyTable<(u32, u64), ()>, ids: &[u32]| -> Result<bool, StoreError> {
+                for n in ids {
+                    if t.get((*n, key))?.is_some() {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            };
         if driver != Driver::Component
             && !f.components.is_empty()
-            && !in_str_index(&by_component, &f.components)?
+            && !in_name_index(&by_component, &component_ids)?
         {
             return Ok(false);
         }
         if driver != Driver::Assignee
             && !f.assignees.is_empty()
-            && !in_str_index(&by_assignee, &f.assignees)?
+            && !in_name_index(&by_assignee, &assignee_ids)?
         {
             return Ok(false);
         }
@@ -688,15 +789,31 @@ pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, 
                 },
             )?;
         }
-        Driver::Component | Driver::Assignee | Driver::Pattern => {
-            let (table, vals) = match driver {
-                Driver::Component => (&by_component, &f.components),
-                Driver::Assignee => (&by_assignee, &f.assignees),
-                _ => (&by_pattern, &f.patterns),
+        Driver::Component | Driver::Assignee => {
+            let (table, ids) = match driver {
+                Driver::Component => (&by_component, &component_ids),
+                _ => (&by_assignee, &assignee_ids),
             };
             let mut streams = Vec::new();
-            for v in vals {
-                streams.push(table.range((v.as_str(), 0u64)..=(v.as_str(), u64::MAX))?);
+            for n in ids {
+                streams.push(table.range((*n, 0u64)..=(*n, u64::MAX))?);
+            }
+            merge_streams(
+                streams,
+                newest,
+                |k: (u32, u64)| k.1,
+                |key| {
+                    if accept(key)? {
+                        out.push(key);
+                    }
+                    Ok(out.len() < limit)
+                },
+            )?;
+        }
+        Driver::Pattern => {
+            let mut streams = Vec::new();
+            for v in &f.patterns {
+                streams.push(by_pattern.range((v.as_str(), 0u64)..=(v.as_str(), u64::MAX))?);
             }
             merge_streams(
                 streams,
@@ -850,7 +967,8 @@ impl Bulk {
             fields.category.code(),
             fields.priority.code(),
         );
-        self.heads.push((key, (created, status, category, priority)));
+        self.heads
+            .push((key, (created, status, category, priority)));
         self.status.push(((status, key), ()));
         self.category.push(((category, key), ()));
         self.priority.push(((priority, key), ()));
@@ -879,13 +997,10 @@ impl Bulk {
         self.category.sort_unstable_by_key(|(k, _)| *k);
         self.priority.sort_unstable_by_key(|(k, _)| *k);
         self.created.sort_unstable_by_key(|(k, _)| *k);
-        let names = &self.names;
-        self.component.sort_unstable_by(|a, b| {
-            (names[a.0 as usize].as_str(), a.1).cmp(&(names[b.0 as usize].as_str(), b.1))
-        });
-        self.assignee.sort_unstable_by(|a, b| {
-            (names[a.0 as usize].as_str(), a.1).cmp(&(names[b.0 as usize].as_str(), b.1))
-        });
+        // By local name index: the order of the store's name ids, unless a name was new to
+        // another buffer first, which the writer's sort then corrects.
+        self.component.sort_unstable();
+        self.assignee.sort_unstable();
         self.fingerprints.sort_unstable_by_key(|(k, _)| *k);
     }
 
@@ -1005,18 +1120,23 @@ impl Writer<'_> {
         insert_sorted(&mut self.by_priority, &mut bulk.priority, |a, b| a.cmp(b))?;
         insert_sorted(&mut self.by_created, &mut bulk.created, |a, b| a.cmp(b))?;
         {
-            let names = &bulk.names;
-            let mut rows: Vec<((&str, u64), ())> = bulk
+            let ids = bulk
+                .names
+                .iter()
+                .map(|n| self.names.intern(n))
+                .collect::<Result<Vec<u32>, _>>()?;
+            let mut rows: Vec<((u32, u64), ())> = bulk
                 .component
                 .iter()
-                .map(|(c, k)| ((names[*c as usize].as_str(), *k), ()))
+                .map(|(c, k)| ((ids[*c as usize], *k), ()))
                 .collect();
             insert_sorted(&mut self.by_component, &mut rows, |a, b| a.cmp(b))?;
-            let mut rows: Vec<((&str, u64), ())> = bulk
-                .assignee
-                .iter()
-                .map(|(c, k)| ((names[*c as usize].as_str(), *k), ()))
-                .collect();
+            rows.clear();
+            rows.extend(
+                bulk.assignee
+                    .iter()
+                    .map(|(c, k)| ((ids[*c as usize], *k), ())),
+            );
             insert_sorted(&mut self.by_assignee, &mut rows, |a, b| a.cmp(b))?;
         }
         insert_sorted(&mut self.fingerprints, &mut bulk.fingerprints, |a, b| {

@@ -5,20 +5,23 @@ use std::path::Path;
 use redb::{Database, ReadableTable};
 
 use crate::error::StoreError;
-use crate::schema::{BY_COMPONENT, DAY_COUNTERS, META};
+use crate::schema::{BY_COMPONENT, DAY_COUNTERS, META, NAME_OF};
 
-/// Removes the first component index entry and resets every day counter to zero.
+/// Removes the first component index entry, forgets the name of the highest name id, and
+/// resets every day counter to zero.
 pub fn corrupt_index(path: &Path) -> Result<(), StoreError> {
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
     {
         let mut t = txn.open_table(BY_COMPONENT)?;
-        let first = t.first()?.map(|(k, _)| {
-            let (c, id) = k.value();
-            (c.to_string(), id)
-        });
-        if let Some((c, id)) = first {
-            t.remove((c.as_str(), id))?;
+        let first = t.first()?.map(|(k, _)| k.value());
+        if let Some(k) = first {
+            t.remove(k)?;
+        }
+        let mut names = txn.open_table(NAME_OF)?;
+        let last = names.last()?.map(|(k, _)| k.value());
+        if let Some(n) = last {
+            names.remove(n)?;
         }
         let mut counters = txn.open_table(DAY_COUNTERS)?;
         let dates: Vec<u32> = counters

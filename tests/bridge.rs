@@ -399,8 +399,16 @@ fn killed_migration_resumes_without_duplicates_or_losses() {
     for delay in [200u64, 500, 900, 1400, 2000, 2700] {
         let mut child = env
             .process()
-            .args(["bridge", "migrate", "eh.json", "--batch", "500", "--checkpoint", "0"])
-            .arg("--quiet")
+            .args([
+                "bridge",
+                "migrate",
+                "eh.json",
+                "--batch",
+                "500",
+                "--checkpoint",
+                "0",
+                "--quiet",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();

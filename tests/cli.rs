@@ -557,6 +557,10 @@ fn check_finds_and_repairs_broken_indexes() {
         "{text}"
     );
     assert!(text.contains("day_counters"), "{text}");
+    assert!(
+        text.contains("by_component: entry of INC-20250101-0001 has unknown name id 1"),
+        "{text}"
+    );
     let out = env.cmd().args(["check", "--repair"]).output().unwrap();
     assert!(
         out.status.success(),
@@ -600,6 +604,20 @@ fn old_database_file_still_opens() {
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
     let v = env.json(&["show", "INC-20250104-0001", "--format", "json"]);
     assert_eq!(v["title"], "RabbitMQ接続断");
+    // Version 3 keys the component and assignee indexes by name id: the upgrade converted them.
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["list", "--all", "--format", "json"];
+        a.extend_from_slice(args);
+        env.json(&a)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&["--component", "pm_worker"]), ["INC-20250104-0001"]);
+    assert_eq!(ids(&["--assignee", "sato"]), ["INC-20250105-0001"]);
+    assert!(ids(&["--component", "nowhere"]).is_empty());
     // Opening upgraded it: the bridge (schema 2) works on it.
     let m = incident::IncidentManager::open(env.db()).unwrap();
     assert_eq!(

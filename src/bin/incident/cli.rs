@@ -452,6 +452,8 @@ pub(crate) struct KbSuggestArgs {
 fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("expected a number of seconds (0 or more), got {s:?}")),
+        _ => Err(format!(
+            "expected a number of seconds (0 or more), got {s:?}"
+        )),
     }
 }
