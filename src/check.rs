@@ -183,15 +183,9 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
         });
     }
 
-    let code_set =
-        |def: TableDefinition<(u8, u64), ()>| -> Result<BTreeSet<(u8, u64)>, StoreError> {
-            let t = txn.open_table(def)?;
-            let mut out = BTreeSet::new();
-            for e in t.range::<(u8, u64)>(..)? {
-                out.insert(e?.0.value());
-            }
-            Ok(out)
-        };
+    let code_set = |def: TableDefinition<Pair, ()>| -> Result<BTreeSet<(u8, u64)>, StoreError> {
+        read_set(&txn, def, |k| (k.hi as u8, k.lo))
+    };
     let show_code = |(c, k): &(u8, u64)| format!("({c}, {})", id(*k));
     let show_str = |(s, k): &(String, u64)| format!("({s:?}, {})", id(*k));
     let status = code_set(BY_STATUS)?;
@@ -224,10 +218,10 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     });
     let name_of: BTreeMap<u32, String> = name_of.into_iter().collect();
     let mut by_name = |table: &str,
-                       def: TableDefinition<(u32, u64), ()>|
+                       def: TableDefinition<Pair, ()>|
      -> Result<BTreeSet<(String, u64)>, StoreError> {
         let mut out = BTreeSet::new();
-        for (n, k) in read_set(&txn, def, |k| k)? {
+        for (n, k) in read_set(&txn, def, |k| (k.hi as u32, k.lo))? {
             match name_of.get(&n) {
                 Some(s) => {
                     out.insert((s.clone(), k));
@@ -247,8 +241,9 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     let created = {
         let t = txn.open_table(BY_CREATED)?;
         let mut out = BTreeSet::new();
-        for e in t.range::<(i64, u64)>(..)? {
-            out.insert(e?.0.value());
+        for e in t.range::<Pair>(..)? {
+            let k = e?.0.value();
+            out.insert((k.micros(), k.lo));
         }
         out
     };
@@ -326,10 +321,10 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     }
 
     let fps = txn.open_table(FINGERPRINTS)?;
-    for e in fps.range::<(i64, u64)>(..)? {
+    for e in fps.range::<Pair>(..)? {
         let (k, v) = e?;
         if !exp.heads.contains_key(&v.value()) {
-            let (t, h) = k.value();
+            let (t, h) = (k.value().micros(), k.value().lo);
             p.push(Problem {
                 table: "fingerprints".into(),
                 message: format!(
@@ -380,19 +375,19 @@ pub fn repair(store: &Store) -> Result<(), StoreError> {
         ] {
             let mut t = txn.open_table(def)?;
             for k in set {
-                t.insert(*k, ())?;
+                t.insert(Pair::new(k.0, k.1), ())?;
             }
         }
         let mut names = Names::open(&txn)?;
         for (def, set) in [(BY_COMPONENT, &exp.component), (BY_ASSIGNEE, &exp.assignee)] {
             let mut t = txn.open_table(def)?;
             for (s, k) in set {
-                t.insert((names.intern(s)?, *k), ())?;
+                t.insert(Pair::new(names.intern(s)?, *k), ())?;
             }
         }
         let mut created = txn.open_table(BY_CREATED)?;
         for k in &exp.created {
-            created.insert(*k, ())?;
+            created.insert(Pair::time(k.0, k.1), ())?;
         }
         // Pattern membership: keep INCIDENT_PATTERN entries whose record exists; rebuild BY_PATTERN.
         let mut members: BTreeSet<(String, u64)> = BTreeSet::new();
@@ -430,7 +425,7 @@ pub fn repair(store: &Store) -> Result<(), StoreError> {
         }
         let mut fps = txn.open_table(FINGERPRINTS)?;
         let mut stale = Vec::new();
-        for e in fps.range::<(i64, u64)>(..)? {
+        for e in fps.range::<Pair>(..)? {
             let (k, v) = e?;
             if !exp.heads.contains_key(&v.value()) {
                 stale.push(k.value());

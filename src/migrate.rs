@@ -30,7 +30,7 @@ use crate::bridge::{
 use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
 use crate::model::{Category, IncidentId};
-use crate::schema::{DAY_COUNTERS, FINGERPRINTS, HEADS};
+use crate::schema::{DAY_COUNTERS, FINGERPRINTS, HEADS, Pair};
 use crate::store::{Bulk, Indexed, Writer};
 
 /// How to migrate.
@@ -190,8 +190,7 @@ fn scan_carried_ids(path: &Path) -> Result<BTreeMap<u32, u32>, MigrateError> {
 /// whole file (1M errors: 0.2 s less). Unsynced commits are still not durable: their
 /// header is written by the next synced commit.
 fn flush_behind(file: &File, stop: &mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(Duration::from_millis(250))
-    {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(Duration::from_millis(250)) {
         // Only an optimisation: a failure here is the synced commit's to report.
         let _ = file.sync_data();
     }
@@ -352,8 +351,8 @@ struct Counts {
     wait: Duration,
 }
 
-/// Fingerprint key: (error time micros, first 64 bits of the fingerprint).
-type FpKey = (i64, u64);
+/// Fingerprint key: `Pair::time`(error time micros, first 64 bits of the fingerprint).
+type FpKey = Pair;
 
 /// Fingerprints and ids of one batch, kept until its commit is acknowledged, because a
 /// read transaction cannot see them before.
@@ -449,7 +448,10 @@ fn prepare<R: Read>(
     // Duplicates share their timestamp. A record later than everything stored before this
     // run and than everything read so far can only repeat a record of this run with the
     // same time, kept in `same_time`: no store lookup needed.
-    let floor = fps.last()?.map(|(k, _)| k.value().0).unwrap_or(i64::MIN);
+    let floor = fps
+        .last()?
+        .map(|(k, _)| k.value().micros())
+        .unwrap_or(i64::MIN);
     let mut newest = i64::MIN;
     let mut same_time: HashMap<FpKey, u64> = HashMap::default();
     let day_counters = txn.open_table(DAY_COUNTERS).map_err(StoreError::from)?;
@@ -528,9 +530,9 @@ fn prepare<R: Read>(
         };
         c.records += 1;
         let key = fingerprint_key(&rec);
-        let known = if key.0 > floor && key.0 >= newest {
-            if key.0 > newest {
-                newest = key.0;
+        let known = if key.micros() > floor && key.micros() >= newest {
+            if key.micros() > newest {
+                newest = key.micros();
                 same_time.clear();
             }
             same_time.get(&key).copied()
@@ -577,7 +579,7 @@ fn prepare<R: Read>(
         };
         if known.is_none() {
             out.claim(key, id);
-            if key.0 == newest {
+            if key.micros() == newest {
                 same_time.insert(key, id);
             }
         }

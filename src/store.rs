@@ -31,29 +31,58 @@ fn upgrade_1_to_2(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Version 3 keys the component and assignee indexes by name id (`NAMES`) instead of the
-/// name itself.
+/// Version 3 keys every index by a `Pair` instead of a tuple, and the component and
+/// assignee indexes by name id (`NAMES`) instead of the name.
 fn upgrade_2_to_3(txn: &WriteTransaction) -> Result<(), StoreError> {
-    const OLD_COMPONENT: redb::TableDefinition<(&str, u64), ()> =
-        redb::TableDefinition::new("by_component");
-    const OLD_ASSIGNEE: redb::TableDefinition<(&str, u64), ()> =
-        redb::TableDefinition::new("by_assignee");
-    let mut names = Names::open(txn)?;
-    for (old, new) in [(OLD_COMPONENT, BY_COMPONENT), (OLD_ASSIGNEE, BY_ASSIGNEE)] {
-        let entries = {
-            let t = txn.open_table(old)?;
-            let mut v = Vec::new();
-            for e in t.range::<(&str, u64)>(..)? {
-                let (k, _) = e?;
-                let (name, key) = k.value();
-                v.push((name.to_string(), key));
+    use redb::TableDefinition as Def;
+    /// Reads a whole old table, then deletes it.
+    fn take<K: redb::Key + 'static, V: redb::Value + 'static, T>(
+        txn: &WriteTransaction,
+        def: Def<K, V>,
+        map: impl Fn(K::SelfType<'_>, V::SelfType<'_>) -> T,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        {
+            let t = txn.open_table(def)?;
+            for e in t.range::<K::SelfType<'_>>(..)? {
+                let (k, v) = e?;
+                out.push(map(k.value(), v.value()));
             }
-            v
-        };
-        txn.delete_table(old)?;
+        }
+        txn.delete_table(def)?;
+        Ok(out)
+    }
+    for (name, new) in [
+        ("by_status", BY_STATUS),
+        ("by_category", BY_CATEGORY),
+        ("by_priority", BY_PRIORITY),
+    ] {
+        let old: Def<(u8, u64), ()> = Def::new(name);
+        let entries = take(txn, old, |(c, k), ()| Pair::new(c, k))?;
         let mut t = txn.open_table(new)?;
-        for (name, key) in entries {
-            t.insert((names.intern(&name)?, key), ())?;
+        for k in entries {
+            t.insert(k, ())?;
+        }
+    }
+    let old: Def<(i64, u64), ()> = Def::new("by_created");
+    let entries = take(txn, old, |(c, k), ()| Pair::time(c, k))?;
+    let mut t = txn.open_table(BY_CREATED)?;
+    for k in entries {
+        t.insert(k, ())?;
+    }
+    let old: Def<(i64, u64), u64> = Def::new("fingerprints");
+    let entries = take(txn, old, |(c, h), v| (Pair::time(c, h), v))?;
+    let mut t = txn.open_table(FINGERPRINTS)?;
+    for (k, v) in entries {
+        t.insert(k, v)?;
+    }
+    let mut names = Names::open(txn)?;
+    for (name, new) in [("by_component", BY_COMPONENT), ("by_assignee", BY_ASSIGNEE)] {
+        let old: Def<(&str, u64), ()> = Def::new(name);
+        let entries = take(txn, old, |(n, k), ()| (n.to_string(), k))?;
+        let mut t = txn.open_table(new)?;
+        for (n, k) in entries {
+            t.insert(Pair::new(names.intern(&n)?, k), ())?;
         }
     }
     Ok(())
@@ -293,16 +322,16 @@ pub(crate) fn distinct_components(inc: &Incident) -> Vec<&str> {
 pub(crate) struct Writer<'t> {
     pub(crate) incidents: Table<'t, u64, &'static [u8]>,
     heads: Table<'t, u64, (i64, u8, u8, u8)>,
-    by_status: Table<'t, (u8, u64), ()>,
-    by_category: Table<'t, (u8, u64), ()>,
-    by_priority: Table<'t, (u8, u64), ()>,
+    by_status: Table<'t, Pair, ()>,
+    by_category: Table<'t, Pair, ()>,
+    by_priority: Table<'t, Pair, ()>,
     names: Names<'t>,
-    by_component: Table<'t, (u32, u64), ()>,
-    by_assignee: Table<'t, (u32, u64), ()>,
-    by_created: Table<'t, (i64, u64), ()>,
+    by_component: Table<'t, Pair, ()>,
+    by_assignee: Table<'t, Pair, ()>,
+    by_created: Table<'t, Pair, ()>,
     counts: Table<'t, &'static str, u64>,
     counters: Table<'t, u32, u32>,
-    fingerprints: Table<'t, (i64, u64), u64>,
+    fingerprints: Table<'t, Pair, u64>,
     by_pattern: Table<'t, (&'static str, u64), ()>,
     incident_pattern: Table<'t, u64, &'static str>,
     deltas: BTreeMap<String, i64>,
@@ -392,49 +421,56 @@ impl<'t> Writer<'t> {
             None => self.index_all(new)?,
             Some(old) => {
                 if old.status != new.status {
-                    self.by_status.remove((old.status.code(), key))?;
-                    self.by_status.insert((new.status.code(), key), ())?;
+                    self.by_status.remove(Pair::new(old.status.code(), key))?;
+                    self.by_status
+                        .insert(Pair::new(new.status.code(), key), ())?;
                     self.delta(count_key_status(old.status), -1);
                     self.delta(count_key_status(new.status), 1);
                 }
                 if old.category != new.category {
-                    self.by_category.remove((old.category.code(), key))?;
-                    self.by_category.insert((new.category.code(), key), ())?;
+                    self.by_category
+                        .remove(Pair::new(old.category.code(), key))?;
+                    self.by_category
+                        .insert(Pair::new(new.category.code(), key), ())?;
                     self.delta(count_key_category(old.category), -1);
                     self.delta(count_key_category(new.category), 1);
                 }
                 if old.priority != new.priority {
-                    self.by_priority.remove((old.priority.code(), key))?;
-                    self.by_priority.insert((new.priority.code(), key), ())?;
+                    self.by_priority
+                        .remove(Pair::new(old.priority.code(), key))?;
+                    self.by_priority
+                        .insert(Pair::new(new.priority.code(), key), ())?;
                     self.delta(count_key_priority(old.priority), -1);
                     self.delta(count_key_priority(new.priority), 1);
                 }
                 if old.created_at != new.created_at {
-                    self.by_created.remove((old.created_at.micros(), key))?;
-                    self.by_created.insert((new.created_at.micros(), key), ())?;
+                    self.by_created
+                        .remove(Pair::time(old.created_at.micros(), key))?;
+                    self.by_created
+                        .insert(Pair::time(new.created_at.micros(), key), ())?;
                 }
                 let (oc, nc) = (distinct_components(old), distinct_components(new));
                 for c in oc.iter().filter(|c| !nc.contains(c)) {
                     if let Some(n) = self.names.get(c)? {
-                        self.by_component.remove((n, key))?;
+                        self.by_component.remove(Pair::new(n, key))?;
                     }
                     self.delta(count_key_component(c), -1);
                 }
                 for c in nc.iter().filter(|c| !oc.contains(c)) {
                     let n = self.names.intern(c)?;
-                    self.by_component.insert((n, key), ())?;
+                    self.by_component.insert(Pair::new(n, key), ())?;
                     self.delta(count_key_component(c), 1);
                 }
                 if old.assignee != new.assignee {
                     if let Some(a) = &old.assignee {
                         if let Some(n) = self.names.get(a)? {
-                            self.by_assignee.remove((n, key))?;
+                            self.by_assignee.remove(Pair::new(n, key))?;
                         }
                         self.delta(count_key_assignee(a), -1);
                     }
                     if let Some(a) = &new.assignee {
                         let n = self.names.intern(a)?;
-                        self.by_assignee.insert((n, key), ())?;
+                        self.by_assignee.insert(Pair::new(n, key), ())?;
                         self.delta(count_key_assignee(a), 1);
                     }
                 }
@@ -445,21 +481,25 @@ impl<'t> Writer<'t> {
 
     fn index_all(&mut self, new: &Incident) -> Result<(), StoreError> {
         let key = new.id.key();
-        self.by_status.insert((new.status.code(), key), ())?;
-        self.by_category.insert((new.category.code(), key), ())?;
-        self.by_priority.insert((new.priority.code(), key), ())?;
-        self.by_created.insert((new.created_at.micros(), key), ())?;
+        self.by_status
+            .insert(Pair::new(new.status.code(), key), ())?;
+        self.by_category
+            .insert(Pair::new(new.category.code(), key), ())?;
+        self.by_priority
+            .insert(Pair::new(new.priority.code(), key), ())?;
+        self.by_created
+            .insert(Pair::time(new.created_at.micros(), key), ())?;
         self.delta(count_key_status(new.status), 1);
         self.delta(count_key_category(new.category), 1);
         self.delta(count_key_priority(new.priority), 1);
         for c in distinct_components(new) {
             let n = self.names.intern(c)?;
-            self.by_component.insert((n, key), ())?;
+            self.by_component.insert(Pair::new(n, key), ())?;
             self.delta(count_key_component(c), 1);
         }
         if let Some(a) = &new.assignee {
             let n = self.names.intern(a)?;
-            self.by_assignee.insert((n, key), ())?;
+            self.by_assignee.insert(Pair::new(n, key), ())?;
             self.delta(count_key_assignee(a), 1);
         }
         Ok(())
@@ -701,9 +741,9 @@ pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, 
             Ok(false)
         };
         let in_name_index =
-            |t: &redb::ReadOnlyTable<(u32, u64), ()>, ids: &[u32]| -> Result<bool, StoreError> {
+            |t: &redb::ReadOnlyTable<Pair, ()>, ids: &[u32]| -> Result<bool, StoreError> {
                 for n in ids {
-                    if t.get((*n, key))?.is_some() {
+                    if t.get(Pair::new(*n, key))?.is_some() {
                         return Ok(true);
                     }
                 }
@@ -752,9 +792,9 @@ pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, 
             let hi = f.until.map(|t| t.micros()).unwrap_or(i64::MAX);
             let t = txn.open_table(BY_CREATED)?;
             let mut keys = Vec::new();
-            for entry in t.range((lo, 0u64)..(hi, 0u64))? {
+            for entry in t.range(Pair::time(lo, 0)..Pair::time(hi, 0))? {
                 let (k, _) = entry?;
-                let key = k.value().1;
+                let key = k.value().lo;
                 if accept(key)? {
                     keys.push(key);
                 }
@@ -775,12 +815,12 @@ pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, 
             let t = txn.open_table(table)?;
             let mut streams = Vec::new();
             for c in codes {
-                streams.push(t.range((c, 0u64)..=(c, u64::MAX))?);
+                streams.push(t.range(Pair::all_of(c))?);
             }
             merge_streams(
                 streams,
                 newest,
-                |k: (u8, u64)| k.1,
+                |k: Pair| k.lo,
                 |key| {
                     if accept(key)? {
                         out.push(key);
@@ -796,12 +836,12 @@ pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, 
             };
             let mut streams = Vec::new();
             for n in ids {
-                streams.push(table.range((*n, 0u64)..=(*n, u64::MAX))?);
+                streams.push(table.range(Pair::all_of(*n))?);
             }
             merge_streams(
                 streams,
                 newest,
-                |k: (u32, u64)| k.1,
+                |k: Pair| k.lo,
                 |key| {
                     if accept(key)? {
                         out.push(key);
@@ -898,10 +938,10 @@ pub(crate) struct Bulk {
     incidents: Vec<(u64, std::ops::Range<usize>)>,
     arena: Vec<u8>,
     heads: Vec<(u64, (i64, u8, u8, u8))>,
-    status: Vec<((u8, u64), ())>,
-    category: Vec<((u8, u64), ())>,
-    priority: Vec<((u8, u64), ())>,
-    created: Vec<((i64, u64), ())>,
+    status: Vec<(Pair, ())>,
+    category: Vec<(Pair, ())>,
+    priority: Vec<(Pair, ())>,
+    created: Vec<(Pair, ())>,
     /// (index into `names`, incident key).
     component: Vec<(u32, u64)>,
     assignee: Vec<(u32, u64)>,
@@ -913,7 +953,7 @@ pub(crate) struct Bulk {
     priority_counts: [i64; 4],
     /// Per name index: (component entries, assignee entries).
     name_counts: Vec<(i64, i64)>,
-    pub(crate) fingerprints: Vec<((i64, u64), u64)>,
+    pub(crate) fingerprints: Vec<(Pair, u64)>,
     /// Day counters advanced by the records buffered here.
     pub(crate) counters: BTreeMap<u32, u32>,
 }
@@ -969,10 +1009,10 @@ impl Bulk {
         );
         self.heads
             .push((key, (created, status, category, priority)));
-        self.status.push(((status, key), ()));
-        self.category.push(((category, key), ()));
-        self.priority.push(((priority, key), ()));
-        self.created.push(((created, key), ()));
+        self.status.push((Pair::new(status, key), ()));
+        self.category.push((Pair::new(category, key), ()));
+        self.priority.push((Pair::new(priority, key), ()));
+        self.created.push((Pair::time(created, key), ()));
         self.status_counts[status as usize] += 1;
         self.category_counts[category as usize] += 1;
         self.priority_counts[priority as usize] += 1;
@@ -1125,17 +1165,17 @@ impl Writer<'_> {
                 .iter()
                 .map(|n| self.names.intern(n))
                 .collect::<Result<Vec<u32>, _>>()?;
-            let mut rows: Vec<((u32, u64), ())> = bulk
+            let mut rows: Vec<(Pair, ())> = bulk
                 .component
                 .iter()
-                .map(|(c, k)| ((ids[*c as usize], *k), ()))
+                .map(|(c, k)| (Pair::new(ids[*c as usize], *k), ()))
                 .collect();
             insert_sorted(&mut self.by_component, &mut rows, |a, b| a.cmp(b))?;
             rows.clear();
             rows.extend(
                 bulk.assignee
                     .iter()
-                    .map(|(c, k)| ((ids[*c as usize], *k), ())),
+                    .map(|(c, k)| (Pair::new(ids[*c as usize], *k), ())),
             );
             insert_sorted(&mut self.by_assignee, &mut rows, |a, b| a.cmp(b))?;
         }

@@ -630,6 +630,41 @@ fn old_database_file_still_opens() {
     assert!(env.ok(&["check"]).contains("checked 4 incidents"));
 }
 
+/// A version 2 file (written by the build before schema 3: tuple-keyed indexes, names in the
+/// component index) holding `bridge generate 300 --seed 7` migrated and one created incident;
+/// the expected counts are what that build answered.
+#[test]
+fn version_2_database_file_is_upgraded_whole() {
+    let env = Env::new();
+    std::fs::copy("tests/data/schema-v2.redb", env.db()).unwrap();
+    assert!(env.ok(&["check"]).contains("checked 301 incidents"));
+    assert!(env.ok(&["check"]).contains("0 problem(s)"));
+    let count = |args: &[&str]| {
+        let mut a = vec!["list", "--all", "--format", "json"];
+        a.extend_from_slice(args);
+        env.json(&a).as_array().unwrap().len()
+    };
+    assert_eq!(count(&["--component", "libs/auth.py"]), 8);
+    assert_eq!(
+        count(&["--component", "pm_worker", "--priority", "high"]),
+        1
+    );
+    assert_eq!(count(&["--assignee", "error_handler"]), 300);
+    assert_eq!(
+        count(&["--since", "2025-01-01", "--until", "2025-02-01"]),
+        42
+    );
+    // The fingerprints were converted: the same history is already there, whole.
+    env.ok(&["bridge", "generate", "300", "--seed", "7", "-o", "eh.json"]);
+    let s = env.json(&["bridge", "migrate", "eh.json", "--format", "json"]);
+    assert_eq!(s["migrated"], 0, "{s}");
+    assert_eq!(s["already_present"], 300, "{s}");
+    assert!(
+        env.ok(&["bridge", "check", "eh.json"])
+            .contains("300 consistent, 0 inconsistencies")
+    );
+}
+
 #[test]
 fn two_processes_creating_at_once_get_distinct_ids() {
     let env = Env::new();

@@ -13,6 +13,7 @@ use super::scan::is_ws;
 use crate::model::{
     Category, Incident, IncidentId, Priority, Resolution, Status, TimelineEntry, Timestamp,
 };
+use crate::schema::Pair;
 
 /// One error from the history, borrowing its text from the input where it can.
 ///
@@ -839,11 +840,11 @@ impl Encode for MigratedIncident<'_, '_> {
 
 /// The store's key for an error: (identity time, first 64 bits of its fingerprint). Time
 /// first, so errors migrated in time order append to the fingerprint table.
-pub(crate) fn fingerprint_key(record: &ErrorRecord<'_>) -> (i64, u64) {
+pub(crate) fn fingerprint_key(record: &ErrorRecord<'_>) -> Pair {
     let fp = fingerprint(record);
     let mut head = [0u8; 8];
     head.copy_from_slice(&fp[..8]);
-    (record.identity_time, u64::from_be_bytes(head))
+    Pair::time(record.identity_time, u64::from_be_bytes(head))
 }
 
 /// A stable identity for one error occurrence: xxh3-128 over its time (UTC
