@@ -242,7 +242,8 @@ fn print_header(
     );
     println!(
         "redb: `incident --db DB bridge migrate FILE --quiet --format json` (defaults: \
-         batches of 25000, every 16th commit synced, the end synced).\n"
+         batches growing from 1000 to 25000, a synced commit at most every 5 s and at the \
+         end, the others unsynced).\n"
     );
     println!(
         "SQLite {} (bundled): one transaction; PRAGMA journal_mode=WAL, \

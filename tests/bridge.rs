@@ -163,6 +163,8 @@ fn write_back_adds_ids_atomically_and_check_agrees() {
     );
     let e = env.fails(&["bridge", "migrate", "-", "--write-back"], 1);
     assert!(e.contains("--write-back needs a file"), "{e}");
+    let e = env.fails(&["bridge", "migrate", "eh.json", "--checkpoint", "-1"], 2);
+    assert!(e.contains("expected a number of seconds"), "{e}");
 }
 
 #[test]

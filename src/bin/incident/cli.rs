@@ -404,7 +404,13 @@ pub(crate) struct MigrateArgs {
     pub(crate) batch: usize,
     /// Seconds between synced commits: the most work a crash or power loss takes back
     /// (a rerun redoes it); 0 syncs every batch
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 5.0,
+        value_parser = parse_seconds,
+        allow_negative_numbers = true
+    )]
     pub(crate) checkpoint: f64,
     /// No progress bar
     #[arg(long, short)]
