@@ -108,7 +108,7 @@ impl<'t> Names<'t> {
         Ok(self.ids.get(name)?.map(|v| v.value()))
     }
 
-    /// The id of `name`, given it a new one if it has none.
+    /// The id of `name`, giving it a new one if it has none.
     pub(crate) fn intern(&mut self, name: &str) -> Result<u32, StoreError> {
         if let Some(id) = self.get(name)? {
             return Ok(id);
