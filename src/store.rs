@@ -1145,7 +1145,7 @@ where
         }
         while let Some((sk, sv)) = old.next_if(|(sk, _)| K::compare(sk, key).is_lt()) {
             cursor
-                .insert_before(&K::from_bytes(sk), &V::from_bytes(sv))
+                .insert_before(K::from_bytes(sk), V::from_bytes(sv))
                 .map_err(cursor_error)?;
         }
         old.next_if(|(sk, _)| K::compare(sk, key).is_eq());
