@@ -104,7 +104,9 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
         skip_invalid: a.skip_invalid,
         rejects,
         keep_ids: a.write_back,
-        checkpoint: std::time::Duration::from_secs_f64(a.checkpoint),
+        // Too large for a Duration: sync only at the end.
+        checkpoint: std::time::Duration::try_from_secs_f64(a.checkpoint)
+            .unwrap_or(std::time::Duration::MAX),
     };
     let bar = progress_bar(
         size,
