@@ -109,6 +109,26 @@ fn compare<T: Ord + Clone + std::fmt::Debug>(
     }
 }
 
+/// Every entry of a table, mapped.
+fn read_entries<K, V, T: Ord>(
+    txn: &redb::ReadTransaction,
+    def: TableDefinition<K, V>,
+    map: impl Fn(K::SelfType<'_>, V::SelfType<'_>) -> T,
+) -> Result<BTreeSet<T>, StoreError>
+where
+    K: redb::Key + 'static,
+    V: redb::Value + 'static,
+{
+    let t = txn.open_table(def)?;
+    let mut out = BTreeSet::new();
+    for e in t.range::<K::SelfType<'_>>(..)? {
+        let (k, v) = e?;
+        out.insert(map(k.value(), v.value()));
+    }
+    Ok(out)
+}
+
+/// Every key of an index table, mapped.
 fn read_set<K, T: Ord>(
     txn: &redb::ReadTransaction,
     def: TableDefinition<K, ()>,
@@ -117,13 +137,7 @@ fn read_set<K, T: Ord>(
 where
     K: redb::Key + 'static,
 {
-    let t = txn.open_table(def)?;
-    let mut out = BTreeSet::new();
-    for e in t.range::<K::SelfType<'_>>(..)? {
-        let (k, _) = e?;
-        out.insert(map(k.value()));
-    }
-    Ok(out)
+    read_entries(txn, def, |k, ()| map(k))
 }
 
 /// Verifies the whole file. Reads every record once; memory grows with the index sizes.
@@ -195,24 +209,8 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     let priority = code_set(BY_PRIORITY)?;
     compare(p, "by_priority", &exp.priority, &priority, show_code);
     // Name ids: both directions agree, and every index entry names a known id.
-    let names = {
-        let t = txn.open_table(NAMES)?;
-        let mut out = BTreeSet::new();
-        for e in t.range::<&str>(..)? {
-            let (k, v) = e?;
-            out.insert((v.value(), k.value().to_string()));
-        }
-        out
-    };
-    let name_of = {
-        let t = txn.open_table(NAME_OF)?;
-        let mut out = BTreeSet::new();
-        for e in t.range::<u32>(..)? {
-            let (k, v) = e?;
-            out.insert((k.value(), v.value().to_string()));
-        }
-        out
-    };
+    let names = read_entries(&txn, NAMES, |s, n| (n, s.to_string()))?;
+    let name_of = read_entries(&txn, NAME_OF, |n, s| (n, s.to_string()))?;
     compare(p, "name_of", &names, &name_of, |(n, s)| {
         format!("({n}, {s:?})")
     });
@@ -238,15 +236,7 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
     let assignee = by_name("by_assignee", BY_ASSIGNEE)?;
     compare(p, "by_component", &exp.component, &component, show_str);
     compare(p, "by_assignee", &exp.assignee, &assignee, show_str);
-    let created = {
-        let t = txn.open_table(BY_CREATED)?;
-        let mut out = BTreeSet::new();
-        for e in t.range::<Pair>(..)? {
-            let k = e?.0.value();
-            out.insert((k.micros(), k.lo));
-        }
-        out
-    };
+    let created = read_set(&txn, BY_CREATED, |k| (k.micros(), k.lo))?;
     compare(p, "by_created", &exp.created, &created, |(t, k)| {
         format!("({t}, {})", id(*k))
     });
@@ -259,15 +249,7 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
 
     // Pattern membership: both directions agree and point at records.
     let by_pattern = read_set(&txn, BY_PATTERN, |(s, k)| (s.to_string(), k))?;
-    let inc_pat = {
-        let t = txn.open_table(INCIDENT_PATTERN)?;
-        let mut out = BTreeSet::new();
-        for e in t.range::<u64>(..)? {
-            let (k, v) = e?;
-            out.insert((v.value().to_string(), k.value()));
-        }
-        out
-    };
+    let inc_pat = read_entries(&txn, INCIDENT_PATTERN, |k, p| (p.to_string(), k))?;
     compare(p, "by_pattern", &inc_pat, &by_pattern, show_str);
     for (pat, k) in &inc_pat {
         if !exp.heads.contains_key(k) {

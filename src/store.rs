@@ -126,11 +126,6 @@ impl<'t> Names<'t> {
     }
 }
 
-/// The id of a name, if any incident was ever indexed under it.
-pub(crate) fn name_id(txn: &ReadTransaction, name: &str) -> Result<Option<u32>, StoreError> {
-    Ok(txn.open_table(NAMES)?.get(name)?.map(|v| v.value()))
-}
-
 /// redb's page cache. Its default (1 GiB) let a 1M-record migration peak near 900 MiB;
 /// the operating system's page cache still holds the file.
 const CACHE_BYTES: usize = 64 << 20;
@@ -421,33 +416,38 @@ impl<'t> Writer<'t> {
             None => self.index_all(new)?,
             Some(old) => {
                 if old.status != new.status {
-                    self.by_status.remove(Pair::new(old.status.code(), key))?;
-                    self.by_status
-                        .insert(Pair::new(new.status.code(), key), ())?;
+                    repoint(
+                        &mut self.by_status,
+                        Pair::new(old.status.code(), key),
+                        Pair::new(new.status.code(), key),
+                    )?;
                     self.delta(count_key_status(old.status), -1);
                     self.delta(count_key_status(new.status), 1);
                 }
                 if old.category != new.category {
-                    self.by_category
-                        .remove(Pair::new(old.category.code(), key))?;
-                    self.by_category
-                        .insert(Pair::new(new.category.code(), key), ())?;
+                    repoint(
+                        &mut self.by_category,
+                        Pair::new(old.category.code(), key),
+                        Pair::new(new.category.code(), key),
+                    )?;
                     self.delta(count_key_category(old.category), -1);
                     self.delta(count_key_category(new.category), 1);
                 }
                 if old.priority != new.priority {
-                    self.by_priority
-                        .remove(Pair::new(old.priority.code(), key))?;
-                    self.by_priority
-                        .insert(Pair::new(new.priority.code(), key), ())?;
+                    repoint(
+                        &mut self.by_priority,
+                        Pair::new(old.priority.code(), key),
+                        Pair::new(new.priority.code(), key),
+                    )?;
                     self.delta(count_key_priority(old.priority), -1);
                     self.delta(count_key_priority(new.priority), 1);
                 }
                 if old.created_at != new.created_at {
-                    self.by_created
-                        .remove(Pair::time(old.created_at.micros(), key))?;
-                    self.by_created
-                        .insert(Pair::time(new.created_at.micros(), key), ())?;
+                    repoint(
+                        &mut self.by_created,
+                        Pair::time(old.created_at.micros(), key),
+                        Pair::time(new.created_at.micros(), key),
+                    )?;
                 }
                 let (oc, nc) = (distinct_components(old), distinct_components(new));
                 for c in oc.iter().filter(|c| !nc.contains(c)) {
@@ -582,6 +582,13 @@ impl<'t> Writer<'t> {
     }
 }
 
+/// Moves an index entry from one key to another.
+fn repoint(table: &mut Table<'_, Pair, ()>, from: Pair, to: Pair) -> Result<(), StoreError> {
+    table.remove(from)?;
+    table.insert(to, ())?;
+    Ok(())
+}
+
 pub(crate) fn decode_incident(key: u64, bytes: &[u8]) -> Result<Incident, StoreError> {
     codec::decode(&|| IncidentId::from_key(key).to_string(), bytes)
 }
@@ -711,10 +718,11 @@ pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, 
     let by_assignee = txn.open_table(BY_ASSIGNEE)?;
     let by_pattern = txn.open_table(BY_PATTERN)?;
     // Names never indexed match nothing.
+    let name_ids = txn.open_table(NAMES)?;
     let ids = |names: &[String]| -> Result<Vec<u32>, StoreError> {
         let mut out = Vec::new();
         for n in names {
-            out.extend(name_id(txn, n)?);
+            out.extend(name_ids.get(n.as_str())?.map(|v| v.value()));
         }
         Ok(out)
     };
@@ -1136,11 +1144,11 @@ where
     table.retain_in(span(), |_, _| false)?;
     let mut cursor = table.lower_bound_mut(std::ops::Bound::Included(K::from_bytes(&lo)))?;
     let mut old = stored.iter().peekable();
-    let mut previous: Option<Vec<u8>> = None;
-    for (k, v) in entries {
+    for (j, (k, v)) in entries.iter().enumerate() {
         let key = K::as_bytes(k);
         let key = key.as_ref();
-        if previous.as_deref() == Some(key) {
+        // A key given twice is written once.
+        if j > 0 && K::compare(K::as_bytes(&entries[j - 1].0).as_ref(), key).is_eq() {
             continue;
         }
         while let Some((sk, sv)) = old.next_if(|(sk, _)| K::compare(sk, key).is_lt()) {
@@ -1150,7 +1158,6 @@ where
         }
         old.next_if(|(sk, _)| K::compare(sk, key).is_eq());
         cursor.insert_before(k, v).map_err(cursor_error)?;
-        previous = Some(key.to_vec());
     }
     // Every stored key lay within [first, last]: none is left over.
     cursor.close()?;

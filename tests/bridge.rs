@@ -117,13 +117,7 @@ fn carried_incident_ids_are_linked_not_duplicated() {
     // The carried id was created as is; new ids of that day never take it.
     let v = env.json(&["show", "INC-20250710-0007", "--format", "json"]);
     assert_eq!(v["title"], "FatalWorkerCrash in workers/a.py");
-    assert_eq!(
-        env.json(&["list", "--all", "--format", "json"])
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(env.list(&["--all"]).len(), 3);
     assert!(
         env.ok(&["bridge", "check", "eh.json"])
             .contains("3 consistent, 0 inconsistencies")
@@ -205,13 +199,7 @@ fn bad_input_stops_at_the_first_invalid_record_and_resumes() {
     assert!(e.contains("field \"timestamp\""), "{e}");
     assert!(e.contains("migrated 1"), "{e}");
     // What came before stays; nothing at or after it was written.
-    assert_eq!(
-        env.json(&["list", "--all", "--format", "json"])
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(env.list(&["--all"]).len(), 1);
     env.write("eh.json", SMALL);
     let s = migrate_json(&env, "eh.json", &[]);
     assert_eq!(
@@ -380,11 +368,9 @@ fn second_history_over_the_same_months_interleaves_cleanly() {
         assert_eq!(migrate_json(&env, file, &[])["already_present"], 6000);
     }
     // --since/--until (driven by by_created) equals filtering every incident by its time.
-    let all = env.json(&["list", "--all", "--format", "json"]);
     let (from, to) = ("2025-02-01T00:00:00+00:00", "2025-03-01T00:00:00+00:00");
-    let expected = all
-        .as_array()
-        .unwrap()
+    let expected = env
+        .list(&["--all"])
         .iter()
         .filter(|i| {
             let t = i["created_at"].as_str().unwrap();
@@ -392,10 +378,8 @@ fn second_history_over_the_same_months_interleaves_cleanly() {
         })
         .count();
     assert!(expected > 500, "{expected}");
-    let window = env.json(&[
-        "list", "--all", "--format", "json", "--since", from, "--until", to,
-    ]);
-    assert_eq!(window.as_array().unwrap().len(), expected);
+    let window = env.list(&["--all", "--since", from, "--until", to]);
+    assert_eq!(window.len(), expected);
 }
 
 /// A damaged day counter (behind the stored ids) must not make a new incident take, and
@@ -413,13 +397,7 @@ fn new_ids_pass_stored_ones_even_when_the_day_counter_is_behind() {
     );
     let s = migrate_json(&env, "more.json", &[]);
     assert_eq!(s["migrated"], 1);
-    let all = env.json(&["list", "--all", "--format", "json", "--oldest-first"]);
-    let mut ids: Vec<&str> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
+    let mut ids = env.list_ids(&["--all"]);
     ids.sort_unstable();
     assert_eq!(
         ids,
@@ -471,11 +449,7 @@ fn killed_migration_resumes_without_duplicates_or_losses() {
             out.contains("0 problem(s)"),
             "after kill at {delay} ms: {out}"
         );
-        let n = env
-            .json(&["list", "--all", "--format", "json"])
-            .as_array()
-            .unwrap()
-            .len();
+        let n = env.list(&["--all"]).len();
         seen_partial |= n > 0 && n < 60000;
     }
     let s = migrate_json(&env, "eh.json", &[]);

@@ -326,16 +326,7 @@ fn every_filter_uses_its_index() {
     env.ok(&["resolve", &d, "--actions", "x", "--root-cause", "y"]);
     env.ok(&["close", &d]);
 
-    let ids = |args: &[&str]| -> Vec<String> {
-        let mut full = vec!["list", "--format", "json"];
-        full.extend_from_slice(args);
-        env.json(&full)
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v["id"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let ids = |args: &[&str]| env.list_ids(args);
     assert_eq!(ids(&[]), [b.clone(), a.clone()]);
     assert_eq!(
         ids(&["--all"]),
@@ -530,8 +521,7 @@ fn bad_import_entries_name_their_index_and_write_nothing() {
         assert!(e.contains(expected), "{name}: {e}");
         assert!(e.contains("nothing was written"), "{name}: {e}");
     }
-    let v = env.json(&["list", "--all", "--format", "json"]);
-    assert_eq!(v.as_array().unwrap().len(), 0);
+    assert!(env.list(&["--all"]).is_empty());
 }
 
 #[test]
@@ -599,22 +589,12 @@ fn newer_database_is_refused() {
 fn old_database_file_still_opens() {
     let env = Env::new();
     std::fs::copy("tests/data/schema-v1.redb", env.db()).unwrap();
-    let v = env.json(&["list", "--all", "--format", "json"]);
-    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert_eq!(env.list(&["--all"]).len(), 3);
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
     let v = env.json(&["show", "INC-20250104-0001", "--format", "json"]);
     assert_eq!(v["title"], "RabbitMQ接続断");
     // Version 3 keys the component and assignee indexes by name id: the upgrade converted them.
-    let ids = |args: &[&str]| -> Vec<String> {
-        let mut a = vec!["list", "--all", "--format", "json"];
-        a.extend_from_slice(args);
-        env.json(&a)
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let ids = |args: &[&str]| env.list_ids(&[&["--all"], args].concat());
     assert_eq!(ids(&["--component", "pm_worker"]), ["INC-20250104-0001"]);
     assert_eq!(ids(&["--assignee", "sato"]), ["INC-20250105-0001"]);
     assert!(ids(&["--component", "nowhere"]).is_empty());
@@ -639,11 +619,7 @@ fn version_2_database_file_is_upgraded_whole() {
     std::fs::copy("tests/data/schema-v2.redb", env.db()).unwrap();
     assert!(env.ok(&["check"]).contains("checked 301 incidents"));
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
-    let count = |args: &[&str]| {
-        let mut a = vec!["list", "--all", "--format", "json"];
-        a.extend_from_slice(args);
-        env.json(&a).as_array().unwrap().len()
-    };
+    let count = |args: &[&str]| env.list(&[&["--all"], args].concat()).len();
     assert_eq!(count(&["--component", "libs/auth.py"]), 8);
     assert_eq!(
         count(&["--component", "pm_worker", "--priority", "high"]),
@@ -697,13 +673,7 @@ fn two_processes_creating_at_once_get_distinct_ids() {
         s.spawn(create_200);
         s.spawn(create_200);
     });
-    let v = env.json(&["list", "--all", "--format", "json"]);
-    let ids: std::collections::BTreeSet<&str> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["id"].as_str().unwrap())
-        .collect();
+    let ids: std::collections::BTreeSet<String> = env.list_ids(&["--all"]).into_iter().collect();
     assert_eq!(ids.len(), 401);
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
 }
@@ -749,11 +719,7 @@ fn database_left_by_a_killed_process_opens_whole() {
         let _ = child.wait();
         let out = env.ok(&["check"]);
         assert!(out.contains("0 problem(s)"), "{out}");
-        let n = env
-            .json(&["list", "--all", "--format", "json"])
-            .as_array()
-            .unwrap()
-            .len();
+        let n = env.list(&["--all"]).len();
         assert!(n == 0 || n == 30000, "partial import visible: {n}");
     }
     env.ok(&["import", f.to_str().unwrap()]);

@@ -98,6 +98,24 @@ impl Env {
         serde_json::from_str(&self.ok(args)).expect("json output")
     }
 
+    /// `list --format json` with more arguments: the incidents it prints.
+    pub(crate) fn list(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let mut a = vec!["list", "--format", "json"];
+        a.extend_from_slice(args);
+        match self.json(&a) {
+            serde_json::Value::Array(v) => v,
+            other => panic!("list printed {other}"),
+        }
+    }
+
+    /// The ids [`Env::list`] prints, in its order.
+    pub(crate) fn list_ids(&self, args: &[&str]) -> Vec<String> {
+        self.list(args)
+            .iter()
+            .map(|i| i["id"].as_str().expect("id").to_string())
+            .collect()
+    }
+
     /// Creates an incident and returns its id.
     pub(crate) fn create(&self, extra: &[&str]) -> String {
         let mut args = vec!["create"];
