@@ -82,6 +82,7 @@ fn incidents(n: usize, seed: u64) -> impl Iterator<Item = Incident> {
             }),
             acknowledged_at: None,
             matched_pattern: None,
+            origin: incident::Origin::Manual,
         }
     })
 }

@@ -1,26 +1,38 @@
 //! The one place that knows how records become bytes.
 //!
 //! Every stored value starts with a format-version byte, then a bincode 2.0.1 payload
-//! (standard config: little endian, varint integers). A reader refuses versions newer
-//! than it knows instead of misreading them; a future codec adds a version and keeps a
-//! decoder for the old one.
+//! (standard config: little endian, varint integers). Each stored type has its own
+//! version ([`Versioned::VERSION`]); a type that changes layout bumps it and keeps a
+//! decoder for every older version in [`Record::decode_old`], so stored values never need
+//! rewriting. A reader refuses versions newer than it knows instead of misreading them.
 
 use bincode::{Decode, Encode};
 
 use crate::error::StoreError;
 
-/// Format version written by this build.
-pub(crate) const RECORD_VERSION: u8 = 1;
+/// A value stored behind a version byte.
+pub(crate) trait Versioned: Encode {
+    /// Format version this build writes.
+    const VERSION: u8;
+}
 
-/// Encodes `value` behind the version byte into `buf` (cleared first).
-pub(crate) fn encode_into<T: Encode>(value: &T, buf: &mut Vec<u8>) {
+/// A stored type that can be read back, including from older versions.
+pub(crate) trait Record: Versioned + Decode<()> + Sized {
+    /// Decodes a payload written under `version` (1 ..= VERSION - 1).
+    fn decode_old(version: u8, _payload: &[u8]) -> Result<Self, String> {
+        Err(format!("no decoder for format version {version}"))
+    }
+}
+
+/// Encodes `value` behind its version byte into `buf` (cleared first).
+pub(crate) fn encode_into<T: Versioned>(value: &T, buf: &mut Vec<u8>) {
     buf.clear();
     encode_append(value, buf);
 }
 
-/// Appends `value`, behind the version byte, to `buf`.
-pub(crate) fn encode_append<T: Encode>(value: &T, buf: &mut Vec<u8>) {
-    buf.push(RECORD_VERSION);
+/// Appends `value`, behind its version byte, to `buf`.
+pub(crate) fn encode_append<T: Versioned>(value: &T, buf: &mut Vec<u8>) {
+    buf.push(T::VERSION);
     // Writing into a Vec cannot fail, and our types have no fallible Encode impls.
     if let Err(e) = bincode::encode_into_std_write(value, buf, bincode::config::standard()) {
         unreachable!("encoding into memory failed: {e}");
@@ -28,50 +40,129 @@ pub(crate) fn encode_append<T: Encode>(value: &T, buf: &mut Vec<u8>) {
 }
 
 /// Encodes `value` into a fresh buffer.
-pub(crate) fn encode<T: Encode>(value: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Versioned>(value: &T) -> Vec<u8> {
     let mut buf = Vec::with_capacity(256);
     encode_into(value, &mut buf);
     buf
 }
 
-/// Decodes a value written by [`encode`]; `key` names the record in errors.
-pub(crate) fn decode<T: Decode<()>>(
-    key: &dyn Fn() -> String,
-    bytes: &[u8],
-) -> Result<T, StoreError> {
+/// Decodes exactly one `T` from a whole payload.
+pub(crate) fn decode_payload<T: Decode<()>>(payload: &[u8]) -> Result<T, String> {
+    let (value, used) = bincode::decode_from_slice(payload, bincode::config::standard())
+        .map_err(|e| e.to_string())?;
+    if used != payload.len() {
+        return Err(format!("{} trailing bytes", payload.len() - used));
+    }
+    Ok(value)
+}
+
+/// Decodes a value written by [`encode`] by this or an older build; `key` names the
+/// record in errors.
+pub(crate) fn decode<T: Record>(key: &dyn Fn() -> String, bytes: &[u8]) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { key: key(), reason };
     let Some((&version, payload)) = bytes.split_first() else {
-        return Err(StoreError::Corrupt {
-            key: key(),
-            reason: "empty value".into(),
-        });
+        return Err(corrupt("empty value".into()));
     };
-    if version > RECORD_VERSION {
+    if version > T::VERSION {
         return Err(StoreError::NewerRecord {
             key: key(),
             found: version,
-            supported: RECORD_VERSION,
+            supported: T::VERSION,
         });
     }
     if version == 0 {
-        return Err(StoreError::Corrupt {
-            key: key(),
-            reason: "format version 0".into(),
-        });
+        return Err(corrupt("format version 0".into()));
     }
-    let (value, used) =
-        bincode::decode_from_slice(payload, bincode::config::standard()).map_err(|e| {
-            StoreError::Corrupt {
-                key: key(),
-                reason: e.to_string(),
+    if version == T::VERSION {
+        decode_payload(payload).map_err(corrupt)
+    } else {
+        T::decode_old(version, payload).map_err(corrupt)
+    }
+}
+
+use crate::model::{
+    Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
+    TimelineEntry, Timestamp,
+};
+use crate::pattern::Pattern;
+
+impl Versioned for Incident {
+    /// 2 added `origin`, and `resolution.resolved_at: None` for an unknown time.
+    const VERSION: u8 = 2;
+}
+
+impl Record for Incident {
+    fn decode_old(version: u8, payload: &[u8]) -> Result<Self, String> {
+        match version {
+            1 => decode_payload::<IncidentV1>(payload).map(IncidentV1::upgrade),
+            _ => Err(format!("no decoder for incident format version {version}")),
+        }
+    }
+}
+
+impl Versioned for Pattern {
+    const VERSION: u8 = 1;
+}
+
+impl Record for Pattern {}
+
+/// An incident as format version 1 stored it (schema 1 to 3 builds).
+#[derive(Decode)]
+#[cfg_attr(test, derive(Encode))]
+struct IncidentV1 {
+    id: IncidentId,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    category: Category,
+    priority: Priority,
+    status: Status,
+    title: String,
+    description: String,
+    affected_components: Vec<String>,
+    impact: String,
+    assignee: Option<String>,
+    timeline: Vec<TimelineEntry>,
+    resolution: Option<Resolution>,
+    acknowledged_at: Option<Timestamp>,
+    matched_pattern: Option<PatternRef>,
+}
+
+impl IncidentV1 {
+    /// Version 1 had no origin, and resolved a migrated error without a recorded
+    /// resolution time at its own timestamp, which reads as "fixed in zero seconds".
+    fn upgrade(self) -> Incident {
+        let migrated = self.timeline.first().is_some_and(|e| {
+            e.action == "created" && e.details.starts_with("migrated from error_history")
+        });
+        let mut resolution = self.resolution;
+        if migrated && let Some(r) = resolution.as_mut() {
+            if r.resolved_at == Some(self.created_at) {
+                r.resolved_at = None;
             }
-        })?;
-    if used != payload.len() {
-        return Err(StoreError::Corrupt {
-            key: key(),
-            reason: format!("{} trailing bytes", payload.len() - used),
-        });
+        }
+        Incident {
+            id: self.id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            category: self.category,
+            priority: self.priority,
+            status: self.status,
+            title: self.title,
+            description: self.description,
+            affected_components: self.affected_components,
+            impact: self.impact,
+            assignee: self.assignee,
+            timeline: self.timeline,
+            resolution,
+            acknowledged_at: self.acknowledged_at,
+            matched_pattern: self.matched_pattern,
+            origin: if migrated {
+                Origin::Migrated
+            } else {
+                Origin::Manual
+            },
+        }
     }
-    Ok(value)
 }
 
 #[cfg(test)]
@@ -97,6 +188,7 @@ mod tests {
             resolution: None,
             acknowledged_at: None,
             matched_pattern: None,
+            origin: Origin::Manual,
         }
     }
 
@@ -104,7 +196,7 @@ mod tests {
     fn round_trips() {
         let inc = sample();
         let bytes = encode(&inc);
-        assert_eq!(bytes[0], RECORD_VERSION);
+        assert_eq!(bytes[0], Incident::VERSION);
         let back: Incident = decode(&|| "k".into(), &bytes).unwrap();
         assert_eq!(back, inc);
     }
@@ -112,12 +204,64 @@ mod tests {
     #[test]
     fn refuses_newer_versions_and_garbage() {
         let mut bytes = encode(&sample());
-        bytes[0] = RECORD_VERSION + 1;
+        bytes[0] = Incident::VERSION + 1;
         let err = decode::<Incident>(&|| "INC-1".into(), &bytes).unwrap_err();
         assert!(err.to_string().contains("newer than this build"), "{err}");
         let err = decode::<Incident>(&|| "INC-1".into(), &[1, 200]).unwrap_err();
         assert!(err.to_string().contains("cannot be decoded"), "{err}");
         let err = decode::<Incident>(&|| "INC-1".into(), &[]).unwrap_err();
         assert!(err.to_string().contains("empty"), "{err}");
+    }
+
+    /// A field added to `Incident` (version 2: `origin`) leaves version-1 records readable,
+    /// and a migrated error's unknown resolution time stops reading as zero.
+    #[test]
+    fn version_1_records_still_read() {
+        let inc = sample();
+        let v1 = IncidentV1 {
+            id: inc.id,
+            created_at: inc.created_at,
+            updated_at: inc.updated_at,
+            category: inc.category,
+            priority: inc.priority,
+            status: inc.status,
+            title: inc.title.clone(),
+            description: inc.description.clone(),
+            affected_components: inc.affected_components.clone(),
+            impact: inc.impact.clone(),
+            assignee: None,
+            timeline: vec![],
+            resolution: None,
+            acknowledged_at: None,
+            matched_pattern: None,
+        };
+        let mut bytes = vec![1u8];
+        bincode::encode_into_std_write(&v1, &mut bytes, bincode::config::standard()).unwrap();
+        let back: Incident = decode(&|| "k".into(), &bytes).unwrap();
+        assert_eq!(back, inc);
+
+        let t = inc.created_at;
+        let migrated = IncidentV1 {
+            status: Status::Resolved,
+            timeline: vec![TimelineEntry {
+                timestamp: t,
+                action: "created".into(),
+                details: "migrated from error_history (pattern PATTERN_001)".into(),
+            }],
+            resolution: Some(Resolution {
+                actions_taken: vec!["restart".into()],
+                root_cause: "Pattern: PATTERN_001".into(),
+                resolved_at: Some(t),
+                ..Resolution::default()
+            }),
+            ..v1
+        };
+        let mut bytes = vec![1u8];
+        bincode::encode_into_std_write(&migrated, &mut bytes, bincode::config::standard())
+            .unwrap();
+        let back: Incident = decode(&|| "k".into(), &bytes).unwrap();
+        assert_eq!(back.origin, Origin::Migrated);
+        assert_eq!(back.resolved_at(), None);
+        assert_eq!(back.resolution.unwrap().root_cause, "Pattern: PATTERN_001");
     }
 }

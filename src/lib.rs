@@ -105,7 +105,7 @@ pub use miner::{
     render_summary, template_id, tokenize,
 };
 pub use model::{
-    Category, Incident, IncidentId, PatternRef, Priority, Resolution, Status, TimelineEntry,
+    Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status, TimelineEntry,
     Timestamp,
 };
 pub use pattern::{Counted, Pattern};

@@ -8,6 +8,7 @@ use redb::ReadableTableMetadata;
 use crate::analysis::{PatternMatch, incident_text, load_patterns, match_text};
 use crate::error::{Error, Result};
 use crate::model::{
+    Origin,
     Category, Incident, IncidentId, PatternRef, Priority, Resolution, Status, TimelineEntry,
     Timestamp,
 };
@@ -158,6 +159,7 @@ impl IncidentManager {
                 resolution: None,
                 acknowledged_at: None,
                 matched_pattern: None,
+                origin: Origin::Manual,
             };
             let found = match_text(&patterns, &incident_text(&incident));
             if let Some(m) = &found {
@@ -206,6 +208,7 @@ impl IncidentManager {
                 resolution: None,
                 acknowledged_at: None,
                 matched_pattern: None,
+                origin: Origin::Manual,
             }
         });
         self.bulk_insert(incidents, batch)
@@ -263,17 +266,29 @@ impl IncidentManager {
     }
 
     /// Incidents matching `filter`, in id order (newest first unless asked otherwise).
-    /// Only records that match are decoded.
+    /// Only records that the indexed fields select are decoded.
     pub fn query(&self, filter: &Filter) -> Result<Vec<Incident>> {
         let txn = self.store.read()?;
-        let keys = store::query_keys(&txn, filter)?;
+        let by_origin = !filter.origins.is_empty();
+        let keys = if by_origin {
+            store::query_keys(&txn, &Filter { limit: None, ..filter.clone() })?
+        } else {
+            store::query_keys(&txn, filter)?
+        };
+        let limit = filter.limit.unwrap_or(usize::MAX);
         let t = txn
             .open_table(INCIDENTS)
             .map_err(crate::error::StoreError::from)?;
-        let mut out = Vec::with_capacity(keys.len());
+        let mut out = Vec::with_capacity(keys.len().min(limit));
         for key in keys {
+            if out.len() >= limit {
+                break;
+            }
             if let Some(v) = t.get(key)? {
-                out.push(store::decode_incident(key, v.value())?);
+                let inc = store::decode_incident(key, v.value())?;
+                if !by_origin || filter.origins.contains(&inc.origin) {
+                    out.push(inc);
+                }
             }
         }
         Ok(out)

@@ -215,6 +215,23 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Where an incident came from.
+    Origin, "origin" {
+        Manual = 0 => "manual",
+        Api = 1 => "api",
+        Migrated = 2 => "migrated",
+        Imported = 3 => "imported",
+    }
+);
+
+impl Default for Origin {
+    /// Raised by a person: what an incident without a recorded origin is taken to be.
+    fn default() -> Self {
+        Origin::Manual
+    }
+}
+
 impl Status {
     /// Open or in progress: still needs someone.
     pub fn is_active(self) -> bool {
@@ -290,7 +307,8 @@ impl FromStr for IncidentId {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
         let bad = || ParseError::Id(s.to_string());
-        let rest = s.trim().strip_prefix("INC-").ok_or_else(bad)?;
+        let upper = s.trim().to_ascii_uppercase();
+        let rest = upper.strip_prefix("INC-").ok_or_else(bad)?;
         let (date, seq) = rest.split_once('-').ok_or_else(bad)?;
         if date.len() != 8 || seq.len() < 4 || !date.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
@@ -329,7 +347,7 @@ pub struct TimelineEntry {
     pub details: String,
 }
 
-/// How an incident was resolved.
+/// How an incident was resolved. `resolved_at` is `None` when the time is unknown.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
 pub struct Resolution {
     #[serde(default)]
@@ -379,10 +397,15 @@ pub struct Incident {
     /// Pattern matched when the incident was created, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched_pattern: Option<PatternRef>,
+    /// Raised by a person, by the API, migrated from the error history, or imported.
+    #[serde(default)]
+    pub origin: Origin,
 }
 
 impl Incident {
-    /// When the current resolution was recorded, if the incident is resolved or closed.
+    /// When the current resolution was recorded, if the incident is resolved or closed and
+    /// the time is known (an error history records none: such incidents are resolved at an
+    /// unknown time, never "in zero seconds").
     pub fn resolved_at(&self) -> Option<Timestamp> {
         if matches!(self.status, Status::Resolved | Status::Closed) {
             self.resolution.as_ref().and_then(|r| r.resolved_at)
@@ -414,6 +437,8 @@ mod tests {
         assert!("INC-20250230-0001".parse::<IncidentId>().is_err());
         assert!("INC-20250104-0000".parse::<IncidentId>().is_err());
         assert!("INC-2025014-0001".parse::<IncidentId>().is_err());
+        let lower: IncidentId = "inc-20250104-0001".parse().unwrap();
+        assert_eq!(lower.to_string(), "INC-20250104-0001");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, Wr
 
 use crate::codec;
 use crate::error::StoreError;
-use crate::model::{Category, Incident, IncidentId, Priority, Status, Timestamp};
+use crate::model::{Category, Incident, IncidentId, Origin, Priority, Status, Timestamp};
 use crate::schema::*;
 
 /// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
@@ -613,6 +613,9 @@ pub struct Filter {
     pub components: Vec<String>,
     pub assignees: Vec<String>,
     pub patterns: Vec<String>,
+    /// Where incidents came from. Not indexed: applied to the records the other fields
+    /// select, which are read in order until `limit` of them match.
+    pub origins: Vec<Origin>,
     /// created_at at or after.
     pub since: Option<Timestamp>,
     /// created_at strictly before.
@@ -1004,7 +1007,7 @@ impl Bulk {
 
     /// Buffers a new record given as its indexed fields and anything that encodes to the
     /// incident they were taken from.
-    pub(crate) fn add_encoded<T: bincode::Encode>(&mut self, fields: &Indexed<'_>, value: &T) {
+    pub(crate) fn add_encoded<T: codec::Versioned>(&mut self, fields: &Indexed<'_>, value: &T) {
         let key = fields.id.key();
         let start = self.arena.len();
         codec::encode_append(value, &mut self.arena);

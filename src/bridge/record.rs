@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use super::reader::{RawRecord, ReadError, RecordProblem, Shape, json_error_parts};
 use super::scan::is_ws;
 use crate::model::{
+    Origin,
     Category, Incident, IncidentId, Priority, Resolution, Status, TimelineEntry, Timestamp,
 };
 use crate::schema::Pair;
@@ -701,7 +702,9 @@ pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
         },
     }];
     let (status, resolution, updated_at) = if record.success {
-        let resolved_at = record.resolved_at.map_or(created, |r| r.max(created));
+        // An error history rarely records when a fix landed: then the time is unknown.
+        let known = record.resolved_at.map(|r| r.max(created));
+        let resolved_at = known.unwrap_or(created);
         let fix = record.fix_applied.as_deref();
         timeline.push(TimelineEntry {
             timestamp: resolved_at,
@@ -714,7 +717,7 @@ pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
         let resolution = Resolution {
             actions_taken: fix.map(str::to_string).into_iter().collect(),
             root_cause: pattern.map(|p| format!("Pattern: {p}")).unwrap_or_default(),
-            resolved_at: Some(resolved_at),
+            resolved_at: known,
             ..Resolution::default()
         };
         (Status::Resolved, Some(resolution), resolved_at)
@@ -739,6 +742,7 @@ pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
         // The history's PATTERN_xxx stays in the root cause and the timeline; matched_pattern
         // names only patterns of this store, which `analyze` assigns.
         matched_pattern: None,
+        origin: Origin::Migrated,
     }
 }
 
@@ -748,6 +752,10 @@ pub(crate) struct MigratedIncident<'r, 'a> {
     pub(crate) record: &'r ErrorRecord<'a>,
     pub(crate) id: IncidentId,
     pub(crate) priority: Priority,
+}
+
+impl crate::codec::Versioned for MigratedIncident<'_, '_> {
+    const VERSION: u8 = <Incident as crate::codec::Versioned>::VERSION;
 }
 
 /// Text written as one string, from parts.
@@ -764,11 +772,10 @@ impl<const N: usize> Encode for Concat<'_, N> {
 }
 
 impl MigratedIncident<'_, '_> {
-    /// When it was resolved, if the error was fixed.
-    pub(crate) fn resolved_at(&self) -> Option<Timestamp> {
+    /// When it was resolved, if the error was fixed and the history says when.
+    fn known_resolved_at(&self) -> Option<Timestamp> {
         let r = self.record;
-        r.success
-            .then(|| r.resolved_at.map_or(r.timestamp, |t| t.max(r.timestamp)))
+        r.resolved_at.map(|t| t.max(r.timestamp)).filter(|_| r.success)
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -787,10 +794,12 @@ impl Encode for MigratedIncident<'_, '_> {
         let created = r.timestamp;
         let pattern = r.pattern_id.as_deref();
         let fix = r.fix_applied.as_deref();
-        let resolved_at = self.resolved_at();
+        let success = r.success;
+        let known = self.known_resolved_at();
+        let resolved_at = known.unwrap_or(created);
         self.id.encode(e)?;
         created.encode(e)?;
-        resolved_at.unwrap_or(created).encode(e)?;
+        resolved_at.encode(e)?;
         Category::Error.encode(e)?;
         self.priority.encode(e)?;
         self.status().encode(e)?;
@@ -800,15 +809,15 @@ impl Encode for MigratedIncident<'_, '_> {
         MIGRATED_IMPACT.encode(e)?;
         Some(MIGRATED_ASSIGNEE).encode(e)?;
         // timeline
-        (1 + u64::from(resolved_at.is_some())).encode(e)?;
+        (1 + u64::from(success)).encode(e)?;
         created.encode(e)?;
         "created".encode(e)?;
         match pattern {
             Some(p) => Concat(["migrated from error_history (pattern ", p, ")"]).encode(e)?,
             None => "migrated from error_history (no pattern)".encode(e)?,
         }
-        if let Some(at) = resolved_at {
-            at.encode(e)?;
+        if success {
+            resolved_at.encode(e)?;
             "resolved".encode(e)?;
             match fix {
                 Some(f) => Concat(["fix applied: ", f]).encode(e)?,
@@ -816,9 +825,9 @@ impl Encode for MigratedIncident<'_, '_> {
             }
         }
         // resolution
-        match resolved_at {
-            None => 0u8.encode(e)?,
-            Some(at) => {
+        match success {
+            false => 0u8.encode(e)?,
+            true => {
                 1u8.encode(e)?;
                 fix.as_slice().encode(e)?;
                 match pattern {
@@ -828,12 +837,13 @@ impl Encode for MigratedIncident<'_, '_> {
                 // preventive_measures, knowledge_updates
                 0u64.encode(e)?;
                 0u64.encode(e)?;
-                Some(at).encode(e)?;
+                known.encode(e)?;
             }
         }
-        // acknowledged_at, matched_pattern
+        // acknowledged_at, matched_pattern, origin
         None::<Timestamp>.encode(e)?;
         None::<crate::model::PatternRef>.encode(e)?;
+        Origin::Migrated.encode(e)?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Builders for test incidents with explicit times.
 
 use crate::model::{
+    Origin,
     Category, Incident, IncidentId, Priority, Resolution, Status, TimelineEntry, Timestamp,
 };
 
@@ -33,6 +34,7 @@ pub(crate) fn inc(seq: u32, category: Category, priority: Priority, created_min:
         resolution: None,
         acknowledged_at: None,
         matched_pattern: None,
+        origin: Origin::Manual,
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use incident::{Category, Origin, Priority, Status};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -22,8 +24,8 @@ Examples:
     after_help = EXAMPLES
 )]
 pub(crate) struct Cli {
-    /// Database file [default: $INCIDENT_DB, else ./incidents.redb]
-    #[arg(long, global = true, env = "INCIDENT_DB", value_name = "PATH")]
+    /// Database file [default: $INCIDENT_DB if set and not empty, else ./incidents.redb]
+    #[arg(long, global = true, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
     pub(crate) db: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -90,140 +92,233 @@ pub(crate) enum ListFormat {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  incident create --category failure --priority high --title 'RabbitMQ接続断' \\\n      \
+    --description 'Connection refused to 10.0.0.3:5672' --components rabbitmq pm_worker \\\n      \
+    --impact '通知処理の停止' --assignee tanaka")]
 pub(crate) struct CreateArgs {
-    #[arg(long)]
+    /// What kind of incident
+    #[arg(long, value_parser = hinted(Category::ALL.iter().map(|v| v.as_str())))]
     pub(crate) category: String,
-    #[arg(long)]
+    /// How urgent (targets: critical 0/4h, high 30min/24h, medium 4h/3d, low 24h/1w)
+    #[arg(long, value_parser = hinted(Priority::ALL.iter().map(|v| v.as_str())))]
     pub(crate) priority: String,
+    /// One-line summary (any script; Japanese is fine)
     #[arg(long)]
     pub(crate) title: String,
+    /// Longer text: symptoms, error messages
     #[arg(long, default_value = "")]
     pub(crate) description: String,
     /// Affected components (one or more: --components a b)
     #[arg(long, num_args = 1.., required = true, value_name = "COMPONENT")]
     pub(crate) components: Vec<String>,
+    /// What the incident stops or slows
     #[arg(long, default_value = "")]
     pub(crate) impact: String,
+    /// Who handles it
     #[arg(long)]
     pub(crate) assignee: Option<String>,
-    /// When it started (RFC 3339); default now
+    /// When it started: RFC 3339 (2025-07-09T13:20:00+09:00) or YYYY-MM-DD [default: now]
     #[arg(long, value_name = "TIME")]
     pub(crate) at: Option<String>,
+    /// Output: the new id (text) or the whole incident (json)
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Every filter is repeatable; values of one filter are alternatives, \
+different filters must all match.\n\nExamples:\n  incident list --component db_client --status open\n  \
+incident list --all --category failure --priority critical --priority high --since 2025-07-01\n  \
+incident list --origin manual --format csv > incidents.csv")]
 pub(crate) struct ListArgs {
-    #[arg(long)]
+    /// Only this category (repeatable)
+    #[arg(long, value_parser = hinted(Category::ALL.iter().map(|v| v.as_str())))]
     pub(crate) category: Vec<String>,
-    /// Repeatable; default open and in_progress
-    #[arg(long)]
+    /// Only this status (repeatable) [default: open and in_progress]
+    #[arg(long, value_parser = hinted(Status::ALL.iter().map(|v| v.as_str())))]
     pub(crate) status: Vec<String>,
     /// Every status
     #[arg(long, conflicts_with = "status")]
     pub(crate) all: bool,
-    #[arg(long)]
+    /// Only this priority (repeatable)
+    #[arg(long, value_parser = hinted(Priority::ALL.iter().map(|v| v.as_str())))]
     pub(crate) priority: Vec<String>,
+    /// Only incidents affecting this component (repeatable)
     #[arg(long)]
     pub(crate) component: Vec<String>,
+    /// Only incidents assigned to this person (repeatable)
     #[arg(long)]
     pub(crate) assignee: Vec<String>,
-    /// Pattern id from `incident analyze`
+    /// Only members of this pattern id from `incident analyze` (repeatable)
     #[arg(long)]
     pub(crate) pattern: Vec<String>,
+    /// Only incidents that came from here (repeatable)
+    #[arg(long, value_parser = hinted(Origin::ALL.iter().map(|v| v.as_str())))]
+    pub(crate) origin: Vec<String>,
     /// Created at or after (RFC 3339 or YYYY-MM-DD)
     #[arg(long, value_name = "TIME")]
     pub(crate) since: Option<String>,
     /// Created before (RFC 3339 or YYYY-MM-DD)
     #[arg(long, value_name = "TIME")]
     pub(crate) until: Option<String>,
+    /// At most this many rows
     #[arg(long)]
     pub(crate) limit: Option<usize>,
-    /// Oldest first instead of newest first
+    /// Oldest first instead of newest first (in id order: creation date, then number)
     #[arg(long)]
     pub(crate) oldest_first: bool,
+    /// table (fits the terminal; full width into a pipe), json or csv
     #[arg(long, value_enum, default_value = "table")]
     pub(crate) format: ListFormat,
 }
 
+/// An incident id, positional or as `--id` (the original tool's form).
 #[derive(Args, Debug)]
-pub(crate) struct ShowArgs {
-    #[arg(required_unless_present = "id_flag", conflicts_with = "id_flag")]
-    pub(crate) id: Option<String>,
+pub(crate) struct IdArg {
+    /// Incident id, e.g. INC-20250104-0001 (case-insensitive)
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "id_flag",
+        conflicts_with = "id_flag"
+    )]
+    id: Option<String>,
+    /// The same id as a flag: --id INC-20250104-0001
     #[arg(long = "id", value_name = "ID")]
-    pub(crate) id_flag: Option<String>,
+    id_flag: Option<String>,
+}
+
+impl IdArg {
+    pub(crate) fn get(&self) -> &str {
+        self.id.as_deref().or(self.id_flag.as_deref()).unwrap_or("")
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  incident show INC-20250104-0001 --format json\n  incident show --id INC-20250104-0001")]
+pub(crate) struct ShowArgs {
+    #[command(flatten)]
+    pub(crate) id: IdArg,
+    /// text (the incident and its timeline) or json (the stored record)
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  incident update INC-20250104-0001 --status in_progress --assignee tanaka\n  \
+incident update --id INC-20250104-0001 --priority critical --note '影響拡大' --add-component db_client")]
 pub(crate) struct UpdateArgs {
-    pub(crate) id: String,
-    #[arg(long)]
+    #[command(flatten)]
+    pub(crate) id: IdArg,
+    /// Move between open and in_progress (resolve, close and reopen have their own commands)
+    #[arg(long, value_parser = hinted(["open", "in_progress"].into_iter()))]
     pub(crate) status: Option<String>,
-    #[arg(long)]
+    /// New priority
+    #[arg(long, value_parser = hinted(Priority::ALL.iter().map(|v| v.as_str())))]
     pub(crate) priority: Option<String>,
-    #[arg(long)]
+    /// New category
+    #[arg(long, value_parser = hinted(Category::ALL.iter().map(|v| v.as_str())))]
     pub(crate) category: Option<String>,
+    /// New assignee
     #[arg(long)]
     pub(crate) assignee: Option<String>,
+    /// New title
     #[arg(long)]
     pub(crate) title: Option<String>,
+    /// New description
     #[arg(long)]
     pub(crate) description: Option<String>,
+    /// New impact text
     #[arg(long)]
     pub(crate) impact: Option<String>,
+    /// Components to add (one or more)
     #[arg(long = "add-component", num_args = 1.., value_name = "COMPONENT")]
     pub(crate) add_component: Vec<String>,
+    /// A note for the timeline
     #[arg(long)]
     pub(crate) note: Option<String>,
+    /// When the change happened: RFC 3339 or YYYY-MM-DD [default: now]
     #[arg(long, value_name = "TIME")]
     pub(crate) at: Option<String>,
+    /// Output: id and status (text) or the whole incident (json)
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  incident resolve --id INC-20250104-0001 \\\n      \
+--actions 'systemctl restart rabbitmq-server' 'キュー再作成' --root-cause 'RabbitMQ停止' \\\n      \
+--preventive '死活監視を追加' --knowledge 'KB更新'")]
 pub(crate) struct ResolveArgs {
-    pub(crate) id: String,
-    /// Actions taken (one or more)
+    #[command(flatten)]
+    pub(crate) id: IdArg,
+    /// Actions taken (one or more; a command in backticks can become an auto-fix step)
     #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
     pub(crate) actions: Vec<String>,
+    /// Why it happened
     #[arg(long = "root-cause", required = true)]
     pub(crate) root_cause: String,
+    /// What stops it happening again (one or more)
     #[arg(long, num_args = 1.., value_name = "MEASURE")]
     pub(crate) preventive: Vec<String>,
+    /// What was added to the knowledge base (one or more)
     #[arg(long, num_args = 1.., value_name = "UPDATE")]
     pub(crate) knowledge: Vec<String>,
+    /// When it was resolved: RFC 3339 or YYYY-MM-DD [default: now]
     #[arg(long, value_name = "TIME")]
     pub(crate) at: Option<String>,
+    /// Output: id and status (text) or the whole incident (json)
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  incident close INC-20250104-0001")]
 pub(crate) struct CloseArgs {
-    pub(crate) id: String,
+    #[command(flatten)]
+    pub(crate) id: IdArg,
+    /// When it was closed: RFC 3339 or YYYY-MM-DD [default: now]
     #[arg(long, value_name = "TIME")]
     pub(crate) at: Option<String>,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  incident reopen INC-20250104-0001 --note '再発'")]
 pub(crate) struct ReopenArgs {
-    pub(crate) id: String,
+    #[command(flatten)]
+    pub(crate) id: IdArg,
+    /// Why it was reopened
     #[arg(long)]
     pub(crate) note: Option<String>,
+    /// When it was reopened: RFC 3339 or YYYY-MM-DD [default: now]
     #[arg(long, value_name = "TIME")]
     pub(crate) at: Option<String>,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  incident note INC-20250104-0001 '再起動で復旧'\n  \
+incident note --id INC-20250104-0001 '再起動で復旧'")]
 pub(crate) struct NoteArgs {
-    pub(crate) id: String,
-    pub(crate) text: String,
+    /// ID then TEXT, or only TEXT with --id
+    #[arg(value_name = "ID] [TEXT", num_args = 1..=2, required = true)]
+    pub(crate) args: Vec<String>,
+    /// Incident id as a flag: --id INC-20250104-0001
+    #[arg(long = "id", value_name = "ID")]
+    pub(crate) id_flag: Option<String>,
+    /// When: RFC 3339 or YYYY-MM-DD [default: now]
     #[arg(long, value_name = "TIME")]
     pub(crate) at: Option<String>,
+}
+
+impl NoteArgs {
+    /// (id, text) from either form.
+    pub(crate) fn id_and_text(&self) -> Result<(&str, &str), &'static str> {
+        match (self.id_flag.as_deref(), self.args.as_slice()) {
+            (Some(id), [text]) => Ok((id, text)),
+            (None, [id, text]) => Ok((id, text)),
+            (Some(_), _) => Err("with --id, give only the note text"),
+            (None, _) => Err("give an incident id and the note text"),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -298,9 +393,14 @@ pub(crate) struct AnalyzeArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  incident patterns\n  incident patterns P1a2b3c4d5e6f7a8b --limit 50")]
 pub(crate) struct PatternsArgs {
     /// A pattern id to show with its incidents
+    #[arg(conflicts_with = "id_flag")]
     pub(crate) id: Option<String>,
+    /// The same pattern id as a flag
+    #[arg(long = "id", value_name = "ID")]
+    pub(crate) id_flag: Option<String>,
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
     #[arg(long, value_enum, default_value = "text")]
@@ -461,5 +561,31 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "expected a number of seconds (0 or more), got {s:?}"
         )),
+    }
+}
+
+/// Accepts any text, so that the library names a bad value (exit 1, with the valid values),
+/// but offers `values` to `--help` and shell completion.
+#[derive(Clone)]
+pub(crate) struct Hinted(Vec<&'static str>);
+
+fn hinted(values: impl Iterator<Item = &'static str>) -> Hinted {
+    Hinted(values.collect())
+}
+
+impl TypedValueParser for Hinted {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.0.iter().map(|v| PossibleValue::new(*v))))
     }
 }

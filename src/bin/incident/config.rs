@@ -9,9 +9,14 @@ use incident::{Filter, IncidentId, IncidentManager, Order, Status, Timestamp};
 
 use crate::cli::ListArgs;
 
-/// `--db`, else `$INCIDENT_DB` (both handled by clap), else `./incidents.redb`.
+/// `--db`, else `$INCIDENT_DB` when set and not empty, else `./incidents.redb`.
 pub(crate) fn db_path(db: &Option<PathBuf>) -> PathBuf {
     db.clone()
+        .or_else(|| {
+            std::env::var_os("INCIDENT_DB")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| PathBuf::from("incidents.redb"))
 }
 
@@ -84,6 +89,7 @@ pub(crate) fn filter(a: &ListArgs) -> Result<Filter> {
         components: a.component.clone(),
         assignees: a.assignee.clone(),
         patterns: a.pattern.clone(),
+        origins: parse_all("origin", &a.origin)?,
         since: time("since", a.since.as_deref())?,
         until: time("until", a.until.as_deref())?,
         limit: a.limit,

@@ -100,7 +100,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
 pub(crate) fn patterns(db: &Option<PathBuf>, a: PatternsArgs) -> Result<ExitCode> {
     let m = config::open_existing(db)?;
     let all = incident::load_patterns(&m)?;
-    let Some(id) = a.id else {
+    let Some(id) = a.id.or(a.id_flag) else {
         let top: Vec<Pattern> = all.into_iter().take(a.limit).collect();
         match a.format {
             OutFormat::Json => print_json(&top)?,

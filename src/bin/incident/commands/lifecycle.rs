@@ -19,7 +19,7 @@ fn done(inc: &Incident, format: OutFormat) -> Result<ExitCode> {
 }
 
 pub(crate) fn update(db: &Option<PathBuf>, a: UpdateArgs) -> Result<ExitCode> {
-    let id = config::id(&a.id)?;
+    let id = config::id(a.id.get())?;
     let u = Update {
         status: a
             .status
@@ -49,7 +49,7 @@ pub(crate) fn update(db: &Option<PathBuf>, a: UpdateArgs) -> Result<ExitCode> {
 }
 
 pub(crate) fn resolve(db: &Option<PathBuf>, a: ResolveArgs) -> Result<ExitCode> {
-    let id = config::id(&a.id)?;
+    let id = config::id(a.id.get())?;
     let r = ResolveInput {
         actions: a.actions,
         root_cause: a.root_cause,
@@ -62,14 +62,14 @@ pub(crate) fn resolve(db: &Option<PathBuf>, a: ResolveArgs) -> Result<ExitCode> 
 }
 
 pub(crate) fn close(db: &Option<PathBuf>, a: CloseArgs) -> Result<ExitCode> {
-    let id = config::id(&a.id)?;
+    let id = config::id(a.id.get())?;
     let at = config::time("at", a.at.as_deref())?;
     let m = config::open_existing(db)?;
     done(&m.close_incident(id, at)?, OutFormat::Text)
 }
 
 pub(crate) fn reopen(db: &Option<PathBuf>, a: ReopenArgs) -> Result<ExitCode> {
-    let id = config::id(&a.id)?;
+    let id = config::id(a.id.get())?;
     let at = config::time("at", a.at.as_deref())?;
     let m = config::open_existing(db)?;
     done(
@@ -79,8 +79,9 @@ pub(crate) fn reopen(db: &Option<PathBuf>, a: ReopenArgs) -> Result<ExitCode> {
 }
 
 pub(crate) fn note(db: &Option<PathBuf>, a: NoteArgs) -> Result<ExitCode> {
-    let id = config::id(&a.id)?;
+    let (id, text) = a.id_and_text().map_err(anyhow::Error::msg)?;
+    let id = config::id(id)?;
     let at = config::time("at", a.at.as_deref())?;
     let m = config::open_existing(db)?;
-    done(&m.add_note(id, &a.text, at)?, OutFormat::Text)
+    done(&m.add_note(id, text, at)?, OutFormat::Text)
 }

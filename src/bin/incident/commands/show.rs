@@ -1,17 +1,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 
 use super::{print, print_json};
 use crate::cli::{OutFormat, ShowArgs};
 use crate::config;
 
 pub(crate) fn run(db: &Option<PathBuf>, a: ShowArgs) -> Result<ExitCode> {
-    let raw =
-        a.id.or(a.id_flag)
-            .ok_or_else(|| anyhow!("an incident id is required"))?;
-    let id = config::id(&raw)?;
+    let id = config::id(a.id.get())?;
     let m = config::open_existing(db)?;
     let inc = m.get(id)?;
     match a.format {
