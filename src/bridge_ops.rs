@@ -132,6 +132,8 @@ pub struct BridgeCheck {
     pub problems: Vec<Inconsistency>,
     /// Problems beyond the first 1,000 are counted, not listed.
     pub problems_total: u64,
+    /// Every problem (listed or not) by kind.
+    pub kinds: BTreeMap<String, u64>,
 }
 
 /// Checks that every error of the file maps to an incident of the store and that every
@@ -144,6 +146,7 @@ pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeChec
     let mut out = BridgeCheck::default();
     let push = |out: &mut BridgeCheck, index: u64, kind: &str, message: String| {
         out.problems_total += 1;
+        *out.kinds.entry(kind.to_string()).or_insert(0) += 1;
         if out.problems.len() < 1000 {
             out.problems.push(Inconsistency {
                 index,
@@ -231,9 +234,5 @@ pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeChec
 
 /// Problems of a check grouped by kind, for a one-line summary.
 pub fn problem_kinds(check: &BridgeCheck) -> BTreeMap<String, u64> {
-    let mut m = BTreeMap::new();
-    for p in &check.problems {
-        *m.entry(p.kind.clone()).or_insert(0) += 1;
-    }
-    m
+    check.kinds.clone()
 }

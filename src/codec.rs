@@ -135,10 +135,11 @@ impl IncidentV1 {
             e.action == "created" && e.details.starts_with("migrated from error_history")
         });
         let mut resolution = self.resolution;
-        if migrated && let Some(r) = resolution.as_mut() {
-            if r.resolved_at == Some(self.created_at) {
-                r.resolved_at = None;
-            }
+        if migrated
+            && let Some(r) = resolution.as_mut()
+            && r.resolved_at == Some(self.created_at)
+        {
+            r.resolved_at = None;
         }
         Incident {
             id: self.id,
@@ -257,8 +258,7 @@ mod tests {
             ..v1
         };
         let mut bytes = vec![1u8];
-        bincode::encode_into_std_write(&migrated, &mut bytes, bincode::config::standard())
-            .unwrap();
+        bincode::encode_into_std_write(&migrated, &mut bytes, bincode::config::standard()).unwrap();
         let back: Incident = decode(&|| "k".into(), &bytes).unwrap();
         assert_eq!(back.origin, Origin::Migrated);
         assert_eq!(back.resolved_at(), None);

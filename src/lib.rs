@@ -94,10 +94,10 @@ pub use kb::{
 pub use manager::{IncidentManager, NewIncident, ResolveInput, Update};
 pub use metrics::{
     AlertState, CategoryCounts, CategoryMetrics, ComponentImpact, ComponentMetrics, ConfigError,
-    DataIssues, DurationStats, GroupKind, IssueList, Metrics, MetricsBuilder, MetricsOptions,
-    Period, PeriodMetrics, PriorityMetrics, PrioritySla, Recommendation as ReportRecommendation,
-    RecurrenceMetrics, RecurringGroup, SlaAlert, SlaCounts, SlaMeasure, SlaSection, SlaTarget,
-    SlaTargets, Summary, Window,
+    DataIssues, DurationStats, ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics, GroupKind,
+    IssueList, Metrics, MetricsBuilder, MetricsOptions, Period, PeriodMetrics, PriorityMetrics,
+    PrioritySla, Recommendation as ReportRecommendation, RecurrenceMetrics, RecurringGroup,
+    SlaAlert, SlaCounts, SlaMeasure, SlaSection, SlaTarget, SlaTargets, Summary, Window,
 };
 pub use migrate::{MigrateError, MigrateOptions, MigrateSummary, Phases, migrate};
 pub use miner::{
@@ -105,13 +105,13 @@ pub use miner::{
     render_summary, template_id, tokenize,
 };
 pub use model::{
-    Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status, TimelineEntry,
-    Timestamp,
+    Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
+    TimelineEntry, Timestamp,
 };
 pub use pattern::{Counted, Pattern};
 pub use render::{
     display_width, format_table, incident_detail, incident_table, pad_to_width, truncate_to_width,
 };
 pub use report::{render_html, render_json, render_markdown, render_terminal};
-pub use reporting::compute_metrics;
+pub use reporting::{OriginScope, compute_metrics};
 pub use store::{DEFAULT_BUSY_TIMEOUT, Filter, Order, SCHEMA_VERSION, Store};

@@ -8,9 +8,8 @@ use redb::ReadableTableMetadata;
 use crate::analysis::{PatternMatch, incident_text, load_patterns, match_text};
 use crate::error::{Error, Result};
 use crate::model::{
-    Origin,
-    Category, Incident, IncidentId, PatternRef, Priority, Resolution, Status, TimelineEntry,
-    Timestamp,
+    Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
+    TimelineEntry, Timestamp,
 };
 use crate::schema::{INCIDENT_PATTERN, INCIDENTS};
 use crate::store::{self, Bulk, Filter, Store, Writer};
@@ -271,7 +270,13 @@ impl IncidentManager {
         let txn = self.store.read()?;
         let by_origin = !filter.origins.is_empty();
         let keys = if by_origin {
-            store::query_keys(&txn, &Filter { limit: None, ..filter.clone() })?
+            store::query_keys(
+                &txn,
+                &Filter {
+                    limit: None,
+                    ..filter.clone()
+                },
+            )?
         } else {
             store::query_keys(&txn, filter)?
         };

@@ -12,13 +12,18 @@ pub fn display_width(s: &str) -> usize {
     UnicodeWidthStr::width(s)
 }
 
-/// Cuts `s` to at most `max` columns, ending in `…` when cut. Control characters
-/// (newlines, tabs) become spaces so a row stays on one line.
-pub fn truncate_to_width(s: &str, max: usize) -> String {
-    let clean: String = s
-        .chars()
+/// `s` with control characters (newlines, tabs, ESC, CR, BEL) as spaces, so that text
+/// from an incident stays on its line and cannot drive the terminal.
+pub(crate) fn sanitize(s: &str) -> String {
+    s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+        .collect()
+}
+
+/// Cuts `s` to at most `max` columns, ending in `…` when cut. Control characters
+/// become spaces (see [`sanitize`]).
+pub fn truncate_to_width(s: &str, max: usize) -> String {
+    let clean = sanitize(s);
     if display_width(&clean) <= max {
         return clean;
     }
@@ -79,36 +84,74 @@ pub fn format_table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The `list` table.
-pub fn incident_table(incidents: &[Incident]) -> String {
-    let rows: Vec<Vec<String>> = incidents
+/// The `list` table. With `max_width`, the table fits in that many display columns:
+/// the title, then the components, then the assignee are cut (with `…`) down to a
+/// minimum, then the least useful columns are left out; without it, nothing is cut.
+pub fn incident_table(incidents: &[Incident], max_width: Option<usize>) -> String {
+    const HEADER: [&str; 8] = [
+        "ID",
+        "CREATED",
+        "PRIORITY",
+        "STATUS",
+        "CATEGORY",
+        "COMPONENTS",
+        "ASSIGNEE",
+        "TITLE",
+    ];
+    let rows: Vec<[String; 8]> = incidents
         .iter()
         .map(|i| {
-            vec![
+            [
                 i.id.to_string(),
                 i.created_at.to_local_string()[..16].to_string(),
                 i.priority.to_string(),
                 i.status.to_string(),
                 i.category.to_string(),
-                truncate_to_width(&i.affected_components.join(","), 24),
-                truncate_to_width(i.assignee.as_deref().unwrap_or("-"), 14),
-                truncate_to_width(&i.title, 48),
+                sanitize(&i.affected_components.join(",")),
+                sanitize(i.assignee.as_deref().unwrap_or("-")),
+                sanitize(&i.title),
             ]
         })
         .collect();
-    format_table(
-        &[
-            "ID",
-            "CREATED",
-            "PRIORITY",
-            "STATUS",
-            "CATEGORY",
-            "COMPONENTS",
-            "ASSIGNEE",
-            "TITLE",
-        ],
-        &rows,
-    )
+    let mut widths: [usize; 8] = std::array::from_fn(|c| {
+        rows.iter()
+            .map(|r| display_width(&r[c]))
+            .chain([display_width(HEADER[c])])
+            .max()
+            .unwrap_or(0)
+    });
+    let mut shown = [true; 8];
+    if let Some(max) = max_width {
+        let total = |w: &[usize; 8], shown: &[bool; 8]| -> usize {
+            let cols: Vec<usize> = (0..8).filter(|&c| shown[c]).map(|c| w[c]).collect();
+            cols.iter().sum::<usize>() + 2 * cols.len().saturating_sub(1)
+        };
+        // (column, narrowest it may be cut to) in the order they give way.
+        for (col, min) in [(7, 24), (5, 12), (6, 8)] {
+            let over = total(&widths, &shown).saturating_sub(max);
+            widths[col] -= over.min(widths[col].saturating_sub(min));
+        }
+        for col in [4, 1, 6] {
+            if total(&widths, &shown) > max {
+                shown[col] = false;
+            }
+        }
+        for (col, min) in [(7, 10), (5, 6)] {
+            let over = total(&widths, &shown).saturating_sub(max);
+            widths[col] -= over.min(widths[col].saturating_sub(min));
+        }
+    }
+    let keep: Vec<usize> = (0..8).filter(|&c| shown[c]).collect();
+    let header: Vec<&str> = keep.iter().map(|&c| HEADER[c]).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            keep.iter()
+                .map(|&c| truncate_to_width(&r[c], widths[c]))
+                .collect()
+        })
+        .collect();
+    format_table(&header, &cells)
 }
 
 /// The `show` detail view, timeline included.

@@ -11,8 +11,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use super::reader::{RawRecord, ReadError, RecordProblem, Shape, json_error_parts};
 use super::scan::is_ws;
 use crate::model::{
-    Origin,
-    Category, Incident, IncidentId, Priority, Resolution, Status, TimelineEntry, Timestamp,
+    Category, Incident, IncidentId, Origin, Priority, Resolution, Status, TimelineEntry, Timestamp,
 };
 use crate::schema::Pair;
 
@@ -775,7 +774,9 @@ impl MigratedIncident<'_, '_> {
     /// When it was resolved, if the error was fixed and the history says when.
     fn known_resolved_at(&self) -> Option<Timestamp> {
         let r = self.record;
-        r.resolved_at.map(|t| t.max(r.timestamp)).filter(|_| r.success)
+        r.resolved_at
+            .map(|t| t.max(r.timestamp))
+            .filter(|_| r.success)
     }
 
     pub(crate) fn status(&self) -> Status {

@@ -626,6 +626,8 @@ impl MetricsBuilder {
             trend_period: opts.trend,
             trends,
             data_issues: issues,
+            origins: Vec::new(),
+            error_history: None,
             recommendations: Vec::new(),
         };
         metrics.recommendations = recommend(&metrics);

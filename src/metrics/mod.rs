@@ -69,6 +69,7 @@
 //! - **Rates and shares** are fractions between 0 and 1.
 
 mod compute;
+mod errors;
 mod recurrence;
 mod sla;
 mod stats;
@@ -81,9 +82,10 @@ use std::fmt;
 use chrono::NaiveDate;
 use serde::{Serialize, Serializer, ser::SerializeMap};
 
-use crate::model::{Category, IncidentId, Priority, Timestamp};
+use crate::model::{Category, IncidentId, Origin, Priority, Timestamp};
 
 pub use compute::{MetricsBuilder, MetricsOptions};
+pub use errors::{ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics};
 pub use recurrence::GroupKind;
 pub use sla::{ConfigError, SlaTarget, SlaTargets};
 pub use stats::DurationStats;
@@ -119,6 +121,10 @@ pub struct Metrics {
     pub trends: Vec<PeriodMetrics>,
     pub data_issues: DataIssues,
     pub recommendations: Vec<Recommendation>,
+    /// Where the incidents above came from (empty: every origin).
+    pub origins: Vec<Origin>,
+    /// Migrated errors, when they are reported apart from the incidents above.
+    pub error_history: Option<ErrorHistoryMetrics>,
 }
 
 /// The `created_at` window the metrics cover (`null` bound: open).

@@ -1,8 +1,7 @@
 //! Builders for test incidents with explicit times.
 
 use crate::model::{
-    Origin,
-    Category, Incident, IncidentId, Priority, Resolution, Status, TimelineEntry, Timestamp,
+    Category, Incident, IncidentId, Origin, Priority, Resolution, Status, TimelineEntry, Timestamp,
 };
 
 /// Monday 2025-07-07 00:00 UTC, in µs.

@@ -4,8 +4,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{
-    data_issue_rows, duration, duration_secs, group_label, local_time, offset_label, percent,
-    period_adjective, period_noun, recent_trends, recommendation_text, window_label,
+    data_issue_rows, duration, duration_secs, group_label, local_time, mean_unresolved,
+    offset_label, percent, period_adjective, period_noun, recent_trends, recommendation_text,
+    window_label,
 };
 use crate::metrics::{AlertState, Metrics, SLA_RECOMMEND_BELOW};
 use crate::model::Category;
@@ -344,12 +345,12 @@ fn components_chart(out: &mut String, m: &Metrics) -> std::fmt::Result {
         )?;
         write!(
             out,
-            "<rect x=\"{left}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"20\" fill=\"#4c78a8\"><title>{}: impact {}, {} incidents, unresolved {}</title></rect>",
+            "<rect x=\"{left}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"20\" fill=\"#4c78a8\"><title>{}: impact {}, {} incidents, mean time unresolved {}</title></rect>",
             y + 4.0,
             esc(&c.component),
             c.weighted_impact,
             c.incidents,
-            duration_secs(c.unresolved_seconds)
+            mean_unresolved(c)
         )?;
         write!(
             out,
@@ -463,6 +464,9 @@ fn body(m: &Metrics) -> Result<String, std::fmt::Error> {
         period_adjective(m.trend_period)
     )?;
 
+    if let Some(scope) = super::scope_sentence(m) {
+        write!(o, "<p class=\"note\">{}</p>", esc(&scope))?;
+    }
     o.push_str("<section><h2>Summary</h2><div class=\"cards\">");
     card(
         &mut o,
@@ -659,7 +663,7 @@ fn body(m: &Metrics) -> Result<String, std::fmt::Error> {
                 esc(&c.component),
                 c.incidents.to_string(),
                 c.weighted_impact.to_string(),
-                duration_secs(c.unresolved_seconds),
+                mean_unresolved(c),
                 duration(c.time_to_resolve.mean_seconds),
                 duration(c.time_to_acknowledge.mean_seconds),
                 duration(c.mtbf_seconds),
@@ -673,7 +677,7 @@ fn body(m: &Metrics) -> Result<String, std::fmt::Error> {
             "Component",
             "Incidents",
             "Weighted impact",
-            "Time unresolved",
+            "Mean time unresolved",
             "MTTR",
             "MTTA",
             "MTBF",
@@ -796,6 +800,30 @@ fn body(m: &Metrics) -> Result<String, std::fmt::Error> {
     headers.extend(["Resolved", "MTTR"]);
     table(&mut o, &headers, &rows, 1)?;
     o.push_str("</section>");
+
+    if let Some(e) = m.error_history.as_ref().filter(|e| e.errors > 0) {
+        write!(
+            o,
+            "<section><h2>Error history (migrated errors)</h2><p>{} errors, {} still unresolved; {} with a recorded fix time. The history records no resolution times, so these errors are left out of MTTR, SLA and recurrence above.</p>",
+            e.errors, e.unresolved, e.resolved_with_time
+        )?;
+        for (title, counts) in [
+            ("Error type", &e.by_type),
+            ("History pattern", &e.by_pattern),
+        ] {
+            let rows: Vec<Vec<String>> = super::error_count_rows(m, counts)
+                .into_iter()
+                .map(|r| r.iter().map(|c| esc(c)).collect())
+                .collect();
+            table(
+                &mut o,
+                &[title, "Errors", "Unresolved", "First seen", "Last seen"],
+                &rows,
+                1,
+            )?;
+        }
+        o.push_str("</section>");
+    }
 
     o.push_str("<section><h2>Data issues</h2>");
     let issues: Vec<_> = data_issue_rows(m)

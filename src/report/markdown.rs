@@ -3,8 +3,9 @@
 use std::io::{self, Write};
 
 use super::{
-    data_issue_rows, duration, duration_secs, group_label, local_time, offset_label, percent,
-    period_adjective, period_noun, recent_trends, recommendation_text, window_label,
+    data_issue_rows, duration, duration_secs, group_label, local_time, mean_unresolved,
+    offset_label, percent, period_adjective, period_noun, recent_trends, recommendation_text,
+    window_label,
 };
 use crate::metrics::{AlertState, DurationStats, Metrics};
 use crate::model::Category;
@@ -51,6 +52,9 @@ pub fn render_markdown(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
         period_adjective(m.trend_period)
     )?;
 
+    if let Some(scope) = super::scope_sentence(m) {
+        writeln!(out, "{scope}\n")?;
+    }
     writeln!(out, "## Summary\n")?;
     writeln!(out, "| Metric | Value |\n|---|---|")?;
     writeln!(out, "| Incidents | {} |", s.incidents)?;
@@ -154,7 +158,7 @@ pub fn render_markdown(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
     } else {
         writeln!(
             out,
-            "| Component | Incidents | Weighted impact | Time unresolved | MTTR | MTTA | MTBF | Recurrence |\n|---|--:|--:|--:|--:|--:|--:|--:|"
+            "| Component | Incidents | Weighted impact | Mean time unresolved | MTTR | MTTA | MTBF | Recurrence |\n|---|--:|--:|--:|--:|--:|--:|--:|"
         )?;
         for c in &m.components {
             writeln!(
@@ -163,7 +167,7 @@ pub fn render_markdown(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
                 esc(&c.component),
                 c.incidents,
                 c.weighted_impact,
-                duration_secs(c.unresolved_seconds),
+                mean_unresolved(c),
                 duration(c.time_to_resolve.mean_seconds),
                 duration(c.time_to_acknowledge.mean_seconds),
                 duration(c.mtbf_seconds),
@@ -263,7 +267,7 @@ pub fn render_markdown(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
             write!(out, "--:|")?;
         }
         writeln!(out, "--:|--:|")?;
-        for t in rows {
+        for t in &rows {
             write!(out, "| {} | {} |", t.period, t.incidents)?;
             for &c in Category::ALL {
                 write!(out, " {} |", t.by_category.get(c))?;
@@ -282,6 +286,44 @@ pub fn render_markdown(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
                 rows.len(),
                 m.trends.len()
             )?;
+        }
+    }
+
+    if let Some(e) = m.error_history.as_ref().filter(|e| e.errors > 0) {
+        writeln!(out, "\n## Error history (migrated errors)\n")?;
+        writeln!(
+            out,
+            "{} errors, {} still unresolved; {} with a recorded fix time. The history records \
+             no resolution times, so these errors are left out of MTTR, SLA and recurrence above.\n",
+            e.errors, e.unresolved, e.resolved_with_time
+        )?;
+        for (title, counts, total) in [
+            ("Error type", &e.by_type, e.types_total),
+            ("History pattern", &e.by_pattern, e.patterns_total),
+        ] {
+            writeln!(
+                out,
+                "| {title} | Errors | Unresolved | First seen | Last seen |\n|---|--:|--:|---|---|"
+            )?;
+            for r in super::error_count_rows(m, counts) {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} |",
+                    esc(&r[0]),
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4]
+                )?;
+            }
+            if total > counts.len() as u64 {
+                writeln!(
+                    out,
+                    "\n{} of {total}; the JSON output has the counts.",
+                    counts.len()
+                )?;
+            }
+            writeln!(out)?;
         }
     }
 

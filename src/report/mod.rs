@@ -36,6 +36,13 @@ pub(crate) fn duration(seconds: Option<f64>) -> String {
         total / 60 % 60,
         total % 60,
     );
+    // Past 100 days hours say nothing; past a year, years with one decimal.
+    if total >= 365 * 86_400 {
+        return format!("{:.1}y", s / (365.25 * 86_400.0));
+    }
+    if total >= 100 * 86_400 {
+        return format!("{d}d");
+    }
     // The two largest units, the second left out when zero.
     let (major, minor) = match total {
         0..60 => return format!("{sec}s"),
@@ -52,6 +59,51 @@ pub(crate) fn duration(seconds: Option<f64>) -> String {
 
 pub(crate) fn duration_secs(seconds: u64) -> String {
     duration(Some(seconds as f64))
+}
+
+/// Which incidents the figures cover, as a sentence.
+pub(crate) fn scope_sentence(m: &Metrics) -> Option<String> {
+    if m.origins.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = m.origins.iter().map(|o| o.as_str()).collect();
+    Some(match &m.error_history {
+        Some(e) => format!(
+            "Figures cover {} incidents; the {} migrated errors are counted apart, under Error history.",
+            names.join(", "),
+            e.errors
+        ),
+        None => format!("Figures cover {} incidents only.", names.join(", ")),
+    })
+}
+
+/// Rows of an error-history table: name, errors, unresolved, first and last seen.
+pub(crate) fn error_count_rows(
+    m: &Metrics,
+    counts: &[crate::metrics::ErrorCount],
+) -> Vec<[String; 5]> {
+    counts
+        .iter()
+        .map(|c| {
+            [
+                c.name.clone(),
+                c.errors.to_string(),
+                c.unresolved.to_string(),
+                local_time(m, c.first_seen),
+                local_time(m, c.last_seen),
+            ]
+        })
+        .collect()
+}
+
+/// A component's time unresolved per incident: how long its incidents stay open, on
+/// average, counting open ones up to the report's time. (The sum over thousands of
+/// incidents is a number nobody can use.)
+pub(crate) fn mean_unresolved(c: &crate::metrics::ComponentMetrics) -> String {
+    if c.incidents == 0 {
+        return "n/a".into();
+    }
+    duration(Some(c.unresolved_seconds as f64 / c.incidents as f64))
 }
 
 /// `95.0%`; `n/a` when undefined.
@@ -202,9 +254,22 @@ pub(crate) fn data_issue_rows(m: &Metrics) -> [(&'static str, &crate::metrics::I
 }
 
 /// The trend rows the reports show: the most recent `max`.
-pub(crate) fn recent_trends(m: &Metrics, max: usize) -> &[crate::metrics::PeriodMetrics] {
-    let skip = m.trends.len().saturating_sub(max);
-    m.trends.get(skip..).unwrap_or_default()
+/// The periods a chart or table shows: all of them when they fit in `max`; else the most
+/// recent `max` periods that hold incidents, so that a quiet year does not push every
+/// period with data off the chart.
+pub(crate) fn recent_trends(m: &Metrics, max: usize) -> Vec<&crate::metrics::PeriodMetrics> {
+    if m.trends.len() <= max {
+        return m.trends.iter().collect();
+    }
+    let mut rows: Vec<_> = m
+        .trends
+        .iter()
+        .rev()
+        .filter(|t| t.incidents > 0)
+        .take(max)
+        .collect();
+    rows.reverse();
+    rows
 }
 
 #[cfg(test)]
@@ -223,6 +288,8 @@ mod tests {
         assert_eq!(duration(Some(3.0 * 3600.0 + 12.0 * 60.0 + 59.0)), "3h 12m");
         assert_eq!(duration(Some(2.0 * 86_400.0 + 4.0 * 3600.0)), "2d 4h");
         assert_eq!(duration(Some(4.0 * 3600.0)), "4h");
+        assert_eq!(duration(Some(200.0 * 86_400.0 + 3600.0)), "200d");
+        assert_eq!(duration(Some(695.0 * 86_400.0)), "1.9y");
         assert_eq!(duration(Some(86_400.0 + 59.0 * 60.0)), "1d");
         assert_eq!(percent(Some(0.9)), "90.0%");
         assert_eq!(percent(None), "n/a");

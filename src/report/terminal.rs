@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{duration, duration_secs, percent, recommendation_text, window_label};
+use super::{duration, mean_unresolved, percent, recommendation_text, window_label};
 use crate::metrics::{AlertState, Metrics};
 use crate::render::{display_width, truncate_to_width};
 
@@ -39,6 +39,9 @@ fn columns<S: AsRef<str>>(texts: &[S], widths: &[usize]) -> String {
     row(&cells)
 }
 
+/// The summary fits this many columns.
+const WIDTH: usize = 100;
+
 /// Writes the terminal summary: about 30 lines, plain text.
 pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
     let s = &m.summary;
@@ -65,12 +68,15 @@ pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "Recurrence {}   SLA met: response {}, resolution {}   Open past SLA {}, due within 1 h {}",
+        "Recurrence {}   SLA met: response {}, resolution {}",
         percent(s.recurrence_rate),
         percent(s.sla_response_compliance),
         percent(s.sla_resolution_compliance),
-        s.sla_open_breaching,
-        s.sla_open_at_risk
+    )?;
+    writeln!(
+        out,
+        "Open past SLA {}, due within 1 h {}",
+        s.sla_open_breaching, s.sla_open_at_risk
     )?;
 
     writeln!(out)?;
@@ -117,15 +123,22 @@ pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
 
     if !m.components.is_empty() {
         writeln!(out)?;
-        let widths = [24, 6, 6, 10, 8, 8];
-        let header = ["Component", "Count", "Impact", "Unresolved", "MTTR", "MTBF"];
+        let widths = [24, 6, 6, 14, 8, 8];
+        let header = [
+            "Component",
+            "Count",
+            "Impact",
+            "Avg unresolved",
+            "MTTR",
+            "MTBF",
+        ];
         writeln!(out, "{}", columns(&header, &widths))?;
         for c in m.components.iter().take(TOP) {
             let values = [
                 c.component.clone(),
                 c.incidents.to_string(),
                 c.weighted_impact.to_string(),
-                duration_secs(c.unresolved_seconds),
+                mean_unresolved(c),
                 duration(c.time_to_resolve.mean_seconds),
                 duration(c.mtbf_seconds),
             ];
@@ -157,9 +170,31 @@ pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
                     (&a.id.to_string(), 17, false),
                     (a.priority.as_str(), 8, false),
                     (&state, 28, false),
-                    (&a.title, 40, false),
+                    (&a.title, 36, false),
                 ])
             )?;
+        }
+    }
+
+    if let Some(e) = m.error_history.as_ref().filter(|e| e.errors > 0) {
+        writeln!(
+            out,
+            "\nMigrated errors (apart from the figures above): {} errors, {} unresolved",
+            e.errors, e.unresolved
+        )?;
+        let widths = [40, 8, 10];
+        writeln!(
+            out,
+            "{}",
+            columns(&["Error type", "Errors", "Unresolved"], &widths)
+        )?;
+        for t in e.by_type.iter().take(5) {
+            let values = [
+                t.name.clone(),
+                t.errors.to_string(),
+                t.unresolved.to_string(),
+            ];
+            writeln!(out, "{}", columns(&values, &widths))?;
         }
     }
 
@@ -167,11 +202,15 @@ pub fn render_terminal(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
     if bad > 0 {
         writeln!(
             out,
-            "\n{bad} record(s) with inconsistent times were left out of some figures (see the report's data issues)."
+            "\n{bad} record(s) with inconsistent times are left out of some figures (see data issues)."
         )?;
     }
     if let Some(first) = m.recommendations.first() {
-        writeln!(out, "\nTop recommendation: {}", recommendation_text(first))?;
+        let text = format!("Top recommendation: {}", recommendation_text(first));
+        writeln!(out)?;
+        for line in textwrap::wrap(&text, textwrap::Options::new(WIDTH).subsequent_indent("  ")) {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(())
 }

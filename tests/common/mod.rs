@@ -31,7 +31,8 @@ impl Env {
         c.current_dir(self.dir.path())
             .env("INCIDENT_DB", self.db())
             .env("TZ", "Asia/Tokyo")
-            .env_remove("INCIDENT_BUSY_TIMEOUT_MS");
+            .env_remove("INCIDENT_BUSY_TIMEOUT_MS")
+            .env_remove("COLUMNS");
         c
     }
 
@@ -41,7 +42,8 @@ impl Env {
         c.current_dir(self.dir.path())
             .env("INCIDENT_DB", self.db())
             .env("TZ", "Asia/Tokyo")
-            .env_remove("INCIDENT_BUSY_TIMEOUT_MS");
+            .env_remove("INCIDENT_BUSY_TIMEOUT_MS")
+            .env_remove("COLUMNS");
         c
     }
 

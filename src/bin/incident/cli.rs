@@ -92,9 +92,11 @@ pub(crate) enum ListFormat {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  incident create --category failure --priority high --title 'RabbitMQ接続断' \\\n      \
+#[command(
+    after_help = "Example:\n  incident create --category failure --priority high --title 'RabbitMQ接続断' \\\n      \
     --description 'Connection refused to 10.0.0.3:5672' --components rabbitmq pm_worker \\\n      \
-    --impact '通知処理の停止' --assignee tanaka")]
+    --impact '通知処理の停止' --assignee tanaka"
+)]
 pub(crate) struct CreateArgs {
     /// What kind of incident
     #[arg(long, value_parser = hinted(Category::ALL.iter().map(|v| v.as_str())))]
@@ -126,10 +128,12 @@ pub(crate) struct CreateArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Every filter is repeatable; values of one filter are alternatives, \
+#[command(
+    after_help = "Every filter is repeatable; values of one filter are alternatives, \
 different filters must all match.\n\nExamples:\n  incident list --component db_client --status open\n  \
 incident list --all --category failure --priority critical --priority high --since 2025-07-01\n  \
-incident list --origin manual --format csv > incidents.csv")]
+incident list --origin manual --format csv > incidents.csv"
+)]
 pub(crate) struct ListArgs {
     /// Only this category (repeatable)
     #[arg(long, value_parser = hinted(Category::ALL.iter().map(|v| v.as_str())))]
@@ -194,7 +198,9 @@ impl IdArg {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  incident show INC-20250104-0001 --format json\n  incident show --id INC-20250104-0001")]
+#[command(
+    after_help = "Example:\n  incident show INC-20250104-0001 --format json\n  incident show --id INC-20250104-0001"
+)]
 pub(crate) struct ShowArgs {
     #[command(flatten)]
     pub(crate) id: IdArg,
@@ -204,8 +210,10 @@ pub(crate) struct ShowArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  incident update INC-20250104-0001 --status in_progress --assignee tanaka\n  \
-incident update --id INC-20250104-0001 --priority critical --note '影響拡大' --add-component db_client")]
+#[command(
+    after_help = "Examples:\n  incident update INC-20250104-0001 --status in_progress --assignee tanaka\n  \
+incident update --id INC-20250104-0001 --priority critical --note '影響拡大' --add-component db_client"
+)]
 pub(crate) struct UpdateArgs {
     #[command(flatten)]
     pub(crate) id: IdArg,
@@ -245,9 +253,11 @@ pub(crate) struct UpdateArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  incident resolve --id INC-20250104-0001 \\\n      \
+#[command(
+    after_help = "Example:\n  incident resolve --id INC-20250104-0001 \\\n      \
 --actions 'systemctl restart rabbitmq-server' 'キュー再作成' --root-cause 'RabbitMQ停止' \\\n      \
---preventive '死活監視を追加' --knowledge 'KB更新'")]
+--preventive '死活監視を追加' --knowledge 'KB更新'"
+)]
 pub(crate) struct ResolveArgs {
     #[command(flatten)]
     pub(crate) id: IdArg,
@@ -295,8 +305,10 @@ pub(crate) struct ReopenArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  incident note INC-20250104-0001 '再起動で復旧'\n  \
-incident note --id INC-20250104-0001 '再起動で復旧'")]
+#[command(
+    after_help = "Examples:\n  incident note INC-20250104-0001 '再起動で復旧'\n  \
+incident note --id INC-20250104-0001 '再起動で復旧'"
+)]
 pub(crate) struct NoteArgs {
     /// ID then TEXT, or only TEXT with --id
     #[arg(value_name = "ID] [TEXT", num_args = 1..=2, required = true)]
@@ -393,7 +405,9 @@ pub(crate) struct AnalyzeArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  incident patterns\n  incident patterns P1a2b3c4d5e6f7a8b --limit 50")]
+#[command(
+    after_help = "Examples:\n  incident patterns\n  incident patterns P1a2b3c4d5e6f7a8b --limit 50"
+)]
 pub(crate) struct PatternsArgs {
     /// A pattern id to show with its incidents
     #[arg(conflicts_with = "id_flag")]
@@ -439,15 +453,20 @@ pub(crate) struct WindowArgs {
     /// How many components/groups the tables list
     #[arg(long, default_value_t = 10)]
     pub(crate) top: usize,
+    /// Only incidents from here in the figures (repeatable) [default: manual, api and
+    /// imported, with migrated errors in a section of their own]
+    #[arg(long, value_parser = hinted(Origin::ALL.iter().map(|v| v.as_str())))]
+    pub(crate) origin: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) window: WindowArgs,
-    #[arg(long, value_enum, default_value = "markdown")]
-    pub(crate) format: ReportFormat,
-    /// Also write a self-contained HTML report with charts
+    /// markdown or json on stdout [default: markdown; with --html, nothing unless given]
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<ReportFormat>,
+    /// Write a self-contained HTML report with charts to FILE
     #[arg(long, value_name = "FILE")]
     pub(crate) html: Option<PathBuf>,
     /// The one-screen terminal summary instead (same as `incident stats`)

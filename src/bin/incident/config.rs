@@ -51,6 +51,22 @@ pub(crate) fn open_existing(db: &Option<PathBuf>) -> Result<IncidentManager> {
     open(db)
 }
 
+/// Columns a table may use: `$COLUMNS` when set, else the terminal's width when stdout is
+/// a terminal; `None` (no limit) for a pipe or file.
+pub(crate) fn output_width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return Some(n);
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return None;
+    }
+    terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
+}
+
 pub(crate) fn id(s: &str) -> Result<IncidentId> {
     Ok(s.parse()?)
 }

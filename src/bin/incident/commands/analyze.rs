@@ -169,6 +169,7 @@ pub(crate) fn patterns(db: &Option<PathBuf>, a: PatternsArgs) -> Result<ExitCode
             s.push('\n');
             s.push_str(&incident::incident_table(
                 &m.pattern_members(&p.id, a.limit)?,
+                config::output_width(),
             ));
             print(&s)?;
         }

@@ -68,8 +68,15 @@ fn spool_stdin(db: &Path) -> Result<Spool> {
 
 fn summary_line(s: &MigrateSummary) -> String {
     format!(
-        "{} records: migrated {}, already present {}, linked {}, rejected {} ({:.2} s)",
-        s.records, s.migrated, s.already_present, s.linked, s.rejected, s.phases.wall
+        "{} records: migrated {}, already present {}, linked {}, created under carried id {}, \
+         rejected {} ({:.2} s)",
+        s.records,
+        s.migrated,
+        s.already_present,
+        s.linked,
+        s.created_under_carried_id,
+        s.rejected,
+        s.phases.wall
     )
 }
 
@@ -172,8 +179,12 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
 fn report(db: &Option<PathBuf>, a: BridgeReportArgs) -> Result<ExitCode> {
     let m = config::open_existing(db)?;
     let (errors, invalid) = incident::error_stats(&a.file)?;
-    let incidents =
-        incident::compute_metrics(&m, MetricsOptions::default(), SlaTargets::default())?;
+    let incidents = incident::compute_metrics(
+        &m,
+        MetricsOptions::default(),
+        SlaTargets::default(),
+        &incident::OriginScope::default(),
+    )?;
     let r = incident::BridgeReport {
         incidents,
         errors,

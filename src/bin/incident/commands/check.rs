@@ -15,8 +15,18 @@ pub(crate) fn run(db: &Option<PathBuf>, a: CheckArgs) -> Result<ExitCode> {
         let after = incident::check(m.store())?;
         report.repaired = true;
         if a.format == OutFormat::Text {
+            let mut tables: Vec<String> = report
+                .problems
+                .iter()
+                .map(|p| p.table.to_string())
+                .collect();
+            tables.sort();
+            tables.dedup();
             eprintln!(
-                "repaired: {} problems before, {} after",
+                "repaired: rebuilt every index and the name tables from {} \
+                 records; the problems were in {}; {} problem(s) before, {} after",
+                report.incidents,
+                tables.join(", "),
                 report.problems.len(),
                 after.problems.len()
             );
@@ -31,9 +41,10 @@ pub(crate) fn run(db: &Option<PathBuf>, a: CheckArgs) -> Result<ExitCode> {
                 s.push_str(&format!("{}: {}\n", p.table, p.message));
             }
             s.push_str(&format!(
-                "checked {} incidents, {} index entries: {} problem(s)\n",
+                "checked {} incidents, {} index entries{}: {} problem(s)\n",
                 report.incidents,
                 report.index_entries,
+                if report.repaired { " after repair" } else { "" },
                 report.problems.len()
             ));
             print(&s)?;

@@ -25,7 +25,10 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ListArgs) -> Result<ExitCode> {
             if incidents.is_empty() {
                 eprintln!("no incidents match");
             } else {
-                print(&incident::incident_table(&incidents))?;
+                print(&incident::incident_table(
+                    &incidents,
+                    config::output_width(),
+                ))?;
             }
         }
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use incident::{Metrics, MetricsOptions, Period, SlaTargets, Timestamp};
+use incident::{Metrics, MetricsOptions, OriginScope, Period, SlaTargets, Timestamp};
 
 use crate::cli::{ReportArgs, ReportFormat, StatsArgs, TrendArg, WindowArgs};
 use crate::config;
@@ -27,8 +27,13 @@ fn compute(db: &Option<PathBuf>, w: &WindowArgs) -> Result<Metrics> {
         top_n: w.top,
         ..MetricsOptions::default()
     };
+    let scope = if w.origin.is_empty() {
+        OriginScope::Handled
+    } else {
+        OriginScope::Only(config::parse_all("origin", &w.origin)?)
+    };
     let m = config::open_existing(db)?;
-    Ok(incident::compute_metrics(&m, opts, targets)?)
+    Ok(incident::compute_metrics(&m, opts, targets, &scope)?)
 }
 
 pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
@@ -43,12 +48,15 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
         drop(f);
         std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
+        if !a.summary && a.format.is_none() {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     let mut out = BufWriter::new(std::io::stdout().lock());
     if a.summary {
         incident::render_terminal(&metrics, &mut out)?;
     } else {
-        match a.format {
+        match a.format.unwrap_or(ReportFormat::Markdown) {
             ReportFormat::Markdown => incident::render_markdown(&metrics, &mut out)?,
             ReportFormat::Json => incident::render_json(&metrics, &mut out)?,
         }
