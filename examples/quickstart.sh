@@ -54,6 +54,6 @@ incident analyze --top 10
 incident kb suggest --kb-dir kb | head -n 60 || true
 
 echo "== reports"
-incident report --html report.html > report.md
+incident report --html report.html --format markdown > report.md
 incident stats
 echo "wrote report.md and report.html"

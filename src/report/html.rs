@@ -804,7 +804,7 @@ fn body(m: &Metrics) -> Result<String, std::fmt::Error> {
     if let Some(e) = m.error_history.as_ref().filter(|e| e.errors > 0) {
         write!(
             o,
-            "<section><h2>Error history (migrated errors)</h2><p>{} errors, {} still unresolved; {} with a recorded fix time. The history records no resolution times, so these errors are left out of MTTR, SLA and recurrence above.</p>",
+            "<section><h2>Error history (migrated errors)</h2><p>{} errors, {} still unresolved; {} with a recorded fix time. They are counted here, apart from the MTTR, SLA and recurrence above; a fix without a recorded time has an unknown resolution time.</p>",
             e.errors, e.unresolved, e.resolved_with_time
         )?;
         for (title, counts) in [

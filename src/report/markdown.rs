@@ -293,8 +293,9 @@ pub fn render_markdown(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "\n## Error history (migrated errors)\n")?;
         writeln!(
             out,
-            "{} errors, {} still unresolved; {} with a recorded fix time. The history records \
-             no resolution times, so these errors are left out of MTTR, SLA and recurrence above.\n",
+            "{} errors, {} still unresolved; {} with a recorded fix time. They are counted \
+             here, apart from the MTTR, SLA and recurrence above; a fix without a recorded \
+             time has an unknown resolution time.\n",
             e.errors, e.unresolved, e.resolved_with_time
         )?;
         for (title, counts, total) in [
