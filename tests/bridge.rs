@@ -510,3 +510,42 @@ fn rerun_in_another_time_zone_finds_every_error() {
         String::from_utf8_lossy(&check.stdout)
     );
 }
+
+/// The breakdown counts every problem, not only the first 1,000 that are listed.
+#[test]
+fn check_breakdown_counts_past_the_listed_problems() {
+    let env = Env::new();
+    env.ok(&[
+        "bridge",
+        "generate",
+        "1500",
+        "--seed",
+        "3",
+        "--migrated-share",
+        "0",
+        "-o",
+        "g.json",
+    ]);
+    env.create(&[
+        "--category",
+        "error",
+        "--priority",
+        "low",
+        "--title",
+        "t",
+        "--components",
+        "c",
+    ]);
+    let out = env
+        .cmd()
+        .args(["bridge", "check", "g.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.ends_with("1500 records, 0 consistent, 1500 inconsistencies (not_migrated 1500)\n"),
+        "{}",
+        text.lines().last().unwrap_or("")
+    );
+}

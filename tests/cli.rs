@@ -557,6 +557,18 @@ fn check_finds_and_repairs_broken_indexes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // It says what it rebuilt and where the problems were, not only the check's line.
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("repaired: rebuilt every index"), "{said}");
+    assert!(
+        said.contains("the problems were in by_component, day_counters"),
+        "{said}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("after repair: 0 problem(s)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
     let id = env.create_at("t", "error", "low", &["a"], "2025-01-01T00:00:00Z");
     assert_eq!(id, "INC-20250101-0006");

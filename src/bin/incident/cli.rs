@@ -53,6 +53,7 @@ pub(crate) enum Command {
     /// Verify the database: records, indexes, counters
     Check(CheckArgs),
     /// Give unused space in the database file back to the file system
+    #[command(after_help = "Example:\n  incident compact --db incidents.redb")]
     Compact,
     /// Import the original tool's incident_history.json
     Import(ImportArgs),
@@ -334,18 +335,24 @@ impl NoteArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  incident check\n  incident check --repair")]
 pub(crate) struct CheckArgs {
     /// Rebuild every index from the records
     #[arg(long)]
     pub(crate) repair: bool,
+    /// Output: text for people, or json for scripts
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident import incident_history.json\n  cat incident_history.json | incident import -"
+)]
 pub(crate) struct ImportArgs {
     /// incident_history.json, or - for stdin
     pub(crate) file: PathBuf,
+    /// Output: text for people, or json for scripts
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
@@ -358,7 +365,11 @@ pub(crate) enum ExportFmt {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident export -o incident_history.json\n  incident export --format csv -o incidents.csv"
+)]
 pub(crate) struct ExportArgs {
+    /// json (the incident_history.json shape), jsonl (one incident a line) or csv
     #[arg(long, value_enum, default_value = "json")]
     pub(crate) format: ExportFmt,
     /// Write to a file instead of stdout
@@ -367,6 +378,7 @@ pub(crate) struct ExportArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  incident completions bash > /etc/bash_completion.d/incident")]
 pub(crate) struct CompletionsArgs {
     pub(crate) shell: clap_complete::Shell,
 }
@@ -378,15 +390,22 @@ pub(crate) enum ClusterFormat {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident cluster app.log\n  tail -n 100000 app.log | incident cluster - --format jsonl"
+)]
 pub(crate) struct ClusterArgs {
     /// Input file, or - (the default) for stdin
     #[arg(default_value = "-")]
     pub(crate) file: PathBuf,
+    /// summary (templates with counts) or jsonl (one line per message: its template and group)
     #[arg(long, value_enum, default_value = "summary")]
     pub(crate) format: ClusterFormat,
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident analyze\n  incident analyze --since 2025-07-01 --format json"
+)]
 pub(crate) struct AnalyzeArgs {
     /// Only incidents created at or after (RFC 3339 or YYYY-MM-DD)
     #[arg(long, value_name = "TIME")]
@@ -400,6 +419,7 @@ pub(crate) struct AnalyzeArgs {
     /// No progress on stderr
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// Output: text for people, or json for scripts
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
@@ -415,8 +435,10 @@ pub(crate) struct PatternsArgs {
     /// The same pattern id as a flag
     #[arg(long = "id", value_name = "ID")]
     pub(crate) id_flag: Option<String>,
+    /// At most this many patterns (or members of one pattern)
     #[arg(long, default_value_t = 20)]
     pub(crate) limit: usize,
+    /// Output: text for people, or json for scripts
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
@@ -460,6 +482,9 @@ pub(crate) struct WindowArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident report > report.md\n  incident report --format json --since 2025-07-01 --trend month\n  incident report --html report.html\n  incident report --origin migrated"
+)]
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) window: WindowArgs,
@@ -475,6 +500,9 @@ pub(crate) struct ReportArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident stats\n  incident stats --since 2025-07-01 --origin manual"
+)]
 pub(crate) struct StatsArgs {
     #[command(flatten)]
     pub(crate) window: WindowArgs,
@@ -493,19 +521,27 @@ pub(crate) enum BridgeCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  incident bridge generate 1000000 --seed 42 -o error_history.json"
+)]
 pub(crate) struct GenerateArgs {
     /// Number of error records
     pub(crate) count: usize,
+    /// Random seed: the same seed and count give the same file
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
     /// Share of records already carrying an incident_id (0 to 1)
     #[arg(long, default_value_t = 0.02)]
     pub(crate) migrated_share: f64,
+    /// Where to write it
     #[arg(short, long, default_value = "error_history.json")]
     pub(crate) output: PathBuf,
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident bridge migrate error_history.json\n  incident bridge migrate error_history.json --skip-invalid --write-back\n  cat errors.jsonl | incident bridge migrate -"
+)]
 pub(crate) struct MigrateArgs {
     /// error_history.json, JSON Lines, or - for stdin
     pub(crate) file: PathBuf,
@@ -534,22 +570,29 @@ pub(crate) struct MigrateArgs {
     /// No progress bar
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// Output: text for people, or json for scripts
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  incident bridge report error_history.json")]
 pub(crate) struct BridgeReportArgs {
+    /// The error history (error_history.json or JSON Lines)
     #[arg(default_value = "error_history.json")]
     pub(crate) file: PathBuf,
+    /// markdown or json
     #[arg(long, value_enum, default_value = "markdown")]
     pub(crate) format: ReportFormat,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  incident bridge check error_history.json")]
 pub(crate) struct BridgeCheckArgs {
+    /// The error history (error_history.json or JSON Lines)
     #[arg(default_value = "error_history.json")]
     pub(crate) file: PathBuf,
+    /// Output: text for people, or json for scripts
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
 }
@@ -561,6 +604,9 @@ pub(crate) enum KbCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident kb suggest\n  incident kb suggest --write\n  incident kb suggest --kb-dir /srv/ops/kb --min-count 5"
+)]
 pub(crate) struct KbSuggestArgs {
     /// Update the files instead of printing the diff
     #[arg(long)]

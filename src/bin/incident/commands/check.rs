@@ -23,7 +23,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: CheckArgs) -> Result<ExitCode> {
             tables.sort();
             tables.dedup();
             eprintln!(
-                "repaired: rebuilt every index and the name tables from {} \
+                "repaired: rebuilt every index, the name tables and the day counters from {} \
                  records; the problems were in {}; {} problem(s) before, {} after",
                 report.incidents,
                 tables.join(", "),
