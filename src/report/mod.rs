@@ -68,6 +68,7 @@ pub(crate) fn scope_sentence(m: &Metrics) -> Option<String> {
     }
     let names: Vec<&str> = m.origins.iter().map(|o| o.as_str()).collect();
     Some(match &m.error_history {
+        Some(e) if e.errors == 0 => return None,
         Some(e) => format!(
             "Figures cover {} incidents; the {} migrated errors are counted apart, under Error history.",
             names.join(", "),
