@@ -8,8 +8,13 @@
 //! boundaries. A block, once placed, stays where it is, so a second run changes nothing.
 
 mod doc;
+mod group;
 mod matching;
 mod render;
+mod slots;
+mod text;
+
+pub(crate) use text::group_texts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -50,6 +55,9 @@ pub enum KbError {
     },
     #[error("{} is not valid UTF-8 (first bad byte at offset {offset})", path.display())]
     NotUtf8 { path: PathBuf, offset: usize },
+    /// The knowledge-base directory does not exist; `file` is the file looked for.
+    #[error("no knowledge-base directory {}: looked for {}", dir.display(), file.display())]
+    NoDir { dir: PathBuf, file: PathBuf },
 }
 
 /// Which patterns get entries and how much of each is shown.
@@ -99,13 +107,19 @@ pub struct KbUpdate {
     pub updated: Vec<KbChange>,
     /// Hand-written entries that got a new or changed block of figures.
     pub enriched: Vec<KbChange>,
+    /// Blocks an earlier run wrote for a pattern that is now part of another entry's
+    /// problem; they are removed.
+    pub removed: Vec<KbChange>,
     /// Problems found in the existing text (all left as they were).
     pub warnings: Vec<String>,
 }
 
 impl KbUpdate {
     pub fn is_unchanged(&self) -> bool {
-        self.added.is_empty() && self.updated.is_empty() && self.enriched.is_empty()
+        self.added.is_empty()
+            && self.updated.is_empty()
+            && self.enriched.is_empty()
+            && self.removed.is_empty()
     }
 }
 
@@ -114,6 +128,44 @@ struct Edit {
     end: usize,
     order: usize,
     text: String,
+}
+
+/// The patterns with a valid, unique id, and warnings for the others.
+fn valid_patterns<'p>(patterns: &'p [Pattern], warnings: &mut Vec<String>) -> Vec<&'p Pattern> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in patterns {
+        if !valid_pattern_id(&p.id) {
+            warnings.push(format!("pattern id {:?} is not a plain id; skipped", p.id));
+        } else if !seen.insert(p.id.as_str()) {
+            warnings.push(format!("pattern {} given twice; the first is used", p.id));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The entries the patterns make against the parsed file: near-duplicates merged, each
+/// represented by the member whose block comes first in the file, else the largest.
+fn entries_for(doc: &doc::Doc, patterns: &[&Pattern]) -> Vec<group::Entry> {
+    let mut rank: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, b) in doc.blocks.iter().enumerate() {
+        rank.entry(b.pattern_id.as_str()).or_insert(i);
+    }
+    group::collapse(patterns, |id| rank.get(id).copied().unwrap_or(usize::MAX))
+}
+
+/// The patterns as the knowledge base shows them: one per problem, near-duplicates merged
+/// (counts summed, the merged template, a readable name). Auto-fix scripts are planned
+/// from these, so a problem gets one script.
+pub(crate) fn merged_patterns(existing: &str, patterns: &[Pattern]) -> Vec<Pattern> {
+    let doc = doc::parse(existing);
+    let valid = valid_patterns(patterns, &mut Vec::new());
+    entries_for(&doc, &valid)
+        .into_iter()
+        .map(|e| e.pattern)
+        .collect()
 }
 
 /// Computes the updated knowledge base. `scripts` maps a pattern id to its auto-fix
@@ -126,14 +178,12 @@ pub fn suggest(
 ) -> KbUpdate {
     let doc = doc::parse(existing);
     let mut warnings = doc.warnings.clone();
-    let mut by_id: BTreeMap<&str, &Pattern> = BTreeMap::new();
-    for p in patterns {
-        if !valid_pattern_id(&p.id) {
-            warnings.push(format!("pattern id {:?} is not a plain id; skipped", p.id));
-        } else if by_id.contains_key(p.id.as_str()) {
-            warnings.push(format!("pattern {} given twice; the first is used", p.id));
-        } else {
-            by_id.insert(p.id.as_str(), p);
+    let valid = valid_patterns(patterns, &mut warnings);
+    let entries = entries_for(&doc, &valid);
+    let mut by_member: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        for m in &e.members {
+            by_member.insert(m.as_str(), i);
         }
     }
     let script = |id: &str| scripts.get(id).map(String::as_str);
@@ -146,8 +196,10 @@ pub fn suggest(
     };
 
     let mut edits: Vec<Edit> = Vec::new();
-    let (mut added, mut updated, mut enriched) = (Vec::new(), Vec::new(), Vec::new());
-    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    let (mut added, mut updated, mut enriched, mut removed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Entries (indexes into `entries`) that already have their block.
+    let mut placed: BTreeSet<usize> = BTreeSet::new();
     let owner = |block: usize| {
         doc.entries
             .iter()
@@ -156,20 +208,43 @@ pub fn suggest(
     };
 
     for (i, block) in doc.blocks.iter().enumerate() {
-        placed.insert(block.pattern_id.as_str());
-        let Some(p) = by_id.get(block.pattern_id.as_str()) else {
+        let Some(&ei) = by_member.get(block.pattern_id.as_str()) else {
             continue;
         };
+        let e = &entries[ei];
+        if !placed.insert(ei) {
+            // Another member of a problem that already has its block (an earlier run
+            // wrote one entry per template): the block is the tool's, so it goes.
+            let start = if existing[..block.start].ends_with("\r\n\r\n") {
+                block.start - 2
+            } else if existing[..block.start].ends_with("\n\n") {
+                block.start - 1
+            } else {
+                block.start
+            };
+            removed.push(KbChange {
+                entry: block.number.map(|n| format!("INCIDENT_{n:03}")),
+                title: render::title(e),
+                pattern_id: block.pattern_id.clone(),
+            });
+            edits.push(Edit {
+                start,
+                end: block.end,
+                order: edits.len(),
+                text: String::new(),
+            });
+            continue;
+        }
         let (text, change, list) = match block.kind {
             BlockKind::Entry => {
                 let number = block.number.unwrap_or_else(&mut take_number);
                 let change = KbChange {
                     entry: Some(format!("INCIDENT_{number:03}")),
-                    title: render::title(p),
-                    pattern_id: p.id.clone(),
+                    title: render::title(e),
+                    pattern_id: e.pattern.id.clone(),
                 };
                 (
-                    render::entry(number, p, opts, script(&p.id)),
+                    render::entry(number, e, opts, script(&e.pattern.id)),
                     change,
                     &mut updated,
                 )
@@ -178,11 +253,11 @@ pub fn suggest(
                 let (entry, title) = owner(i).unzip();
                 let change = KbChange {
                     entry,
-                    title: title.unwrap_or_else(|| render::title(p)),
-                    pattern_id: p.id.clone(),
+                    title: title.unwrap_or_else(|| render::title(e)),
+                    pattern_id: e.pattern.id.clone(),
                 };
                 (
-                    render::enrich(p, opts, script(&p.id)),
+                    render::enrich(e, opts, script(&e.pattern.id)),
                     change,
                     &mut enriched,
                 )
@@ -200,50 +275,36 @@ pub fn suggest(
         }
     }
 
-    let mut new_enrich: BTreeMap<usize, Vec<&Pattern>> = BTreeMap::new();
-    for (e, entry) in doc.entries.iter().enumerate() {
-        for pin in &entry.pins {
-            let has_block = entry
-                .enrich
-                .iter()
-                .any(|&b| doc.blocks[b].pattern_id == *pin);
-            match by_id.get(pin.as_str()) {
-                Some(p) if !has_block => {
-                    new_enrich.entry(e).or_default().push(p);
-                    placed.insert(p.id.as_str());
-                }
-                Some(p) => {
-                    placed.insert(p.id.as_str());
+    let mut new_enrich: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (h, hand) in doc.entries.iter().enumerate() {
+        for pin in &hand.pins {
+            match by_member.get(pin.as_str()) {
+                Some(&ei) => {
+                    if placed.insert(ei) {
+                        new_enrich.entry(h).or_default().push(ei);
+                    }
                 }
                 None => warnings.push(format!(
                     "INCIDENT_{:03} is pinned to {pin}, which is not among the patterns",
-                    entry.number
+                    hand.number
                 )),
             }
         }
     }
 
-    let entry_tokens: Vec<_> = doc
+    let hands: Vec<matching::HandKeys> = doc
         .entries
         .iter()
-        .map(|e| {
-            (
-                matching::tokens(&format!("{} {}", e.title, e.symptom)),
-                matching::tokens(&e.title),
-            )
-        })
+        .map(|e| matching::HandKeys::new(&e.title, &e.symptom, &e.body))
         .collect();
-    let mut fresh: Vec<&Pattern> = by_id
-        .values()
-        .copied()
-        .filter(|p| p.count >= opts.min_count && !placed.contains(p.id.as_str()))
-        .collect();
-    fresh.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
     let mut new_entries = Vec::new();
-    for p in fresh {
-        match best_entry(&entry_tokens, p, opts) {
-            Some(e) => new_enrich.entry(e).or_default().push(p),
-            None => new_entries.push(p),
+    for (ei, e) in entries.iter().enumerate() {
+        if e.pattern.count < opts.min_count || placed.contains(&ei) {
+            continue;
+        }
+        match best_entry(&hands, e, opts) {
+            Some(h) => new_enrich.entry(h).or_default().push(ei),
+            None => new_entries.push(ei),
         }
     }
 
@@ -257,34 +318,36 @@ pub fn suggest(
         }
         s
     };
-    for (e, pats) in &new_enrich {
-        let entry = &doc.entries[*e];
-        for p in pats {
+    for (h, list) in &new_enrich {
+        let hand = &doc.entries[*h];
+        for &ei in list {
+            let e = &entries[ei];
             enriched.push(KbChange {
-                entry: Some(format!("INCIDENT_{:03}", entry.number)),
-                title: entry.title.clone(),
-                pattern_id: p.id.clone(),
+                entry: Some(format!("INCIDENT_{:03}", hand.number)),
+                title: hand.title.clone(),
+                pattern_id: e.pattern.id.clone(),
             });
             edits.push(Edit {
-                start: entry.insert_at,
-                end: entry.insert_at,
+                start: hand.insert_at,
+                end: hand.insert_at,
                 order: edits.len(),
-                text: eol(lead(entry.insert_at) + &render::enrich(p, opts, script(&p.id))),
+                text: eol(lead(hand.insert_at) + &render::enrich(e, opts, script(&e.pattern.id))),
             });
         }
     }
-    for p in new_entries {
+    for ei in new_entries {
+        let e = &entries[ei];
         let number = take_number();
         added.push(KbChange {
             entry: Some(format!("INCIDENT_{number:03}")),
-            title: render::title(p),
-            pattern_id: p.id.clone(),
+            title: render::title(e),
+            pattern_id: e.pattern.id.clone(),
         });
         edits.push(Edit {
             start: doc.append_at,
             end: doc.append_at,
             order: edits.len(),
-            text: eol(lead(doc.append_at) + &render::entry(number, p, opts, script(&p.id))),
+            text: eol(lead(doc.append_at) + &render::entry(number, e, opts, script(&e.pattern.id))),
         });
     }
 
@@ -303,29 +366,39 @@ pub fn suggest(
         added,
         updated,
         enriched,
+        removed,
         warnings,
     }
 }
 
-/// The hand-written entry `p` belongs to: the highest share of the pattern's keywords
-/// found in the entry's title and symptom, or of the entry title's keywords found in the
+/// The hand-written entry an entry belongs to. An entry that names one of the pattern's
+/// error types wins (the one whose title or symptom names it first, then the best keyword
+/// score, then the earlier). Otherwise: the highest share of the pattern's keywords found
+/// in the entry's title and symptom, or of the entry title's keywords found in the
 /// pattern (a long template has many words a short entry never mentions), if it clears
 /// the thresholds. Ties: more shared keywords, then the earlier entry.
-fn best_entry(
-    entries: &[(BTreeSet<String>, BTreeSet<String>)],
-    p: &Pattern,
-    opts: &KbOptions,
-) -> Option<usize> {
-    let pattern = matching::pattern_tokens(p);
+fn best_entry(hands: &[matching::HandKeys], e: &group::Entry, opts: &KbOptions) -> Option<usize> {
+    let pattern = matching::pattern_tokens(&e.pattern);
+    let types: Vec<&str> = e.types.iter().map(|t| t.value.as_str()).collect();
+    let mut best_typed: Option<(usize, (u8, usize, f64))> = None;
     let mut best: Option<(usize, usize, f64)> = None;
-    for (i, (tokens, title)) in entries.iter().enumerate() {
-        let by_pattern = matching::score(tokens, &pattern);
-        let by_title = matching::score(&pattern, title);
+    for (i, hand) in hands.iter().enumerate() {
+        let by_pattern = matching::score(&hand.tokens, &pattern);
+        let by_title = matching::score(&pattern, &hand.title);
         let (hits, share) = if by_title.1 > by_pattern.1 {
             by_title
         } else {
             by_pattern
         };
+        if let Some(level) = hand.names_type(&types) {
+            let key = (level, hits, share);
+            let better = best_typed.as_ref().is_none_or(|(_, k)| {
+                key.0 > k.0 || (key.0 == k.0 && (key.2 > k.2 || (key.2 == k.2 && key.1 > k.1)))
+            });
+            if better {
+                best_typed = Some((i, key));
+            }
+        }
         if hits < opts.min_shared_keywords.max(1) || share < opts.match_threshold {
             continue;
         }
@@ -337,7 +410,7 @@ fn best_entry(
             best = Some((i, hits, share));
         }
     }
-    best.map(|(i, _, _)| i)
+    best_typed.map(|(i, _)| i).or(best.map(|(i, _, _)| i))
 }
 
 /// A unified diff of two texts; empty when they are equal.
@@ -424,12 +497,20 @@ pub fn run(
     write: bool,
 ) -> Result<KbRun, KbError> {
     let kb_path = kb_path(kb_dir);
+    if !kb_dir.is_dir() {
+        return Err(KbError::NoDir {
+            dir: kb_dir.to_path_buf(),
+            file: kb_path,
+        });
+    }
     let old_text = load(kb_dir)?;
+    let base = old_text.as_deref().unwrap_or(KB_TEMPLATE);
     let fix_dir = kb_dir.join(AUTO_FIX_DIR);
-    let plans = autofix::plan_scripts(&fix_dir, patterns, fix_opts)?;
+    let merged = merged_patterns(base, patterns);
+    let plans = autofix::plan_scripts(&fix_dir, &merged, fix_opts)?;
 
     let mut scripts = BTreeMap::new();
-    for p in patterns.iter().filter(|p| valid_pattern_id(&p.id)) {
+    for p in &merged {
         if fix_dir.join(format!("{}.sh", p.id)).is_file() {
             scripts.insert(p.id.clone(), format!("{AUTO_FIX_DIR}/{}.sh", p.id));
         }
@@ -441,7 +522,6 @@ pub fn run(
         );
     }
 
-    let base = old_text.as_deref().unwrap_or(KB_TEMPLATE);
     let update = suggest(base, patterns, &scripts, opts);
     let mut written = Vec::new();
     if write {

@@ -132,7 +132,12 @@ fn enriches_the_matching_hand_written_entry() {
     );
     let enrich = &text[block..next];
     assert!(enrich.contains("- **発生件数**: 6件（初回: "), "{enrich}");
-    assert!(enrich.contains("- **平均解決時間**: 1時間25分（中央値: 50分、解決済み: 5件）"));
+    assert!(
+        enrich.contains(
+            "- **平均解決時間**: 1時間25分（中央値: 50分、解決時刻の分かる解決済み: 5件）"
+        ),
+        "{enrich}"
+    );
     assert!(enrich.contains("- **関連インシデント**: INC-20250709-0003, INC-20250701-0001"));
     assert!(enrich.contains("  1. `systemctl restart app`（5件）"));
 }
@@ -267,9 +272,19 @@ fn run_dry_then_write_then_nothing() {
     let opts = KbOptions::default();
     let fix = AutofixOptions::default();
 
+    let missing = run(&dir, &pats, &opts, &fix, false).expect_err("no kb directory");
+    assert_eq!(
+        missing.to_string(),
+        format!(
+            "no knowledge-base directory {}: looked for {}",
+            dir.display(),
+            kb_path(&dir).display()
+        )
+    );
+    fs::create_dir(&dir).expect("mkdir kb");
     let dry = run(&dir, &pats, &opts, &fix, false).expect("dry run");
     assert!(dry.written.is_empty());
-    assert!(!dir.exists(), "a dry run writes nothing");
+    assert!(!kb_path(&dir).exists(), "a dry run writes nothing");
     let shown = dry.diff();
     assert!(shown.starts_with("--- /dev/null\n"), "{shown}");
     assert!(shown.contains("+<!-- incident:enrich P1a2b3c4d -->"));

@@ -447,7 +447,7 @@ pub(crate) struct KbSuggestArgs {
     #[arg(long)]
     pub(crate) write: bool,
     /// Knowledge-base directory (holds INCIDENT_PATTERNS_KB.md and auto_fix/)
-    #[arg(long, default_value = "kb")]
+    #[arg(long, visible_alias = "kb", value_name = "DIR", default_value = "kb")]
     pub(crate) kb_dir: PathBuf,
     /// Patterns seen fewer times get no entry
     #[arg(long, default_value_t = 3)]

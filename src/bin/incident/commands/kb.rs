@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::{AnalyzeOptions, AutofixOptions, KbOptions};
+use incident::{AnalyzeOptions, AutofixOptions, KbError, KbOptions};
 
 use super::print;
 use crate::cli::KbCommand;
@@ -20,22 +20,37 @@ pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
         min_count: a.min_count,
         ..KbOptions::default()
     };
-    let r = incident::run_kb(
+    let r = match incident::run_kb(
         &a.kb_dir,
         &patterns,
         &opts,
         &AutofixOptions::default(),
         a.write,
-    )?;
+    ) {
+        Err(e @ KbError::NoDir { .. }) => {
+            anyhow::bail!(
+                "{e}; create it with `mkdir -p {}` (the shipped template starts the file), or point at one with --kb DIR",
+                a.kb_dir.display()
+            );
+        }
+        r => r?,
+    };
+    if r.old_text.is_none() {
+        eprintln!(
+            "{} does not exist yet: starting from the shipped template",
+            r.kb_path.display()
+        );
+    }
     for w in &r.update.warnings {
         eprintln!("warning: {w}");
     }
     let u = &r.update;
     let counts = format!(
-        "{} new entries, {} updated, {} enriched",
+        "{} new entries, {} updated, {} enriched, {} merged away",
         u.added.len(),
         u.updated.len(),
-        u.enriched.len()
+        u.enriched.len(),
+        u.removed.len()
     );
     if a.write {
         for p in &r.written {
