@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::pattern::{Counted, Pattern};
 
+use super::ErrorTypes;
 use super::slots::{self, Tok};
 
 /// The patterns of one problem, merged.
@@ -117,7 +118,11 @@ pub(super) fn counted<T: Ord>(map: BTreeMap<T, u64>) -> Vec<Counted<T>> {
 /// Groups `patterns` into entries. `preferred(id)` ranks a member as the representative
 /// (lower first; an id that already has a block in the file keeps it); otherwise the
 /// largest member represents the group. Entries come out by count, descending.
-pub(super) fn collapse(patterns: &[&Pattern], preferred: impl Fn(&str) -> usize) -> Vec<Entry> {
+pub(super) fn collapse(
+    patterns: &[&Pattern],
+    known_types: &ErrorTypes,
+    preferred: impl Fn(&str) -> usize,
+) -> Vec<Entry> {
     let mut order: Vec<&Pattern> = patterns.to_vec();
     order.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
     let mut groups: Vec<(Vec<Tok>, Vec<&Pattern>)> = Vec::new();
@@ -138,7 +143,7 @@ pub(super) fn collapse(patterns: &[&Pattern], preferred: impl Fn(&str) -> usize)
         .into_iter()
         .map(|(toks, mut members)| {
             members.sort_by_key(|p| preferred(&p.id));
-            build(&slots::unlex(&toks), &members)
+            build(&slots::unlex(&toks), &members, known_types)
         })
         .collect();
     entries.sort_by(|a, b| {
@@ -150,12 +155,16 @@ pub(super) fn collapse(patterns: &[&Pattern], preferred: impl Fn(&str) -> usize)
     entries
 }
 
-fn build(template: &str, members: &[&Pattern]) -> Entry {
+fn build(template: &str, members: &[&Pattern], known_types: &ErrorTypes) -> Entry {
     let rep = members[0];
     let mut types = BTreeMap::new();
     for p in members {
-        if let Some(t) = slots::error_type(&p.template) {
-            *types.entry(t.to_string()).or_insert(0) += p.count;
+        match slots::error_type(&p.template) {
+            Some(t) => *types.entry(t.to_string()).or_insert(0) += p.count,
+            None => add(
+                &mut types,
+                known_types.get(&p.id).map_or(&[], Vec::as_slice),
+            ),
         }
     }
     let name = slots::title(template);

@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::autofix::{self, AutofixOptions, ScriptPlan, valid_pattern_id};
-use crate::pattern::Pattern;
+use crate::manager::IncidentManager;
+use crate::pattern::{Counted, Pattern};
 
 use doc::BlockKind;
 
@@ -130,6 +131,40 @@ struct Edit {
     text: String,
 }
 
+/// Error types of the incidents behind a pattern, by pattern id, for patterns whose
+/// template does not name its type (the miner made it a slot).
+pub type ErrorTypes = BTreeMap<String, Vec<Counted<String>>>;
+
+/// [`ErrorTypes`] for `patterns`, read from up to `limit` newest members of each pattern
+/// whose template has no error type. A migrated error's title is `Type in file`.
+pub fn masked_error_types(
+    manager: &IncidentManager,
+    patterns: &[Pattern],
+    limit: usize,
+) -> crate::Result<ErrorTypes> {
+    let mut out = ErrorTypes::new();
+    for p in patterns {
+        if slots::error_type(&p.template).is_some() {
+            continue;
+        }
+        let mut types: BTreeMap<String, u64> = BTreeMap::new();
+        for inc in manager.pattern_members(&p.id, limit)? {
+            let text = crate::analysis::incident_text(&inc);
+            let ty = match slots::error_type(&text) {
+                Some(t) => Some(t.to_string()),
+                None => inc.title.split_once(" in ").map(|(t, _)| t.to_string()),
+            };
+            if let Some(t) = ty.filter(|t| slots::is_error_type(t) || !t.contains(' ')) {
+                *types.entry(t).or_insert(0) += 1;
+            }
+        }
+        if !types.is_empty() {
+            out.insert(p.id.clone(), group::counted(types));
+        }
+    }
+    Ok(out)
+}
+
 /// The patterns with a valid, unique id, and warnings for the others.
 fn valid_patterns<'p>(patterns: &'p [Pattern], warnings: &mut Vec<String>) -> Vec<&'p Pattern> {
     let mut seen = BTreeSet::new();
@@ -148,21 +183,23 @@ fn valid_patterns<'p>(patterns: &'p [Pattern], warnings: &mut Vec<String>) -> Ve
 
 /// The entries the patterns make against the parsed file: near-duplicates merged, each
 /// represented by the member whose block comes first in the file, else the largest.
-fn entries_for(doc: &doc::Doc, patterns: &[&Pattern]) -> Vec<group::Entry> {
+fn entries_for(doc: &doc::Doc, patterns: &[&Pattern], types: &ErrorTypes) -> Vec<group::Entry> {
     let mut rank: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, b) in doc.blocks.iter().enumerate() {
         rank.entry(b.pattern_id.as_str()).or_insert(i);
     }
-    group::collapse(patterns, |id| rank.get(id).copied().unwrap_or(usize::MAX))
+    group::collapse(patterns, types, |id| {
+        rank.get(id).copied().unwrap_or(usize::MAX)
+    })
 }
 
 /// The patterns as the knowledge base shows them: one per problem, near-duplicates merged
 /// (counts summed, the merged template, a readable name). Auto-fix scripts are planned
 /// from these, so a problem gets one script.
-pub(crate) fn merged_patterns(existing: &str, patterns: &[Pattern]) -> Vec<Pattern> {
+fn merged_patterns(existing: &str, patterns: &[Pattern]) -> Vec<Pattern> {
     let doc = doc::parse(existing);
     let valid = valid_patterns(patterns, &mut Vec::new());
-    entries_for(&doc, &valid)
+    entries_for(&doc, &valid, &ErrorTypes::new())
         .into_iter()
         .map(|e| e.pattern)
         .collect()
@@ -176,10 +213,21 @@ pub fn suggest(
     scripts: &BTreeMap<String, String>,
     opts: &KbOptions,
 ) -> KbUpdate {
+    suggest_with_types(existing, patterns, &ErrorTypes::new(), scripts, opts)
+}
+
+/// [`suggest`], with the error types of patterns whose template lost them.
+pub fn suggest_with_types(
+    existing: &str,
+    patterns: &[Pattern],
+    types: &ErrorTypes,
+    scripts: &BTreeMap<String, String>,
+    opts: &KbOptions,
+) -> KbUpdate {
     let doc = doc::parse(existing);
     let mut warnings = doc.warnings.clone();
     let valid = valid_patterns(patterns, &mut warnings);
-    let entries = entries_for(&doc, &valid);
+    let entries = entries_for(&doc, &valid, types);
     let mut by_member: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
         for m in &e.members {
@@ -492,6 +540,7 @@ impl KbRun {
 pub fn run(
     kb_dir: &Path,
     patterns: &[Pattern],
+    types: &ErrorTypes,
     opts: &KbOptions,
     fix_opts: &AutofixOptions,
     write: bool,
@@ -522,7 +571,7 @@ pub fn run(
         );
     }
 
-    let update = suggest(base, patterns, &scripts, opts);
+    let update = suggest_with_types(base, patterns, types, &scripts, opts);
     let mut written = Vec::new();
     if write {
         written = autofix::apply_plans(&plans)?;

@@ -169,7 +169,9 @@ fn slot_name(toks: &[Tok], i: usize) -> String {
     let glued = matches!(toks[..i].last(), Some(Tok::Text(_)));
     let key = |w: &str| -> Option<String> {
         let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '_');
+        // A Japanese key is a noun (`チャンネル`), not the tail of a sentence (`を超えました`).
         let ok = !w.is_empty()
+            && !w.starts_with(|c: char| ('\u{3040}'..='\u{309F}').contains(&c))
             && w.chars().count() <= 24
             && !w.chars().all(|c| c.is_ascii_digit())
             && w != "<*>";

@@ -272,7 +272,8 @@ fn run_dry_then_write_then_nothing() {
     let opts = KbOptions::default();
     let fix = AutofixOptions::default();
 
-    let missing = run(&dir, &pats, &opts, &fix, false).expect_err("no kb directory");
+    let missing =
+        run(&dir, &pats, &ErrorTypes::new(), &opts, &fix, false).expect_err("no kb directory");
     assert_eq!(
         missing.to_string(),
         format!(
@@ -282,7 +283,7 @@ fn run_dry_then_write_then_nothing() {
         )
     );
     fs::create_dir(&dir).expect("mkdir kb");
-    let dry = run(&dir, &pats, &opts, &fix, false).expect("dry run");
+    let dry = run(&dir, &pats, &ErrorTypes::new(), &opts, &fix, false).expect("dry run");
     assert!(dry.written.is_empty());
     assert!(!kb_path(&dir).exists(), "a dry run writes nothing");
     let shown = dry.diff();
@@ -290,7 +291,7 @@ fn run_dry_then_write_then_nothing() {
     assert!(shown.contains("+<!-- incident:enrich P1a2b3c4d -->"));
     assert!(shown.contains("auto_fix/P1a2b3c4d.sh"));
 
-    let wrote = run(&dir, &pats, &opts, &fix, true).expect("write");
+    let wrote = run(&dir, &pats, &ErrorTypes::new(), &opts, &fix, true).expect("write");
     assert_eq!(wrote.written.len(), 3, "{:?}", wrote.written);
     let text = fs::read_to_string(kb_path(&dir)).expect("kb");
     assert_eq!(text, dry.update.new_text);
@@ -298,7 +299,7 @@ fn run_dry_then_write_then_nothing() {
         text.contains("- **自動修正スクリプト**: [auto_fix/P1a2b3c4d.sh](auto_fix/P1a2b3c4d.sh)")
     );
 
-    let again = run(&dir, &pats, &opts, &fix, true).expect("rerun");
+    let again = run(&dir, &pats, &ErrorTypes::new(), &opts, &fix, true).expect("rerun");
     assert!(again.written.is_empty(), "{:?}", again.written);
     assert_eq!(again.diff(), "");
 }

@@ -20,9 +20,12 @@ pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
         min_count: a.min_count,
         ..KbOptions::default()
     };
+    // Types the miner turned into a slot are read back from a sample of each pattern.
+    let types = incident::masked_error_types(&m, &patterns, 1000)?;
     let r = match incident::run_kb(
         &a.kb_dir,
         &patterns,
+        &types,
         &opts,
         &AutofixOptions::default(),
         a.write,
