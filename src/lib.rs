@@ -74,9 +74,10 @@ pub use autofix::{
     write_scripts,
 };
 pub use bridge::{
-    ErrorReader, ErrorRecord, ErrorStats, ErrorStatsBuilder, MIGRATED_ASSIGNEE, MIGRATED_IMPACT,
-    PatternStat, Position, RawBatch, RawRecord, ReadError, RecordError, RecordProblem, Shape,
-    TypeCount, WriteBackSummary, fingerprint, generate, priority_for, to_incident, write_back,
+    ErrorReader, ErrorRecord, ErrorStats, ErrorStatsBuilder, GenerateOptions, MIGRATED_ASSIGNEE,
+    MIGRATED_IMPACT, PatternStat, Position, RawBatch, RawRecord, ReadError, RecordError,
+    RecordProblem, Shape, TypeCount, WriteBackSummary, fingerprint, generate, generate_with,
+    priority_for, to_incident, write_back,
 };
 pub use bridge_ops::{
     BridgeCheck, BridgeError, BridgeReport, Inconsistency, bridge_check, error_stats,

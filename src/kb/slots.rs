@@ -149,6 +149,14 @@ fn slot_name(toks: &[Tok], i: usize) -> String {
         _ => None,
     };
     let next_word = next.map(|w| w.trim_end_matches(['.', ',', ':', ';', ')']));
+    // A migrated error's `Type in file`.
+    if is_type_at(toks, 0) && toks.get(2) == Some(&Tok::Text("in".into())) {
+        match i {
+            0 => return "type".into(),
+            4 => return "file".into(),
+            _ => {}
+        }
+    }
     if let Some(n) = next
         && (next_word.is_some_and(|w| UNITS.contains(&w))
             || CJK_UNITS.iter().any(|u| n.starts_with(u)))
@@ -212,11 +220,32 @@ fn slot_name(toks: &[Tok], i: usize) -> String {
     match before.as_slice() {
         // `10.0.0.<*>`, `v<*>`: the tail of a number or name.
         [p, ..] if glued && p.ends_with(|c: char| c.is_ascii_digit() || c == '.') => "n".into(),
-        ["=" | ":" | "：", k, ..] => key(k).unwrap_or_else(|| "…".into()),
+        ["=" | ":" | "：", k, ..] if key_stands_alone(toks, i) => {
+            key(k).unwrap_or_else(|| "…".into())
+        }
+        ["=" | ":" | "：", ..] => "…".into(),
         ["'" | "\"" | "(" | "#", w, ..] => noun(w).map_or_else(|| "…".into(), str::to_string),
         [w, ..] => noun(w).map_or_else(|| "…".into(), str::to_string),
         [] => "…".into(),
     }
+}
+
+/// For `key: <*>` / `key=<*>` before slot `i`: the key is a word of its own (`(PID: `,
+/// `, url: `), not the tail of a longer name (`RabbitMQ接続エラー: ` names an error).
+fn key_stands_alone(toks: &[Tok], i: usize) -> bool {
+    let mut j = i;
+    // Back over spaces and the separator to the key.
+    while j > 0 && matches!(toks[j - 1], Tok::Space) {
+        j -= 1;
+    }
+    j = j.saturating_sub(1);
+    while j > 0 && matches!(toks[j - 1], Tok::Space) {
+        j -= 1;
+    }
+    let Some(k) = j.checked_sub(1) else {
+        return false;
+    };
+    !matches!(toks.get(k.wrapping_sub(1)), Some(Tok::Text(w)) if w.chars().any(char::is_alphanumeric))
 }
 
 /// `text` with every slot shown by name (`<status>`, `<n>`, `<…>`).

@@ -384,6 +384,13 @@ pub(crate) struct GenerateArgs {
     pub(crate) migrated_share: f64,
     #[arg(short, long, default_value = "error_history.json")]
     pub(crate) output: PathBuf,
+    /// Also draw hard-to-group problems: error types with digits raised from several
+    /// files, variables with few values (database user, table, bucket)
+    #[arg(long)]
+    pub(crate) extended: bool,
+    /// Write each record's ground-truth problem id to FILE, one JSON line per record
+    #[arg(long, value_name = "FILE")]
+    pub(crate) truth: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
