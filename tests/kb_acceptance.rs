@@ -211,23 +211,21 @@ fn twelve_problems_make_a_knowledge_base_an_engineer_keeps() {
             .any(|w| w.windows(2).any(|p| p[0] == a && p[1] == b))
     };
     let mut titles = 0;
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix("### INCIDENT_") else {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some((_, title)) = line
+            .strip_prefix("### INCIDENT_")
+            .and_then(|rest| rest.split_once(": "))
+        else {
             continue;
         };
-        let Some((_, title)) = rest.split_once(": ") else {
-            continue;
-        };
-        let mut pattern_entry = false;
-        for l in text[text.find(line).unwrap()..].lines().skip(1).take(1) {
-            pattern_entry = l.contains("incident kb suggest");
-        }
-        if !pattern_entry {
+        // Only the tool's entries: their heading follows the open marker.
+        if i == 0 || !lines[i - 1].starts_with("<!-- incident:pattern ") {
             continue;
         }
         titles += 1;
         let plain = title.replace('\\', "");
-        for fragment in plain.split(|c| c == '<' || c == '>').step_by(2) {
+        for fragment in plain.split(['<', '>']).step_by(2) {
             let ws = words(fragment);
             for pair in ws.windows(2) {
                 assert!(
