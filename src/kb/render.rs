@@ -141,23 +141,21 @@ fn components(p: &Pattern, opts: &KbOptions) -> String {
 fn resolve_time(p: &Pattern) -> String {
     let total = resolved_total(p);
     let unknown = total.saturating_sub(p.resolved);
-    let unknown_note = if unknown > 0 {
-        format!("、解決時刻不明: {unknown}件（集計から除外）")
+    let basis = if unknown > 0 {
+        format!(
+            "解決時刻の分かる{}件から算出、ほか{unknown}件は解決時刻不明",
+            p.resolved
+        )
     } else {
-        String::new()
+        format!("解決済み: {}件", p.resolved)
     };
     match (p.mean_resolve_secs, p.median_resolve_secs) {
         (Some(mean), Some(median)) => format!(
-            "{}（中央値: {}、解決時刻の分かる解決済み: {}件{unknown_note}）",
+            "{}（中央値: {}、{basis}）",
             duration_ja(mean),
             duration_ja(median),
-            p.resolved
         ),
-        (Some(mean), None) => format!(
-            "{}（解決時刻の分かる解決済み: {}件{unknown_note}）",
-            duration_ja(mean),
-            p.resolved
-        ),
+        (Some(mean), None) => format!("{}（{basis}）", duration_ja(mean)),
         _ if total > 0 => format!("不明（解決済み: {total}件、いずれも解決時刻の記録なし）"),
         _ => "不明（解決済みなし）".to_string(),
     }

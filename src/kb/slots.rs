@@ -224,6 +224,8 @@ fn slot_name(toks: &[Tok], i: usize) -> String {
             key(k).unwrap_or_else(|| "…".into())
         }
         ["=" | ":" | "：", ..] => "…".into(),
+        // `from '<*>'` quotes a name, not an address.
+        ["'" | "\"" | "(" | "#", "from" | "to" | "at", ..] => "…".into(),
         ["'" | "\"" | "(" | "#", w, ..] => noun(w).map_or_else(|| "…".into(), str::to_string),
         [w, ..] => noun(w).map_or_else(|| "…".into(), str::to_string),
         [] => "…".into(),

@@ -133,9 +133,7 @@ fn enriches_the_matching_hand_written_entry() {
     let enrich = &text[block..next];
     assert!(enrich.contains("- **発生件数**: 6件（初回: "), "{enrich}");
     assert!(
-        enrich.contains(
-            "- **平均解決時間**: 1時間25分（中央値: 50分、解決時刻の分かる解決済み: 5件）"
-        ),
+        enrich.contains("- **平均解決時間**: 1時間25分（中央値: 50分、解決済み: 5件）"),
         "{enrich}"
     );
     assert!(enrich.contains("- **関連インシデント**: INC-20250709-0003, INC-20250701-0001"));
@@ -347,4 +345,145 @@ fn long_migrated_template_enriches_the_team_entry() {
     let update = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default());
     assert!(update.added.is_empty(), "{:?}", update.added);
     assert_eq!(update.enriched[0].entry.as_deref(), Some("INCIDENT_002"));
+}
+
+/// Regression: migrated errors have no resolution time; the entry said `平均解決時間: 0秒`.
+#[test]
+fn unknown_resolution_time_reads_unknown_never_zero() {
+    use crate::model::Status;
+    let mut p = disk();
+    p.statuses = vec![counted(Status::Resolved, 4)];
+    p.resolved = 0;
+    p.mean_resolve_secs = None;
+    p.median_resolve_secs = None;
+    let text = suggest(KB_TEMPLATE, &[p.clone()], &none(), &KbOptions::default()).new_text;
+    assert!(
+        text.contains("- **平均解決時間**: 不明（解決済み: 4件、いずれも解決時刻の記録なし）"),
+        "{text}"
+    );
+    assert!(!text.contains("0秒"));
+
+    p.statuses = vec![counted(Status::Resolved, 10)];
+    p.resolved = 3;
+    p.mean_resolve_secs = Some(600.0);
+    let text = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default()).new_text;
+    assert!(
+        text.contains(
+            "- **平均解決時間**: 10分（解決時刻の分かる3件から算出、ほか7件は解決時刻不明）"
+        ),
+        "{text}"
+    );
+}
+
+/// Entries whose templates differ only in a file or a few-valued value are one entry.
+#[test]
+fn near_duplicate_patterns_make_one_entry() {
+    let a = pattern(
+        "P0000000000000a01",
+        "QuotaError in workers/a.py — 'user_id' missing for table orders",
+        5,
+    );
+    let b = pattern(
+        "P0000000000000b02",
+        "QuotaError in libs/b.py — 'user_id' missing for table orders",
+        4,
+    );
+    let c = pattern(
+        "P0000000000000c03",
+        "QuotaError in libs/b.py — 'user_id' missing for table invoices",
+        2,
+    );
+    let update = suggest(KB_TEMPLATE, &[a, b, c], &none(), &KbOptions::default());
+    assert_eq!(update.added.len(), 1, "{:?}", update.added);
+    let text = &update.new_text;
+    assert!(text.contains("- **発生件数**: 11件"), "{text}");
+    assert!(
+        text.contains("- **エラー型**: `QuotaError`（11件）"),
+        "{text}"
+    );
+    assert!(
+        text.contains("### INCIDENT_006: 'user_id' missing for table \\<table\\>"),
+        "{text}"
+    );
+
+    // An earlier run wrote one entry per file: the extra blocks go, the first stays.
+    let old = suggest(
+        KB_TEMPLATE,
+        &[pattern(
+            "P0000000000000b02",
+            "QuotaError in libs/b.py — 'user_id' missing for table orders",
+            4,
+        )],
+        &none(),
+        &KbOptions::default(),
+    );
+    let both = suggest(
+        &old.new_text,
+        &[pattern(
+            "P0000000000000a01",
+            "QuotaError in workers/a.py — 'user_id' missing for table orders",
+            5,
+        )],
+        &none(),
+        &KbOptions::default(),
+    );
+    assert_eq!(both.added.len(), 1);
+    let pats = [
+        pattern(
+            "P0000000000000a01",
+            "QuotaError in workers/a.py — 'user_id' missing for table orders",
+            5,
+        ),
+        pattern(
+            "P0000000000000b02",
+            "QuotaError in libs/b.py — 'user_id' missing for table orders",
+            4,
+        ),
+    ];
+    let merged = suggest(&both.new_text, &pats, &none(), &KbOptions::default());
+    assert_eq!(merged.removed.len(), 1, "{merged:#?}");
+    assert_eq!(merged.removed[0].pattern_id, "P0000000000000a01");
+    assert_eq!(
+        merged.new_text.matches("\n<!-- incident:pattern ").count(),
+        1
+    );
+    assert!(
+        merged
+            .new_text
+            .contains("<!-- incident:pattern P0000000000000b02 -->")
+    );
+    let again = suggest(&merged.new_text, &pats, &none(), &KbOptions::default());
+    assert!(again.is_unchanged(), "{again:#?}");
+    assert_eq!(without_blocks(&merged.new_text), KB_TEMPLATE);
+}
+
+/// Regression: the ModuleNotFoundError pattern did not link to INCIDENT_001, whose cause
+/// names ModuleNotFoundError.
+#[test]
+fn error_type_named_in_a_hand_written_entry_links_to_it() {
+    let mut p = pattern(
+        "P00000000000d0d1",
+        "ModuleNotFoundError in workers/etl.py — No module named 'orjson'",
+        5,
+    );
+    p.components = vec![counted("workers/etl.py".to_string(), 5)];
+    let update = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default());
+    assert!(update.added.is_empty(), "{:?}", update.added);
+    assert_eq!(update.enriched[0].entry.as_deref(), Some("INCIDENT_001"));
+}
+
+/// Regression: root causes were mined into masked templates (`Pattern: <*>`).
+#[test]
+fn root_causes_are_shown_as_written() {
+    let mut p = disk();
+    p.root_causes = vec![
+        counted("Pattern: PATTERN_005".to_string(), 7),
+        counted("pattern: PATTERN_005.".to_string(), 1),
+        counted("Pattern: PATTERN_006".to_string(), 2),
+    ];
+    let text = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default()).new_text;
+    assert!(
+        text.contains("- **原因**: Pattern: PATTERN_005（8件）、Pattern: PATTERN_006（2件）"),
+        "{text}"
+    );
 }
