@@ -224,8 +224,8 @@ fn slot_name(toks: &[Tok], i: usize) -> String {
             key(k).unwrap_or_else(|| "…".into())
         }
         ["=" | ":" | "：", ..] => "…".into(),
-        // `from '<*>'` quotes a name, not an address.
-        ["'" | "\"" | "(" | "#", "from" | "to" | "at", ..] => "…".into(),
+        // `from '<*>'` quotes a module or name, not an address.
+        ["'" | "\"" | "(" | "#", "from", ..] => "…".into(),
         ["'" | "\"" | "(" | "#", w, ..] => noun(w).map_or_else(|| "…".into(), str::to_string),
         [w, ..] => noun(w).map_or_else(|| "…".into(), str::to_string),
         [] => "…".into(),
@@ -268,10 +268,20 @@ pub(super) fn named(text: &str) -> String {
     s
 }
 
-/// Cuts at a token boundary so that no word is split.
+/// A title no wider than [`MAX_TITLE_WIDTH`]: the text, else its shortest-dropped tail
+/// after a `: ` (a long message's last clause says what failed:
+/// `FATAL: password authentication failed for user "<user>"`), else its head cut at a
+/// token boundary. Either way the words shown are contiguous in the text.
 fn shorten(text: &str) -> String {
     if display_width(text) <= MAX_TITLE_WIDTH {
         return text.to_string();
+    }
+    let tail = text
+        .match_indices(": ")
+        .map(|(i, _)| text[i + 2..].trim())
+        .find(|t| display_width(t) <= MAX_TITLE_WIDTH && t.split_whitespace().count() >= 3);
+    if let Some(t) = tail {
+        return t.to_string();
     }
     let mut out = String::new();
     for t in lex(text) {
@@ -351,6 +361,12 @@ mod tests {
         );
         let long = format!("Error in x.py — {}", "word ".repeat(40));
         assert!(title(&long).ends_with("word …"));
+        assert_eq!(
+            title(
+                "<*> in <*> — connection to server at \"<*>\", port <*> failed: FATAL:  password authentication failed for user \"<*>\""
+            ),
+            "FATAL: password authentication failed for user \"<user>\""
+        );
     }
 
     #[test]
