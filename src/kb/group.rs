@@ -7,7 +7,9 @@
 //! templates. Merging here keeps the knowledge base at one entry per problem whatever the
 //! miner did, and never turns an error type into a slot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::autofix::resolved_total;
 
 use crate::pattern::{Counted, Pattern};
 
@@ -24,6 +26,25 @@ pub(super) struct Entry {
     pub(super) members: Vec<String>,
     /// Error types that raised the problem, verbatim, by count.
     pub(super) types: Vec<Counted<String>>,
+    /// For a merged entry: the actions that fixed most resolved incidents of every member.
+    /// Only these may become script steps: a fix recorded per file (`systemctl restart
+    /// <that worker>`) must not be replayed for the problem everywhere.
+    pub(super) common_fixes: Option<BTreeSet<String>>,
+}
+
+impl Entry {
+    /// The pattern auto-fix scripts are planned from: the merged figures with actions
+    /// limited to [`Entry::common_fixes`].
+    pub(super) fn for_scripts(&self) -> Pattern {
+        let mut p = self.pattern.clone();
+        if let Some(common) = &self.common_fixes {
+            p.actions.retain(|a| common.contains(&a.value));
+            p.action_sets
+                .retain(|s| s.value.iter().all(|a| common.contains(a)));
+            p.last_fix.retain(|a| common.contains(a));
+        }
+        p
+    }
 }
 
 /// Words after which a differing word is a value (`user app`, `table orders`).
@@ -175,6 +196,7 @@ fn build(template: &str, members: &[&Pattern], known_types: &ErrorTypes) -> Entr
             pattern,
             members: vec![rep.id.clone()],
             types: counted(types),
+            common_fixes: None,
         };
     }
     let (mut categories, mut components, mut statuses) =
@@ -246,7 +268,30 @@ fn build(template: &str, members: &[&Pattern], known_types: &ErrorTypes) -> Entr
         pattern,
         members: members.iter().map(|p| p.id.clone()).collect(),
         types: counted(types),
+        common_fixes: Some(common_fixes(members)),
     }
+}
+
+/// Actions used in more than half of the resolved incidents of every member that has any.
+fn common_fixes(members: &[&Pattern]) -> BTreeSet<String> {
+    let mut common: Option<BTreeSet<String>> = None;
+    for p in members {
+        let resolved = resolved_total(p);
+        if resolved == 0 {
+            continue;
+        }
+        let fixes: BTreeSet<String> = p
+            .actions
+            .iter()
+            .filter(|a| a.count.saturating_mul(2) > resolved)
+            .map(|a| a.value.clone())
+            .collect();
+        common = Some(match common {
+            None => fixes,
+            Some(c) => c.intersection(&fixes).cloned().collect(),
+        });
+    }
+    common.unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -193,15 +193,15 @@ fn entries_for(doc: &doc::Doc, patterns: &[&Pattern], types: &ErrorTypes) -> Vec
     })
 }
 
-/// The patterns as the knowledge base shows them: one per problem, near-duplicates merged
-/// (counts summed, the merged template, a readable name). Auto-fix scripts are planned
-/// from these, so a problem gets one script.
-fn merged_patterns(existing: &str, patterns: &[Pattern]) -> Vec<Pattern> {
+/// The patterns auto-fix scripts are planned from: one per problem, near-duplicates
+/// merged (counts summed, the merged template, a readable name), so a problem gets one
+/// script, replaying only fixes every merged pattern agrees on.
+fn script_patterns(existing: &str, patterns: &[Pattern]) -> Vec<Pattern> {
     let doc = doc::parse(existing);
     let valid = valid_patterns(patterns, &mut Vec::new());
     entries_for(&doc, &valid, &ErrorTypes::new())
-        .into_iter()
-        .map(|e| e.pattern)
+        .iter()
+        .map(group::Entry::for_scripts)
         .collect()
 }
 
@@ -555,7 +555,7 @@ pub fn run(
     let old_text = load(kb_dir)?;
     let base = old_text.as_deref().unwrap_or(KB_TEMPLATE);
     let fix_dir = kb_dir.join(AUTO_FIX_DIR);
-    let merged = merged_patterns(base, patterns);
+    let merged = script_patterns(base, patterns);
     let plans = autofix::plan_scripts(&fix_dir, &merged, fix_opts)?;
 
     let mut scripts = BTreeMap::new();

@@ -487,3 +487,75 @@ fn root_causes_are_shown_as_written() {
         "{text}"
     );
 }
+
+/// A fix recorded per file (restart that file's worker) is not replayed for the merged
+/// problem; a fix every file shares is.
+#[test]
+fn merged_entries_script_only_shared_fixes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("kb");
+    fs::create_dir(&dir).expect("mkdir");
+    let member = |id: &str, file: &str, fix: &str| {
+        let mut p = pattern(
+            id,
+            &format!("CrashError in {file} — worker crashed (OOM)"),
+            5,
+        );
+        p.actions = vec![counted(fix.to_string(), 4)];
+        p.action_sets = vec![counted(vec![fix.to_string()], 4)];
+        p
+    };
+    let per_file = [
+        member(
+            "P00000000000000f1",
+            "workers/a.py",
+            "systemctl restart a-worker",
+        ),
+        member(
+            "P00000000000000f2",
+            "workers/b.py",
+            "systemctl restart b-worker",
+        ),
+    ];
+    let fix = AutofixOptions::default();
+    let r = run(
+        &dir,
+        &per_file,
+        &ErrorTypes::new(),
+        &KbOptions::default(),
+        &fix,
+        false,
+    )
+    .expect("run");
+    assert_eq!(r.update.added.len(), 1);
+    assert!(r.scripts.is_empty(), "{:#?}", r.scripts);
+
+    let shared = [
+        member(
+            "P00000000000000f1",
+            "workers/a.py",
+            "supervisorctl restart all",
+        ),
+        member(
+            "P00000000000000f2",
+            "workers/b.py",
+            "supervisorctl restart all",
+        ),
+    ];
+    let r = run(
+        &dir,
+        &shared,
+        &ErrorTypes::new(),
+        &KbOptions::default(),
+        &fix,
+        false,
+    )
+    .expect("run");
+    assert_eq!(r.scripts.len(), 1);
+    assert!(
+        r.scripts[0]
+            .script
+            .content
+            .contains("\nrun supervisorctl restart all\n")
+    );
+}
