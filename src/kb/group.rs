@@ -90,12 +90,15 @@ fn is_word(t: &Tok) -> bool {
 
 /// The template both `a` and `b` fit, if they differ only in value positions and keep
 /// at least two words, and no more newly varied positions than shared words.
-fn merge(a: &[Tok], b: &[Tok]) -> Option<Vec<Tok>> {
+/// `same_cause`: both record the same root cause, so one differing plain word (not the
+/// error type) is a value too (`sync orders` / `sync invoices`).
+fn merge(a: &[Tok], b: &[Tok], same_cause: bool) -> Option<Vec<Tok>> {
     if a.len() != b.len() {
         return None;
     }
     let mut out = Vec::with_capacity(a.len());
     let (mut shared, mut varied) = (0usize, 0usize);
+    let mut plain_left = usize::from(same_cause);
     for i in 0..a.len() {
         match (&a[i], &b[i]) {
             (x, y) if x == y => {
@@ -112,6 +115,17 @@ fn merge(a: &[Tok], b: &[Tok]) -> Option<Vec<Tok>> {
                 out.push(Tok::Var);
             }
             (Tok::Text(_), Tok::Text(_)) if is_value_at(a, i) && is_value_at(b, i) => {
+                varied += 1;
+                out.push(Tok::Var);
+            }
+            (x @ Tok::Text(_), y @ Tok::Text(_))
+                if plain_left > 0
+                    && is_word(x)
+                    && is_word(y)
+                    && !slots::is_type_at(a, i)
+                    && !slots::is_type_at(b, i) =>
+            {
+                plain_left -= 1;
                 varied += 1;
                 out.push(Tok::Var);
             }
@@ -147,11 +161,14 @@ pub(super) fn collapse(
     let mut order: Vec<&Pattern> = patterns.to_vec();
     order.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
     let mut groups: Vec<(Vec<Tok>, Vec<&Pattern>)> = Vec::new();
+    let cause = |p: &Pattern| p.root_causes.first().map(|c| c.value.trim().to_string());
     for p in order {
         let toks = slots::lex(&p.template);
-        let found = groups
-            .iter_mut()
-            .find_map(|(t, members)| merge(t, &toks).map(|m| (t, members, m)));
+        let found = groups.iter_mut().find_map(|(t, members)| {
+            let same_cause =
+                cause(p).is_some_and(|c| !c.is_empty() && Some(c) == cause(members[0]));
+            merge(t, &toks, same_cause).map(|m| (t, members, m))
+        });
         match found {
             Some((t, members, merged)) => {
                 *t = merged;
@@ -299,7 +316,7 @@ mod tests {
     use super::*;
 
     fn m(a: &str, b: &str) -> Option<String> {
-        merge(&slots::lex(a), &slots::lex(b)).map(|t| slots::unlex(&t))
+        merge(&slots::lex(a), &slots::lex(b), false).map(|t| slots::unlex(&t))
     }
 
     #[test]
