@@ -315,10 +315,25 @@ pub(super) fn title(template: &str) -> String {
                 format!("{ty}: {msg}")
             }
         }
-        Some((ty, _, None)) if ty != "<*>" => format!("{ty} in <file>"),
-        _ => named(template),
+        Some((ty, _, None)) if ty != "<*>" => ty.to_string(),
+        _ => match glued_message(template) {
+            Some(rest) => named(&format!("<*> {rest}")),
+            None => named(template),
+        },
     };
     shorten(&text)
+}
+
+/// The message of a migrated error's text whose file slot swallowed the separator and the
+/// message's first words (`Type in <*> Server Error for url: <*>`): what follows the slot.
+/// `in` is the migration's word, not the message's, so it never reaches a title.
+fn glued_message(template: &str) -> Option<&str> {
+    if template.contains(DESCRIPTION_SEP) {
+        return None;
+    }
+    let (ty, rest) = template.split_once(" in <*> ")?;
+    let typed = ty == "<*>" || is_error_type(ty) || !ty.contains(char::is_whitespace);
+    (typed && !rest.trim().is_empty()).then_some(rest.trim())
 }
 
 #[cfg(test)]
@@ -354,7 +369,11 @@ mod tests {
             title("TypeError in <*> — unsupported operand type(s) for +: <*> and <*>"),
             "unsupported operand type(s) for +: <…> and <…>"
         );
-        assert_eq!(title("ConfigLoadError in <*>"), "ConfigLoadError in <file>");
+        assert_eq!(title("ConfigLoadError in <*>"), "ConfigLoadError");
+        assert_eq!(
+            title("requests.exceptions.HTTPError in <*> Server Error for url: <*>"),
+            "<…> Server Error for url: <url>"
+        );
         assert_eq!(
             named("message_id=<*> の処理"),
             "message_id=<message_id> の処理"
