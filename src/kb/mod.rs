@@ -501,8 +501,13 @@ pub struct KbRun {
     pub old_text: Option<String>,
     pub update: KbUpdate,
     pub scripts: Vec<ScriptPlan>,
+    /// Scripts an earlier run generated (they carry the generated mark) for patterns that
+    /// no longer get one, with their text: removed by `write`, never linked.
+    pub stale_scripts: Vec<(PathBuf, String)>,
     /// Files written (empty without `write`, or when nothing changed).
     pub written: Vec<PathBuf>,
+    /// Stale scripts removed by `write`.
+    pub removed: Vec<PathBuf>,
 }
 
 impl KbRun {
@@ -531,6 +536,9 @@ impl KbRun {
                 out.push_str(&diff(old, &plan.script.content, old_label, &label));
             }
         }
+        for (path, old) in &self.stale_scripts {
+            out.push_str(&diff(old, "", &path.display().to_string(), "/dev/null"));
+        }
         out
     }
 }
@@ -558,9 +566,27 @@ pub fn run(
     let merged = script_patterns(base, patterns);
     let plans = autofix::plan_scripts(&fix_dir, &merged, fix_opts)?;
 
+    // A generated script whose pattern no longer gets one (an earlier version wrote a
+    // script per file, or a keyword rule made one) is the tool's to remove.
+    let planned: BTreeSet<&str> = plans.iter().map(|p| p.pattern_id.as_str()).collect();
+    let mut stale_scripts = Vec::new();
+    for p in patterns.iter().filter(|p| valid_pattern_id(&p.id)) {
+        let path = fix_dir.join(format!("{}.sh", p.id));
+        if planned.contains(p.id.as_str()) || !path.is_file() {
+            continue;
+        }
+        let text = fs::read_to_string(&path).map_err(|source| KbError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if text.lines().any(|l| l == autofix::GENERATED_MARK) {
+            stale_scripts.push((path, text));
+        }
+    }
     let mut scripts = BTreeMap::new();
     for p in &merged {
-        if fix_dir.join(format!("{}.sh", p.id)).is_file() {
+        let path = fix_dir.join(format!("{}.sh", p.id));
+        if path.is_file() && !stale_scripts.iter().any(|(s, _)| *s == path) {
             scripts.insert(p.id.clone(), format!("{AUTO_FIX_DIR}/{}.sh", p.id));
         }
     }
@@ -573,8 +599,16 @@ pub fn run(
 
     let update = suggest_with_types(base, patterns, types, &scripts, opts);
     let mut written = Vec::new();
+    let mut removed = Vec::new();
     if write {
         written = autofix::apply_plans(&plans)?;
+        for (path, _) in &stale_scripts {
+            fs::remove_file(path).map_err(|source| KbError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            removed.push(path.clone());
+        }
         if old_text.as_deref() != Some(update.new_text.as_str()) {
             write_atomic(&kb_path, update.new_text.as_bytes(), None).map_err(|source| {
                 KbError::Write {
@@ -590,7 +624,9 @@ pub fn run(
         old_text,
         update,
         scripts: plans,
+        stale_scripts,
         written,
+        removed,
     })
 }
 

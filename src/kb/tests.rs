@@ -559,3 +559,61 @@ fn merged_entries_script_only_shared_fixes() {
             .contains("\nrun supervisorctl restart all\n")
     );
 }
+
+/// Regression: a script an earlier version generated (keyword rule: restart the broker
+/// for a worker crash) stayed on disk and linked after its pattern stopped getting one.
+#[test]
+fn stale_generated_scripts_are_removed_and_unlinked() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("kb");
+    fs::create_dir_all(dir.join(AUTO_FIX_DIR)).expect("mkdir");
+    let mut p = disk();
+    p.actions = vec![counted("ログを確認".to_string(), 3)];
+    p.action_sets = vec![counted(vec!["ログを確認".to_string()], 3)];
+    let old = dir.join(AUTO_FIX_DIR).join(format!("{}.sh", p.id));
+    fs::write(
+        &old,
+        "#!/usr/bin/env bash\n# incident:generated\nrun systemctl restart rabbitmq-server\n",
+    )
+    .expect("old script");
+    let mine = dir.join(AUTO_FIX_DIR).join("P0000000000000999.sh");
+    fs::write(&mine, "#!/usr/bin/env bash\necho mine\n").expect("hand script");
+    let mut hand = disk();
+    hand.id = "P0000000000000999".into();
+    let fix = AutofixOptions::default();
+    let pats = [p, hand];
+    let dry = run(
+        &dir,
+        &pats,
+        &ErrorTypes::new(),
+        &KbOptions::default(),
+        &fix,
+        false,
+    )
+    .expect("dry run");
+    assert_eq!(dry.stale_scripts.len(), 1);
+    assert!(
+        dry.diff()
+            .contains("-run systemctl restart rabbitmq-server")
+    );
+    assert!(
+        !dry.update
+            .new_text
+            .contains(&format!("auto_fix/{}.sh", pats[0].id))
+    );
+    let wrote = run(
+        &dir,
+        &pats,
+        &ErrorTypes::new(),
+        &KbOptions::default(),
+        &fix,
+        true,
+    )
+    .expect("write");
+    assert_eq!(wrote.removed, std::slice::from_ref(&old));
+    assert!(!old.exists());
+    assert!(
+        mine.exists(),
+        "a script without the generated mark is a person's"
+    );
+}

@@ -59,6 +59,12 @@ pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
         for p in &r.written {
             eprintln!("wrote {}", p.display());
         }
+        for p in &r.removed {
+            eprintln!(
+                "removed {} (generated earlier; no longer applies)",
+                p.display()
+            );
+        }
         print(&format!(
             "{counts}; {} file(s) written{}\n",
             r.written.len(),
