@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end, on the default database ./incidents.redb (or $INCIDENT_DB):
 # generate a realistic error history, migrate it, record an incident by hand, mine
-# patterns, preview the knowledge base, and write the reports.
+# patterns, update a copy of the knowledge base (quickstart-kb/), and write the reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,9 @@ incident() { target/release/incident "$@"; }
 N="${QUICKSTART_ERRORS:-100000}"
 
 echo "== generate $N errors (seed 42) and migrate them"
-incident bridge generate "$N" --seed 42 -o error_history.json
+# --extended adds hard-to-group problems (error types with digits raised from several
+# files, few-valued variables); truth.jsonl names each record's problem.
+incident bridge generate "$N" --seed 42 --extended --truth truth.jsonl -o error_history.json
 incident bridge migrate error_history.json
 incident bridge check error_history.json | tail -n 1
 
@@ -49,9 +51,13 @@ incident update "$id" --status in_progress --assignee tanaka
 incident show "$id"
 incident list --component libs/rabbitmq_client.py --status open --status in_progress --limit 5
 
-echo "== mine patterns and preview the knowledge base"
+echo "== mine patterns and update a scratch copy of the knowledge base"
 incident analyze --top 10
-incident kb suggest --kb-dir kb | head -n 60 || true
+rm -rf quickstart-kb && cp -r kb quickstart-kb
+incident kb suggest --kb quickstart-kb | head -n 80 || true
+incident kb suggest --kb quickstart-kb --write
+echo "-- a second run changes nothing:"
+incident kb suggest --kb quickstart-kb --write
 
 echo "== reports"
 incident report --html report.html --format markdown > report.md

@@ -2,8 +2,8 @@
 //! an incident -> pattern index, and recommends what to do about them.
 //!
 //! The text mined per incident is its title, then ` — ` and the first line of its
-//! description when there is one. Root causes are mined separately, so each pattern lists
-//! its causes as templates too. Pattern ids are `template_id(template)`, so a pattern keeps
+//! description when there is one. Root causes are grouped as text (equal up to case,
+//! spacing and punctuation), never masked. Pattern ids are `template_id(template)`, so a pattern keeps
 //! its id across runs as long as its template is unchanged.
 
 use std::collections::{BTreeMap, HashMap};
@@ -138,6 +138,9 @@ pub fn pattern_name(template: &str) -> String {
     crate::render::truncate_to_width(&name, 60)
 }
 
+/// Root causes kept per pattern (the most frequent).
+const MAX_ROOT_CAUSES: usize = 20;
+
 fn median(sorted: &[f64]) -> Option<f64> {
     match sorted.len() {
         0 => None,
@@ -158,8 +161,8 @@ pub fn analyze(
     let mut strings = Interner::default();
     let mut rows = Vec::new();
     let mut miner = Miner::new(MinerConfig::default());
-    let mut cause_miner = Miner::new(MinerConfig::default());
-    let mut cause_of_row: Vec<Option<usize>> = Vec::new();
+    // Root causes are short human text: grouped when (nearly) identical, never masked.
+    let mut cause_of_row: Vec<Option<u32>> = Vec::new();
     manager.for_each(|inc| {
         if opts.since.is_some_and(|t| inc.created_at < t)
             || opts.until.is_some_and(|t| inc.created_at >= t)
@@ -169,10 +172,7 @@ pub fn analyze(
         miner.add(&incident_text(&inc));
         let res = inc.resolution.as_ref();
         let root = res.map(|r| r.root_cause.trim()).filter(|r| !r.is_empty());
-        cause_of_row.push(
-            root.map(|r| cause_miner.add(r))
-                .map(|_| cause_miner.len() - 1),
-        );
+        cause_of_row.push(root.map(|r| strings.id(r)));
         rows.push(Row {
             key: inc.id.key(),
             created: inc.created_at.micros(),
@@ -206,7 +206,6 @@ pub fn analyze(
     })?;
     progress(rows.len() as u64);
     let mined = miner.finish();
-    let causes = cause_miner.finish();
 
     // Rows of each cluster, in id order (rows are read in id order).
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); mined.clusters.len()];
@@ -242,10 +241,10 @@ pub fn analyze(
                     .entry(strings.texts[comp as usize].clone())
                     .or_insert(0) += 1;
             }
-            if let Some(ci) = cause_of_row[r]
-                && let Some(t) = causes.cluster_of(ci)
-            {
-                *root_causes.entry(t.template.clone()).or_insert(0) += 1;
+            if let Some(ci) = cause_of_row[r] {
+                *root_causes
+                    .entry(strings.texts[ci as usize].clone())
+                    .or_insert(0) += 1;
             }
             for &a in &row.actions {
                 *actions
@@ -318,7 +317,11 @@ pub fn analyze(
             mean_resolve_secs: (!durations.is_empty())
                 .then(|| durations.iter().sum::<f64>() / durations.len() as f64),
             median_resolve_secs: median(&durations),
-            root_causes: counted(root_causes),
+            root_causes: {
+                let mut causes = crate::kb::group_texts(&counted(root_causes));
+                causes.truncate(MAX_ROOT_CAUSES);
+                causes
+            },
             actions: counted(actions),
             action_sets: counted(action_sets),
             preventive_measures: counted(preventive),

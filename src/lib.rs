@@ -74,9 +74,10 @@ pub use autofix::{
     write_scripts,
 };
 pub use bridge::{
-    ErrorReader, ErrorRecord, ErrorStats, ErrorStatsBuilder, MIGRATED_ASSIGNEE, MIGRATED_IMPACT,
-    PatternStat, Position, RawBatch, RawRecord, ReadError, RecordError, RecordProblem, Shape,
-    TypeCount, WriteBackSummary, fingerprint, generate, priority_for, to_incident, write_back,
+    ErrorReader, ErrorRecord, ErrorStats, ErrorStatsBuilder, GenerateOptions, MIGRATED_ASSIGNEE,
+    MIGRATED_IMPACT, PatternStat, Position, RawBatch, RawRecord, ReadError, RecordError,
+    RecordProblem, Shape, TypeCount, WriteBackSummary, fingerprint, generate, generate_with,
+    priority_for, to_incident, write_back,
 };
 pub use bridge_ops::{
     BridgeCheck, BridgeError, BridgeReport, Inconsistency, bridge_check, error_stats,
@@ -88,8 +89,9 @@ pub use history::{
     CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, import_history,
 };
 pub use kb::{
-    AUTO_FIX_DIR, KB_FILE_NAME, KB_TEMPLATE, KbChange, KbError, KbOptions, KbRun, KbUpdate,
-    diff as kb_diff, kb_path, load as load_kb, run as run_kb, suggest as suggest_kb,
+    AUTO_FIX_DIR, ErrorTypes, KB_FILE_NAME, KB_TEMPLATE, KbChange, KbError, KbOptions, KbRun,
+    KbUpdate, diff as kb_diff, kb_path, load as load_kb, masked_error_types, run as run_kb,
+    suggest as suggest_kb, suggest_with_types as suggest_kb_with_types,
 };
 pub use manager::{IncidentManager, NewIncident, ResolveInput, Update};
 pub use metrics::{

@@ -35,7 +35,7 @@ pub struct Pattern {
     pub resolved: u64,
     pub mean_resolve_secs: Option<f64>,
     pub median_resolve_secs: Option<f64>,
-    /// Root causes, themselves clustered into templates.
+    /// Root causes as written, (nearly) identical texts grouped; never masked.
     pub root_causes: Vec<Counted<String>>,
     /// Individual actions taken, with how many incidents used each.
     pub actions: Vec<Counted<String>>,

@@ -5,6 +5,11 @@
 //! then `pattern_statistics`, the two summaries consistent with the records.
 //! The same `(n, seed, share)` gives the same bytes on every platform: all
 //! randomness comes from ChaCha8 and times are written in UTC.
+//!
+//! [`GenerateOptions::extended`] adds problems that are hard to group: error types with
+//! digits raised from several files, and variables with few values (a database user, a
+//! table, a bucket). [`generate_with`] can also write each record's ground-truth problem,
+//! so a miner can be measured against it.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -32,7 +37,8 @@ const WORKERS: &[&str] = &[
     "workers/email_worker.py",
 ];
 
-#[derive(Clone, Copy)]
+/// The message of a kind; its name is the kind's ground-truth problem id.
+#[derive(Clone, Copy, Debug)]
 enum Msg {
     RabbitRefused,
     RabbitTimeoutJa,
@@ -55,6 +61,9 @@ enum Msg {
     DiskJa,
     PerfJa,
     Auth,
+    DbAuth,
+    UndefinedTable,
+    S3Upload,
 }
 
 /// One kind of error: how it reads, where it happens, how it is fixed.
@@ -270,6 +279,41 @@ const KINDS: &[Kind] = &[
     },
 ];
 
+/// Drawn only with [`GenerateOptions::extended`], so the default output stays as it was.
+const EXTRA_KINDS: &[Kind] = &[
+    Kind {
+        error_type: "psycopg2.OperationalError",
+        msg: Msg::DbAuth,
+        lib: "libs/db.py",
+        pattern: Some(12),
+        fix: Fix::Text("DBユーザーのパスワードを再設定"),
+        weight: 4,
+        success: 85,
+    },
+    Kind {
+        error_type: "psycopg2.errors.UndefinedTable",
+        msg: Msg::UndefinedTable,
+        lib: "libs/db.py",
+        pattern: Some(13),
+        fix: Fix::Text("マイグレーションを適用 (alembic upgrade head)"),
+        weight: 3,
+        success: 90,
+    },
+    Kind {
+        error_type: "boto3.exceptions.S3UploadFailedError",
+        msg: Msg::S3Upload,
+        lib: "libs/storage.py",
+        pattern: Some(14),
+        fix: Fix::Text("systemctl restart s3-uploader"),
+        weight: 3,
+        success: 80,
+    },
+];
+
+const DB_USERS: &[&str] = &["pm_app", "report_ro", "batch_rw"];
+const TABLES: &[&str] = &["tasks", "task_logs", "projects"];
+const BUCKETS: &[&str] = &["pm-exports", "pm-archive"];
+
 const MODULES: &[&str] = &[
     "pika",
     "psycopg2",
@@ -315,6 +359,7 @@ struct Draw {
 
 struct Drawer {
     rng: ChaCha8Rng,
+    kinds: Vec<&'static Kind>,
     micros: i64,
     mean_gap: i64,
     total_weight: u32,
@@ -324,12 +369,15 @@ struct Drawer {
 }
 
 impl Drawer {
-    fn new(n: usize, seed: u64, migrated_share: f64) -> Self {
+    fn new(n: usize, seed: u64, migrated_share: f64, extended: bool) -> Self {
+        let extra: &[Kind] = if extended { EXTRA_KINDS } else { &[] };
+        let kinds: Vec<&'static Kind> = KINDS.iter().chain(extra).collect();
         Self {
             rng: ChaCha8Rng::seed_from_u64(seed),
             micros: START_MICROS,
             mean_gap: (SPAN_MICROS / (n.max(1) as i64)).max(2),
-            total_weight: KINDS.iter().map(|k| k.weight).sum(),
+            total_weight: kinds.iter().map(|k| k.weight).sum(),
+            kinds,
             migrated_share: migrated_share.clamp(0.0, 1.0),
             day: (0, 0),
         }
@@ -340,8 +388,10 @@ impl Drawer {
         // Strictly increasing times keep every record distinct.
         self.micros += rng.random_range(1..=2 * self.mean_gap as u64) as i64;
         let mut pick = rng.random_range(0..self.total_weight);
-        let kind = KINDS
+        let kind = self
+            .kinds
             .iter()
+            .copied()
             .find(|k| {
                 let hit = pick < k.weight;
                 pick = pick.saturating_sub(k.weight);
@@ -396,15 +446,54 @@ impl Drawer {
     }
 }
 
+/// What [`generate_with`] writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerateOptions {
+    /// Number of error records.
+    pub n: usize,
+    pub seed: u64,
+    /// Share (0..1, about 0.02 in practice) of records that already carry an
+    /// `incident_id`, numbered per UTC day as the original tool would have.
+    pub migrated_share: f64,
+    /// Also draw the hard-to-group problems (see the module docs).
+    pub extended: bool,
+}
+
 /// Writes a history of `n` errors to `out`. `migrated_share` (0..1, about 0.02
 /// in practice) of them already carry an `incident_id`, numbered per UTC day as
 /// the original tool would have, so all of them are distinct.
 pub fn generate<W: Write>(n: usize, seed: u64, migrated_share: f64, out: W) -> io::Result<()> {
+    let opts = GenerateOptions {
+        n,
+        seed,
+        migrated_share,
+        extended: false,
+    };
+    generate_with(&opts, out, None::<io::Sink>)
+}
+
+/// Writes the history `opts` describes to `out` and, with `truth`, one JSON line per
+/// record naming its ground-truth problem:
+/// `{"record":0,"problem":"RabbitRefused","error_type":"ConnectionRefusedError","file":"…"}`.
+/// Records of one problem share a `problem`, whatever file raised them and whatever
+/// values their message holds.
+pub fn generate_with<W: Write, T: Write>(
+    opts: &GenerateOptions,
+    out: W,
+    truth: Option<T>,
+) -> io::Result<()> {
+    let GenerateOptions {
+        n,
+        seed,
+        migrated_share,
+        extended,
+    } = *opts;
     let mut out = io::BufWriter::with_capacity(1 << 20, out);
+    let mut truth = truth.map(|t| io::BufWriter::with_capacity(1 << 16, t));
     let mut patterns: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
     let mut resolved = 0u64;
     let mut last = START_MICROS;
-    let mut drawer = Drawer::new(n, seed, migrated_share);
+    let mut drawer = Drawer::new(n, seed, migrated_share, extended);
     for _ in 0..n {
         let d = drawer.draw();
         resolved += u64::from(d.success);
@@ -428,14 +517,27 @@ pub fn generate<W: Write>(n: usize, seed: u64, migrated_share: f64, out: W) -> i
     buf.extend_from_slice(b"\n  },\n  \"error_history\": [");
     out.write_all(&buf)?;
 
-    let mut drawer = Drawer::new(n, seed, migrated_share);
+    let mut drawer = Drawer::new(n, seed, migrated_share, extended);
     for i in 0..n {
         buf.clear();
         if i > 0 {
             buf.push(b',');
         }
-        write_record(&mut buf, &drawer.draw());
+        let d = drawer.draw();
+        write_record(&mut buf, &d);
         out.write_all(&buf)?;
+        if let Some(t) = truth.as_mut() {
+            let line = serde_json::json!({
+                "record": i,
+                "problem": format!("{:?}", d.kind.msg),
+                "error_type": d.kind.error_type,
+                "file": d.file,
+            });
+            writeln!(t, "{line}")?;
+        }
+    }
+    if let Some(t) = truth.as_mut() {
+        t.flush()?;
     }
 
     buf.clear();
@@ -593,6 +695,22 @@ fn message(msg: Msg, file: &str, a: u32, b: u32, c: u32) -> String {
             "Authentication failed for user 'svc_{}' (token expired)",
             worker_name(file)
         ),
+        Msg::DbAuth => format!(
+            "connection to server at \"10.0.1.{host}\", port 5432 failed: FATAL:  password authentication failed for user \"{}\"",
+            pick(DB_USERS, b)
+        ),
+        Msg::UndefinedTable => format!(
+            "relation \"{}\" does not exist\nLINE 1: SELECT * FROM {} WHERE id = {}",
+            pick(TABLES, a),
+            pick(TABLES, a),
+            c % 100_000
+        ),
+        Msg::S3Upload => format!(
+            "Failed to upload /tmp/export_{}.csv to {}/exports/{}.csv: An error occurred (SlowDown) when calling the PutObject operation",
+            c % 1_000_000,
+            pick(BUCKETS, b),
+            c % 1_000_000
+        ),
     }
 }
 
@@ -694,6 +812,68 @@ mod tests {
             (250..=400).contains(&per_record),
             "{per_record} bytes per record"
         );
+    }
+
+    #[test]
+    fn extended_history_keeps_default_output_and_writes_truth() {
+        let mut plain = Vec::new();
+        generate(500, 7, 0.0, &mut plain).unwrap();
+        let mut again = Vec::new();
+        let mut truth = Vec::new();
+        let opts = GenerateOptions {
+            n: 500,
+            seed: 7,
+            migrated_share: 0.0,
+            extended: false,
+        };
+        generate_with(&opts, &mut again, Some(&mut truth)).unwrap();
+        assert_eq!(plain, again, "the default output is unchanged");
+        assert_eq!(
+            truth
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count(),
+            500
+        );
+
+        let mut ext = Vec::new();
+        let mut truth = Vec::new();
+        let opts = GenerateOptions {
+            extended: true,
+            n: 3000,
+            ..opts
+        };
+        generate_with(&opts, &mut ext, Some(&mut truth)).unwrap();
+        let mut reader = ErrorReader::new(&ext[..]);
+        let lines: Vec<serde_json::Value> = truth
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        let mut files: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+        let mut users = HashSet::new();
+        let mut i = 0;
+        while let Some(r) = reader.next_record().unwrap() {
+            let t = &lines[i];
+            assert_eq!(t["record"], i);
+            assert_eq!(t["error_type"], r.error_type.as_ref());
+            assert_eq!(t["file"], r.file.as_ref());
+            let problem = t["problem"].as_str().unwrap().to_string();
+            if problem == "DbAuth" {
+                users.insert(r.error_message.rsplit('"').nth(1).unwrap().to_string());
+            }
+            files.entry(problem).or_default().insert(r.file.to_string());
+            i += 1;
+        }
+        assert_eq!(i, 3000);
+        assert_eq!(
+            users.len(),
+            DB_USERS.len(),
+            "a few-valued variable: {users:?}"
+        );
+        for p in ["DbAuth", "UndefinedTable", "S3Upload"] {
+            assert!(files[p].len() > 2, "{p} is raised from several files");
+        }
     }
 
     #[test]

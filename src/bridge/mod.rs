@@ -9,7 +9,7 @@ mod scan;
 mod stats;
 mod writeback;
 
-pub use generate::generate;
+pub use generate::{GenerateOptions, generate, generate_with};
 pub use reader::{
     ErrorReader, Position, RawBatch, RawRecord, ReadError, RecordError, RecordProblem, Shape,
 };

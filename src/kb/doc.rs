@@ -52,6 +52,9 @@ pub(super) struct HandEntry {
     pub(super) number: u32,
     pub(super) title: String,
     pub(super) symptom: String,
+    /// Every line of the entry outside generated blocks, for finding the error types it
+    /// names.
+    pub(super) body: String,
     /// Pattern ids pinned with `<!-- incident:match ID -->`.
     pub(super) pins: Vec<String>,
     /// Indexes into [`Doc::blocks`] of the enrich blocks inside the entry.
@@ -211,6 +214,7 @@ pub(super) fn parse(src: &str) -> Doc {
                             number,
                             title: c[2].to_string(),
                             symptom: String::new(),
+                            body: String::new(),
                             pins: Vec::new(),
                             enrich: Vec::new(),
                             insert_at: line.end,
@@ -228,7 +232,11 @@ pub(super) fn parse(src: &str) -> Doc {
             let entry = &mut doc.entries[e];
             if let Some(pin) = PIN.captures(trimmed) {
                 entry.pins.push(pin[1].to_string());
-            } else if entry.symptom.is_empty()
+            } else {
+                entry.body.push_str(trimmed);
+                entry.body.push('\n');
+            }
+            if entry.symptom.is_empty()
                 && let Some(s) = SYMPTOM.captures(line.text)
             {
                 entry.symptom = s[1].to_string();

@@ -130,6 +130,59 @@ fn camel_parts(word: &str) -> Vec<&str> {
     parts
 }
 
+/// What a hand-written entry is matched by.
+pub(super) struct HandKeys {
+    /// Keywords of the title and symptom.
+    pub(super) tokens: BTreeSet<String>,
+    /// Keywords of the title.
+    pub(super) title: BTreeSet<String>,
+    /// Error types named in the title or symptom, and anywhere in the entry.
+    types_head: BTreeSet<String>,
+    types_body: BTreeSet<String>,
+}
+
+/// Error type names in `text`, each also by its last dotted part
+/// (`psycopg2.OperationalError` gives `OperationalError` too).
+fn type_names(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
+        let w = w.trim_matches('.');
+        if super::slots::is_error_type(w) {
+            out.insert(w.to_string());
+            if let Some(last) = w.rsplit('.').next() {
+                out.insert(last.to_string());
+            }
+        }
+    }
+    out
+}
+
+impl HandKeys {
+    pub(super) fn new(title: &str, symptom: &str, body: &str) -> Self {
+        let head = format!("{title} {symptom}");
+        Self {
+            tokens: tokens(&head),
+            title: tokens(title),
+            types_head: type_names(&head),
+            types_body: type_names(body),
+        }
+    }
+
+    /// 2 when the title or symptom names one of `types`, 1 when the entry does elsewhere.
+    /// Generic types (`Exception`, `Error`) never count.
+    pub(super) fn names_type(&self, types: &[&str]) -> Option<u8> {
+        let names = type_names(&types.join(" "));
+        let specific = |t: &&String| !matches!(t.as_str(), "Exception" | "Error" | "Warning");
+        if names.intersection(&self.types_head).any(|t| specific(&t)) {
+            Some(2)
+        } else if names.intersection(&self.types_body).any(|t| specific(&t)) {
+            Some(1)
+        } else {
+            None
+        }
+    }
+}
+
 /// The keywords of a pattern: its template, name and main component. Only the most
 /// frequent component counts: a pattern seen on many components would otherwise bury its
 /// own words under component names and match nothing.

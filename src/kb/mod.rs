@@ -8,8 +8,13 @@
 //! boundaries. A block, once placed, stays where it is, so a second run changes nothing.
 
 mod doc;
+mod group;
 mod matching;
 mod render;
+mod slots;
+mod text;
+
+pub(crate) use text::group_texts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -19,7 +24,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::autofix::{self, AutofixOptions, ScriptPlan, valid_pattern_id};
-use crate::pattern::Pattern;
+use crate::manager::IncidentManager;
+use crate::pattern::{Counted, Pattern};
 
 use doc::BlockKind;
 
@@ -50,6 +56,9 @@ pub enum KbError {
     },
     #[error("{} is not valid UTF-8 (first bad byte at offset {offset})", path.display())]
     NotUtf8 { path: PathBuf, offset: usize },
+    /// The knowledge-base directory does not exist; `file` is the file looked for.
+    #[error("no knowledge-base directory {}: looked for {}", dir.display(), file.display())]
+    NoDir { dir: PathBuf, file: PathBuf },
 }
 
 /// Which patterns get entries and how much of each is shown.
@@ -99,13 +108,19 @@ pub struct KbUpdate {
     pub updated: Vec<KbChange>,
     /// Hand-written entries that got a new or changed block of figures.
     pub enriched: Vec<KbChange>,
+    /// Blocks an earlier run wrote for a pattern that is now part of another entry's
+    /// problem; they are removed.
+    pub removed: Vec<KbChange>,
     /// Problems found in the existing text (all left as they were).
     pub warnings: Vec<String>,
 }
 
 impl KbUpdate {
     pub fn is_unchanged(&self) -> bool {
-        self.added.is_empty() && self.updated.is_empty() && self.enriched.is_empty()
+        self.added.is_empty()
+            && self.updated.is_empty()
+            && self.enriched.is_empty()
+            && self.removed.is_empty()
     }
 }
 
@@ -116,6 +131,80 @@ struct Edit {
     text: String,
 }
 
+/// Error types of the incidents behind a pattern, by pattern id, for patterns whose
+/// template does not name its type (the miner made it a slot).
+pub type ErrorTypes = BTreeMap<String, Vec<Counted<String>>>;
+
+/// [`ErrorTypes`] for `patterns`, read from up to `limit` newest members of each pattern
+/// whose template has no error type. A migrated error's title is `Type in file`.
+pub fn masked_error_types(
+    manager: &IncidentManager,
+    patterns: &[Pattern],
+    limit: usize,
+) -> crate::Result<ErrorTypes> {
+    let mut out = ErrorTypes::new();
+    for p in patterns {
+        if slots::error_type(&p.template).is_some() {
+            continue;
+        }
+        let mut types: BTreeMap<String, u64> = BTreeMap::new();
+        for inc in manager.pattern_members(&p.id, limit)? {
+            let text = crate::analysis::incident_text(&inc);
+            let ty = match slots::error_type(&text) {
+                Some(t) => Some(t.to_string()),
+                None => inc.title.split_once(" in ").map(|(t, _)| t.to_string()),
+            };
+            if let Some(t) = ty.filter(|t| slots::is_error_type(t) || !t.contains(' ')) {
+                *types.entry(t).or_insert(0) += 1;
+            }
+        }
+        if !types.is_empty() {
+            out.insert(p.id.clone(), group::counted(types));
+        }
+    }
+    Ok(out)
+}
+
+/// The patterns with a valid, unique id, and warnings for the others.
+fn valid_patterns<'p>(patterns: &'p [Pattern], warnings: &mut Vec<String>) -> Vec<&'p Pattern> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in patterns {
+        if !valid_pattern_id(&p.id) {
+            warnings.push(format!("pattern id {:?} is not a plain id; skipped", p.id));
+        } else if !seen.insert(p.id.as_str()) {
+            warnings.push(format!("pattern {} given twice; the first is used", p.id));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The entries the patterns make against the parsed file: near-duplicates merged, each
+/// represented by the member whose block comes first in the file, else the largest.
+fn entries_for(doc: &doc::Doc, patterns: &[&Pattern], types: &ErrorTypes) -> Vec<group::Entry> {
+    let mut rank: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, b) in doc.blocks.iter().enumerate() {
+        rank.entry(b.pattern_id.as_str()).or_insert(i);
+    }
+    group::collapse(patterns, types, |id| {
+        rank.get(id).copied().unwrap_or(usize::MAX)
+    })
+}
+
+/// The patterns auto-fix scripts are planned from: one per problem, near-duplicates
+/// merged (counts summed, the merged template, a readable name), so a problem gets one
+/// script, replaying only fixes every merged pattern agrees on.
+fn script_patterns(existing: &str, patterns: &[Pattern]) -> Vec<Pattern> {
+    let doc = doc::parse(existing);
+    let valid = valid_patterns(patterns, &mut Vec::new());
+    entries_for(&doc, &valid, &ErrorTypes::new())
+        .iter()
+        .map(group::Entry::for_scripts)
+        .collect()
+}
+
 /// Computes the updated knowledge base. `scripts` maps a pattern id to its auto-fix
 /// script's path relative to the markdown file.
 pub fn suggest(
@@ -124,16 +213,25 @@ pub fn suggest(
     scripts: &BTreeMap<String, String>,
     opts: &KbOptions,
 ) -> KbUpdate {
+    suggest_with_types(existing, patterns, &ErrorTypes::new(), scripts, opts)
+}
+
+/// [`suggest`], with the error types of patterns whose template lost them.
+pub fn suggest_with_types(
+    existing: &str,
+    patterns: &[Pattern],
+    types: &ErrorTypes,
+    scripts: &BTreeMap<String, String>,
+    opts: &KbOptions,
+) -> KbUpdate {
     let doc = doc::parse(existing);
     let mut warnings = doc.warnings.clone();
-    let mut by_id: BTreeMap<&str, &Pattern> = BTreeMap::new();
-    for p in patterns {
-        if !valid_pattern_id(&p.id) {
-            warnings.push(format!("pattern id {:?} is not a plain id; skipped", p.id));
-        } else if by_id.contains_key(p.id.as_str()) {
-            warnings.push(format!("pattern {} given twice; the first is used", p.id));
-        } else {
-            by_id.insert(p.id.as_str(), p);
+    let valid = valid_patterns(patterns, &mut warnings);
+    let entries = entries_for(&doc, &valid, types);
+    let mut by_member: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        for m in &e.members {
+            by_member.insert(m.as_str(), i);
         }
     }
     let script = |id: &str| scripts.get(id).map(String::as_str);
@@ -146,8 +244,10 @@ pub fn suggest(
     };
 
     let mut edits: Vec<Edit> = Vec::new();
-    let (mut added, mut updated, mut enriched) = (Vec::new(), Vec::new(), Vec::new());
-    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    let (mut added, mut updated, mut enriched, mut removed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Entries (indexes into `entries`) that already have their block.
+    let mut placed: BTreeSet<usize> = BTreeSet::new();
     let owner = |block: usize| {
         doc.entries
             .iter()
@@ -156,20 +256,43 @@ pub fn suggest(
     };
 
     for (i, block) in doc.blocks.iter().enumerate() {
-        placed.insert(block.pattern_id.as_str());
-        let Some(p) = by_id.get(block.pattern_id.as_str()) else {
+        let Some(&ei) = by_member.get(block.pattern_id.as_str()) else {
             continue;
         };
+        let e = &entries[ei];
+        if !placed.insert(ei) {
+            // Another member of a problem that already has its block (an earlier run
+            // wrote one entry per template): the block is the tool's, so it goes.
+            let start = if existing[..block.start].ends_with("\r\n\r\n") {
+                block.start - 2
+            } else if existing[..block.start].ends_with("\n\n") {
+                block.start - 1
+            } else {
+                block.start
+            };
+            removed.push(KbChange {
+                entry: block.number.map(|n| format!("INCIDENT_{n:03}")),
+                title: render::title(e),
+                pattern_id: block.pattern_id.clone(),
+            });
+            edits.push(Edit {
+                start,
+                end: block.end,
+                order: edits.len(),
+                text: String::new(),
+            });
+            continue;
+        }
         let (text, change, list) = match block.kind {
             BlockKind::Entry => {
                 let number = block.number.unwrap_or_else(&mut take_number);
                 let change = KbChange {
                     entry: Some(format!("INCIDENT_{number:03}")),
-                    title: render::title(p),
-                    pattern_id: p.id.clone(),
+                    title: render::title(e),
+                    pattern_id: e.pattern.id.clone(),
                 };
                 (
-                    render::entry(number, p, opts, script(&p.id)),
+                    render::entry(number, e, opts, script(&e.pattern.id)),
                     change,
                     &mut updated,
                 )
@@ -178,11 +301,11 @@ pub fn suggest(
                 let (entry, title) = owner(i).unzip();
                 let change = KbChange {
                     entry,
-                    title: title.unwrap_or_else(|| render::title(p)),
-                    pattern_id: p.id.clone(),
+                    title: title.unwrap_or_else(|| render::title(e)),
+                    pattern_id: e.pattern.id.clone(),
                 };
                 (
-                    render::enrich(p, opts, script(&p.id)),
+                    render::enrich(e, opts, script(&e.pattern.id)),
                     change,
                     &mut enriched,
                 )
@@ -200,50 +323,36 @@ pub fn suggest(
         }
     }
 
-    let mut new_enrich: BTreeMap<usize, Vec<&Pattern>> = BTreeMap::new();
-    for (e, entry) in doc.entries.iter().enumerate() {
-        for pin in &entry.pins {
-            let has_block = entry
-                .enrich
-                .iter()
-                .any(|&b| doc.blocks[b].pattern_id == *pin);
-            match by_id.get(pin.as_str()) {
-                Some(p) if !has_block => {
-                    new_enrich.entry(e).or_default().push(p);
-                    placed.insert(p.id.as_str());
-                }
-                Some(p) => {
-                    placed.insert(p.id.as_str());
+    let mut new_enrich: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (h, hand) in doc.entries.iter().enumerate() {
+        for pin in &hand.pins {
+            match by_member.get(pin.as_str()) {
+                Some(&ei) => {
+                    if placed.insert(ei) {
+                        new_enrich.entry(h).or_default().push(ei);
+                    }
                 }
                 None => warnings.push(format!(
                     "INCIDENT_{:03} is pinned to {pin}, which is not among the patterns",
-                    entry.number
+                    hand.number
                 )),
             }
         }
     }
 
-    let entry_tokens: Vec<_> = doc
+    let hands: Vec<matching::HandKeys> = doc
         .entries
         .iter()
-        .map(|e| {
-            (
-                matching::tokens(&format!("{} {}", e.title, e.symptom)),
-                matching::tokens(&e.title),
-            )
-        })
+        .map(|e| matching::HandKeys::new(&e.title, &e.symptom, &e.body))
         .collect();
-    let mut fresh: Vec<&Pattern> = by_id
-        .values()
-        .copied()
-        .filter(|p| p.count >= opts.min_count && !placed.contains(p.id.as_str()))
-        .collect();
-    fresh.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
     let mut new_entries = Vec::new();
-    for p in fresh {
-        match best_entry(&entry_tokens, p, opts) {
-            Some(e) => new_enrich.entry(e).or_default().push(p),
-            None => new_entries.push(p),
+    for (ei, e) in entries.iter().enumerate() {
+        if e.pattern.count < opts.min_count || placed.contains(&ei) {
+            continue;
+        }
+        match best_entry(&hands, e, opts) {
+            Some(h) => new_enrich.entry(h).or_default().push(ei),
+            None => new_entries.push(ei),
         }
     }
 
@@ -257,34 +366,36 @@ pub fn suggest(
         }
         s
     };
-    for (e, pats) in &new_enrich {
-        let entry = &doc.entries[*e];
-        for p in pats {
+    for (h, list) in &new_enrich {
+        let hand = &doc.entries[*h];
+        for &ei in list {
+            let e = &entries[ei];
             enriched.push(KbChange {
-                entry: Some(format!("INCIDENT_{:03}", entry.number)),
-                title: entry.title.clone(),
-                pattern_id: p.id.clone(),
+                entry: Some(format!("INCIDENT_{:03}", hand.number)),
+                title: hand.title.clone(),
+                pattern_id: e.pattern.id.clone(),
             });
             edits.push(Edit {
-                start: entry.insert_at,
-                end: entry.insert_at,
+                start: hand.insert_at,
+                end: hand.insert_at,
                 order: edits.len(),
-                text: eol(lead(entry.insert_at) + &render::enrich(p, opts, script(&p.id))),
+                text: eol(lead(hand.insert_at) + &render::enrich(e, opts, script(&e.pattern.id))),
             });
         }
     }
-    for p in new_entries {
+    for ei in new_entries {
+        let e = &entries[ei];
         let number = take_number();
         added.push(KbChange {
             entry: Some(format!("INCIDENT_{number:03}")),
-            title: render::title(p),
-            pattern_id: p.id.clone(),
+            title: render::title(e),
+            pattern_id: e.pattern.id.clone(),
         });
         edits.push(Edit {
             start: doc.append_at,
             end: doc.append_at,
             order: edits.len(),
-            text: eol(lead(doc.append_at) + &render::entry(number, p, opts, script(&p.id))),
+            text: eol(lead(doc.append_at) + &render::entry(number, e, opts, script(&e.pattern.id))),
         });
     }
 
@@ -303,29 +414,39 @@ pub fn suggest(
         added,
         updated,
         enriched,
+        removed,
         warnings,
     }
 }
 
-/// The hand-written entry `p` belongs to: the highest share of the pattern's keywords
-/// found in the entry's title and symptom, or of the entry title's keywords found in the
+/// The hand-written entry an entry belongs to. An entry that names one of the pattern's
+/// error types wins (the one whose title or symptom names it first, then the best keyword
+/// score, then the earlier). Otherwise: the highest share of the pattern's keywords found
+/// in the entry's title and symptom, or of the entry title's keywords found in the
 /// pattern (a long template has many words a short entry never mentions), if it clears
 /// the thresholds. Ties: more shared keywords, then the earlier entry.
-fn best_entry(
-    entries: &[(BTreeSet<String>, BTreeSet<String>)],
-    p: &Pattern,
-    opts: &KbOptions,
-) -> Option<usize> {
-    let pattern = matching::pattern_tokens(p);
+fn best_entry(hands: &[matching::HandKeys], e: &group::Entry, opts: &KbOptions) -> Option<usize> {
+    let pattern = matching::pattern_tokens(&e.pattern);
+    let types: Vec<&str> = e.types.iter().map(|t| t.value.as_str()).collect();
+    let mut best_typed: Option<(usize, (u8, usize, f64))> = None;
     let mut best: Option<(usize, usize, f64)> = None;
-    for (i, (tokens, title)) in entries.iter().enumerate() {
-        let by_pattern = matching::score(tokens, &pattern);
-        let by_title = matching::score(&pattern, title);
+    for (i, hand) in hands.iter().enumerate() {
+        let by_pattern = matching::score(&hand.tokens, &pattern);
+        let by_title = matching::score(&pattern, &hand.title);
         let (hits, share) = if by_title.1 > by_pattern.1 {
             by_title
         } else {
             by_pattern
         };
+        if let Some(level) = hand.names_type(&types) {
+            let key = (level, hits, share);
+            let better = best_typed.as_ref().is_none_or(|(_, k)| {
+                key.0 > k.0 || (key.0 == k.0 && (key.2 > k.2 || (key.2 == k.2 && key.1 > k.1)))
+            });
+            if better {
+                best_typed = Some((i, key));
+            }
+        }
         if hits < opts.min_shared_keywords.max(1) || share < opts.match_threshold {
             continue;
         }
@@ -337,7 +458,7 @@ fn best_entry(
             best = Some((i, hits, share));
         }
     }
-    best.map(|(i, _, _)| i)
+    best_typed.map(|(i, _)| i).or(best.map(|(i, _, _)| i))
 }
 
 /// A unified diff of two texts; empty when they are equal.
@@ -380,8 +501,13 @@ pub struct KbRun {
     pub old_text: Option<String>,
     pub update: KbUpdate,
     pub scripts: Vec<ScriptPlan>,
+    /// Scripts an earlier run generated (they carry the generated mark) for patterns that
+    /// no longer get one, with their text: removed by `write`, never linked.
+    pub stale_scripts: Vec<(PathBuf, String)>,
     /// Files written (empty without `write`, or when nothing changed).
     pub written: Vec<PathBuf>,
+    /// Stale scripts removed by `write`.
+    pub removed: Vec<PathBuf>,
 }
 
 impl KbRun {
@@ -410,6 +536,9 @@ impl KbRun {
                 out.push_str(&diff(old, &plan.script.content, old_label, &label));
             }
         }
+        for (path, old) in &self.stale_scripts {
+            out.push_str(&diff(old, "", &path.display().to_string(), "/dev/null"));
+        }
         out
     }
 }
@@ -419,18 +548,45 @@ impl KbRun {
 pub fn run(
     kb_dir: &Path,
     patterns: &[Pattern],
+    types: &ErrorTypes,
     opts: &KbOptions,
     fix_opts: &AutofixOptions,
     write: bool,
 ) -> Result<KbRun, KbError> {
     let kb_path = kb_path(kb_dir);
+    if !kb_dir.is_dir() {
+        return Err(KbError::NoDir {
+            dir: kb_dir.to_path_buf(),
+            file: kb_path,
+        });
+    }
     let old_text = load(kb_dir)?;
+    let base = old_text.as_deref().unwrap_or(KB_TEMPLATE);
     let fix_dir = kb_dir.join(AUTO_FIX_DIR);
-    let plans = autofix::plan_scripts(&fix_dir, patterns, fix_opts)?;
+    let merged = script_patterns(base, patterns);
+    let plans = autofix::plan_scripts(&fix_dir, &merged, fix_opts)?;
 
-    let mut scripts = BTreeMap::new();
+    // A generated script whose pattern no longer gets one (an earlier version wrote a
+    // script per file, or a keyword rule made one) is the tool's to remove.
+    let planned: BTreeSet<&str> = plans.iter().map(|p| p.pattern_id.as_str()).collect();
+    let mut stale_scripts = Vec::new();
     for p in patterns.iter().filter(|p| valid_pattern_id(&p.id)) {
-        if fix_dir.join(format!("{}.sh", p.id)).is_file() {
+        let path = fix_dir.join(format!("{}.sh", p.id));
+        if planned.contains(p.id.as_str()) || !path.is_file() {
+            continue;
+        }
+        let text = fs::read_to_string(&path).map_err(|source| KbError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if text.lines().any(|l| l == autofix::GENERATED_MARK) {
+            stale_scripts.push((path, text));
+        }
+    }
+    let mut scripts = BTreeMap::new();
+    for p in &merged {
+        let path = fix_dir.join(format!("{}.sh", p.id));
+        if path.is_file() && !stale_scripts.iter().any(|(s, _)| *s == path) {
             scripts.insert(p.id.clone(), format!("{AUTO_FIX_DIR}/{}.sh", p.id));
         }
     }
@@ -441,11 +597,18 @@ pub fn run(
         );
     }
 
-    let base = old_text.as_deref().unwrap_or(KB_TEMPLATE);
-    let update = suggest(base, patterns, &scripts, opts);
+    let update = suggest_with_types(base, patterns, types, &scripts, opts);
     let mut written = Vec::new();
+    let mut removed = Vec::new();
     if write {
         written = autofix::apply_plans(&plans)?;
+        for (path, _) in &stale_scripts {
+            fs::remove_file(path).map_err(|source| KbError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            removed.push(path.clone());
+        }
         if old_text.as_deref() != Some(update.new_text.as_str()) {
             write_atomic(&kb_path, update.new_text.as_bytes(), None).map_err(|source| {
                 KbError::Write {
@@ -461,7 +624,9 @@ pub fn run(
         old_text,
         update,
         scripts: plans,
+        stale_scripts,
         written,
+        removed,
     })
 }
 

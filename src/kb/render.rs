@@ -3,10 +3,13 @@
 
 use std::fmt::Write as _;
 
-use crate::autofix::command_words;
+use crate::autofix::{command_words, resolved_total};
 use crate::pattern::{Counted, Pattern};
 
 use super::KbOptions;
+use super::group::Entry;
+use super::slots;
+use super::text::group_texts;
 
 /// Longest text taken from a pattern field, in characters.
 const MAX_TEXT: usize = 200;
@@ -133,16 +136,28 @@ fn components(p: &Pattern, opts: &KbOptions) -> String {
     }
 }
 
+/// Time to resolve, from the incidents whose resolution time is known; `不明` when none
+/// is (an error history records no resolution times), never a zero.
 fn resolve_time(p: &Pattern) -> String {
+    let total = resolved_total(p);
+    let unknown = total.saturating_sub(p.resolved);
+    let basis = if unknown > 0 {
+        format!(
+            "解決時刻の分かる{}件から算出、ほか{unknown}件は解決時刻不明",
+            p.resolved
+        )
+    } else {
+        format!("解決済み: {}件", p.resolved)
+    };
     match (p.mean_resolve_secs, p.median_resolve_secs) {
         (Some(mean), Some(median)) => format!(
-            "{}（中央値: {}、解決済み: {}件）",
+            "{}（中央値: {}、{basis}）",
             duration_ja(mean),
             duration_ja(median),
-            p.resolved
         ),
-        (Some(mean), None) => format!("{}（解決済み: {}件）", duration_ja(mean), p.resolved),
-        _ => format!("記録なし（解決済み: {}件）", p.resolved),
+        (Some(mean), None) => format!("{}（{basis}）", duration_ja(mean)),
+        _ if total > 0 => format!("不明（解決済み: {total}件、いずれも解決時刻の記録なし）"),
+        _ => "不明（解決済みなし）".to_string(),
     }
 }
 
@@ -172,38 +187,47 @@ fn push_tail(out: &mut String, p: &Pattern, opts: &KbOptions, script: Option<&st
 }
 
 fn push_actions(out: &mut String, p: &Pattern, opts: &KbOptions) {
-    if p.actions.is_empty() {
+    let actions = group_texts(&p.actions);
+    if actions.is_empty() {
         out.push_str("  1. 記録なし\n");
     }
-    for (i, a) in p.actions.iter().take(opts.max_listed).enumerate() {
+    for (i, a) in actions.iter().take(opts.max_listed).enumerate() {
         let _ = writeln!(out, "  {}. {}（{}件）", i + 1, action(&a.value), a.count);
     }
 }
 
 fn push_prevention(out: &mut String, p: &Pattern, opts: &KbOptions) {
-    if p.preventive_measures.is_empty() {
+    let measures = group_texts(&p.preventive_measures);
+    if measures.is_empty() {
         out.push_str("  - 記録なし\n");
     }
-    for m in p.preventive_measures.iter().take(opts.max_listed) {
+    for m in measures.iter().take(opts.max_listed) {
         let _ = writeln!(out, "  - {}（{}件）", md(&m.value), m.count);
     }
 }
 
-/// The heading title of a new entry: the pattern's name, or its template.
-pub(super) fn title(p: &Pattern) -> String {
-    let name = if p.name.trim().is_empty() {
-        &p.template
-    } else {
-        &p.name
-    };
-    md(name)
+/// The heading title of a new entry: the merged template with its slots named.
+pub(super) fn title(e: &Entry) -> String {
+    md(&e.pattern.name)
+}
+
+/// The error types, verbatim, each with its count; every one is listed.
+fn types(e: &Entry) -> Option<String> {
+    (!e.types.is_empty()).then(|| counted_list(&e.types, usize::MAX, code))
+}
+
+/// Root causes grouped without masking: `Pattern: PATTERN_005` stays as written.
+fn causes(p: &Pattern) -> Option<String> {
+    let causes = group_texts(&p.root_causes);
+    (!causes.is_empty()).then(|| counted_list(&causes, 3, md))
 }
 
 /// A whole entry, markers included; ends with a newline.
-pub(super) fn entry(number: u32, p: &Pattern, opts: &KbOptions, script: Option<&str>) -> String {
+pub(super) fn entry(number: u32, e: &Entry, opts: &KbOptions, script: Option<&str>) -> String {
+    let p = &e.pattern;
     let mut out = String::new();
     let _ = writeln!(out, "<!-- incident:pattern {} -->", p.id);
-    let _ = writeln!(out, "### INCIDENT_{number:03}: {}", title(p));
+    let _ = writeln!(out, "### INCIDENT_{number:03}: {}", title(e));
     out.push_str(NOTE);
     out.push('\n');
     let category = p
@@ -212,37 +236,50 @@ pub(super) fn entry(number: u32, p: &Pattern, opts: &KbOptions, script: Option<&
         .map(|c| capitalised(c.value.as_str()))
         .unwrap_or_else(|| "不明".to_string());
     let _ = writeln!(out, "- **カテゴリ**: {category}");
-    let _ = writeln!(out, "- **症状**: {}", code(&p.template));
-    let causes = if p.root_causes.is_empty() {
-        "記録なし（要調査）".to_string()
-    } else {
-        counted_list(&p.root_causes, 3, md)
-    };
+    if let Some(types) = types(e) {
+        let _ = writeln!(out, "- **エラー型**: {types}");
+    }
+    let _ = writeln!(out, "- **症状**: {}", code(&slots::named(&p.template)));
+    let causes = causes(p).unwrap_or_else(|| "記録なし（要調査）".to_string());
     let _ = writeln!(out, "- **原因**: {causes}");
     out.push_str("- **対応**:\n");
     push_actions(&mut out, p, opts);
     out.push_str("- **予防策**:\n");
     push_prevention(&mut out, p, opts);
     push_tail(&mut out, p, opts, script);
-    let _ = writeln!(out, "- **検出パターン**: `{}`", p.id);
+    let _ = writeln!(out, "- **検出パターン**: {}", pattern_ids(e));
     out.push_str("<!-- /incident:pattern -->\n");
     out
 }
 
+/// The member pattern ids, the representative first.
+fn pattern_ids(e: &Entry) -> String {
+    e.members
+        .iter()
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Figures added under a person's entry, markers included; ends with a newline.
-pub(super) fn enrich(p: &Pattern, opts: &KbOptions, script: Option<&str>) -> String {
+pub(super) fn enrich(e: &Entry, opts: &KbOptions, script: Option<&str>) -> String {
+    let p = &e.pattern;
     let mut out = String::new();
     let _ = writeln!(out, "<!-- incident:enrich {} -->", p.id);
     out.push_str(NOTE);
     out.push('\n');
-    let _ = writeln!(out, "- **検出パターン**: `{}` {}", p.id, code(&p.template));
+    let _ = writeln!(
+        out,
+        "- **検出パターン**: {} {}",
+        pattern_ids(e),
+        code(&slots::named(&p.template))
+    );
+    if let Some(types) = types(e) {
+        let _ = writeln!(out, "- **エラー型**: {types}");
+    }
     push_tail(&mut out, p, opts, script);
-    if !p.root_causes.is_empty() {
-        let _ = writeln!(
-            out,
-            "- **記録された原因**: {}",
-            counted_list(&p.root_causes, 3, md)
-        );
+    if let Some(causes) = causes(p) {
+        let _ = writeln!(out, "- **記録された原因**: {causes}");
     }
     if !p.actions.is_empty() {
         out.push_str("- **記録された対応**:\n");

@@ -132,7 +132,10 @@ fn enriches_the_matching_hand_written_entry() {
     );
     let enrich = &text[block..next];
     assert!(enrich.contains("- **発生件数**: 6件（初回: "), "{enrich}");
-    assert!(enrich.contains("- **平均解決時間**: 1時間25分（中央値: 50分、解決済み: 5件）"));
+    assert!(
+        enrich.contains("- **平均解決時間**: 1時間25分（中央値: 50分、解決済み: 5件）"),
+        "{enrich}"
+    );
     assert!(enrich.contains("- **関連インシデント**: INC-20250709-0003, INC-20250701-0001"));
     assert!(enrich.contains("  1. `systemctl restart app`（5件）"));
 }
@@ -267,15 +270,26 @@ fn run_dry_then_write_then_nothing() {
     let opts = KbOptions::default();
     let fix = AutofixOptions::default();
 
-    let dry = run(&dir, &pats, &opts, &fix, false).expect("dry run");
+    let missing =
+        run(&dir, &pats, &ErrorTypes::new(), &opts, &fix, false).expect_err("no kb directory");
+    assert_eq!(
+        missing.to_string(),
+        format!(
+            "no knowledge-base directory {}: looked for {}",
+            dir.display(),
+            kb_path(&dir).display()
+        )
+    );
+    fs::create_dir(&dir).expect("mkdir kb");
+    let dry = run(&dir, &pats, &ErrorTypes::new(), &opts, &fix, false).expect("dry run");
     assert!(dry.written.is_empty());
-    assert!(!dir.exists(), "a dry run writes nothing");
+    assert!(!kb_path(&dir).exists(), "a dry run writes nothing");
     let shown = dry.diff();
     assert!(shown.starts_with("--- /dev/null\n"), "{shown}");
     assert!(shown.contains("+<!-- incident:enrich P1a2b3c4d -->"));
     assert!(shown.contains("auto_fix/P1a2b3c4d.sh"));
 
-    let wrote = run(&dir, &pats, &opts, &fix, true).expect("write");
+    let wrote = run(&dir, &pats, &ErrorTypes::new(), &opts, &fix, true).expect("write");
     assert_eq!(wrote.written.len(), 3, "{:?}", wrote.written);
     let text = fs::read_to_string(kb_path(&dir)).expect("kb");
     assert_eq!(text, dry.update.new_text);
@@ -283,7 +297,7 @@ fn run_dry_then_write_then_nothing() {
         text.contains("- **自動修正スクリプト**: [auto_fix/P1a2b3c4d.sh](auto_fix/P1a2b3c4d.sh)")
     );
 
-    let again = run(&dir, &pats, &opts, &fix, true).expect("rerun");
+    let again = run(&dir, &pats, &ErrorTypes::new(), &opts, &fix, true).expect("rerun");
     assert!(again.written.is_empty(), "{:?}", again.written);
     assert_eq!(again.diff(), "");
 }
@@ -331,4 +345,275 @@ fn long_migrated_template_enriches_the_team_entry() {
     let update = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default());
     assert!(update.added.is_empty(), "{:?}", update.added);
     assert_eq!(update.enriched[0].entry.as_deref(), Some("INCIDENT_002"));
+}
+
+/// Regression: migrated errors have no resolution time; the entry said `平均解決時間: 0秒`.
+#[test]
+fn unknown_resolution_time_reads_unknown_never_zero() {
+    use crate::model::Status;
+    let mut p = disk();
+    p.statuses = vec![counted(Status::Resolved, 4)];
+    p.resolved = 0;
+    p.mean_resolve_secs = None;
+    p.median_resolve_secs = None;
+    let text = suggest(KB_TEMPLATE, &[p.clone()], &none(), &KbOptions::default()).new_text;
+    assert!(
+        text.contains("- **平均解決時間**: 不明（解決済み: 4件、いずれも解決時刻の記録なし）"),
+        "{text}"
+    );
+    assert!(!text.contains("0秒"));
+
+    p.statuses = vec![counted(Status::Resolved, 10)];
+    p.resolved = 3;
+    p.mean_resolve_secs = Some(600.0);
+    let text = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default()).new_text;
+    assert!(
+        text.contains(
+            "- **平均解決時間**: 10分（解決時刻の分かる3件から算出、ほか7件は解決時刻不明）"
+        ),
+        "{text}"
+    );
+}
+
+/// Entries whose templates differ only in a file or a few-valued value are one entry.
+#[test]
+fn near_duplicate_patterns_make_one_entry() {
+    let a = pattern(
+        "P0000000000000a01",
+        "QuotaError in workers/a.py — 'user_id' missing for table orders",
+        5,
+    );
+    let b = pattern(
+        "P0000000000000b02",
+        "QuotaError in libs/b.py — 'user_id' missing for table orders",
+        4,
+    );
+    let c = pattern(
+        "P0000000000000c03",
+        "QuotaError in libs/b.py — 'user_id' missing for table invoices",
+        2,
+    );
+    let update = suggest(KB_TEMPLATE, &[a, b, c], &none(), &KbOptions::default());
+    assert_eq!(update.added.len(), 1, "{:?}", update.added);
+    let text = &update.new_text;
+    assert!(text.contains("- **発生件数**: 11件"), "{text}");
+    assert!(
+        text.contains("- **エラー型**: `QuotaError`（11件）"),
+        "{text}"
+    );
+    assert!(
+        text.contains("### INCIDENT_006: 'user_id' missing for table \\<table\\>"),
+        "{text}"
+    );
+
+    // An earlier run wrote one entry per file: the extra blocks go, the first stays.
+    let old = suggest(
+        KB_TEMPLATE,
+        &[pattern(
+            "P0000000000000b02",
+            "QuotaError in libs/b.py — 'user_id' missing for table orders",
+            4,
+        )],
+        &none(),
+        &KbOptions::default(),
+    );
+    let both = suggest(
+        &old.new_text,
+        &[pattern(
+            "P0000000000000a01",
+            "QuotaError in workers/a.py — 'user_id' missing for table orders",
+            5,
+        )],
+        &none(),
+        &KbOptions::default(),
+    );
+    assert_eq!(both.added.len(), 1);
+    let pats = [
+        pattern(
+            "P0000000000000a01",
+            "QuotaError in workers/a.py — 'user_id' missing for table orders",
+            5,
+        ),
+        pattern(
+            "P0000000000000b02",
+            "QuotaError in libs/b.py — 'user_id' missing for table orders",
+            4,
+        ),
+    ];
+    let merged = suggest(&both.new_text, &pats, &none(), &KbOptions::default());
+    assert_eq!(merged.removed.len(), 1, "{merged:#?}");
+    assert_eq!(merged.removed[0].pattern_id, "P0000000000000a01");
+    assert_eq!(
+        merged.new_text.matches("\n<!-- incident:pattern ").count(),
+        1
+    );
+    assert!(
+        merged
+            .new_text
+            .contains("<!-- incident:pattern P0000000000000b02 -->")
+    );
+    let again = suggest(&merged.new_text, &pats, &none(), &KbOptions::default());
+    assert!(again.is_unchanged(), "{again:#?}");
+    assert_eq!(without_blocks(&merged.new_text), KB_TEMPLATE);
+}
+
+/// Regression: the ModuleNotFoundError pattern did not link to INCIDENT_001, whose cause
+/// names ModuleNotFoundError.
+#[test]
+fn error_type_named_in_a_hand_written_entry_links_to_it() {
+    let mut p = pattern(
+        "P00000000000d0d1",
+        "ModuleNotFoundError in workers/etl.py — No module named 'orjson'",
+        5,
+    );
+    p.components = vec![counted("workers/etl.py".to_string(), 5)];
+    let update = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default());
+    assert!(update.added.is_empty(), "{:?}", update.added);
+    assert_eq!(update.enriched[0].entry.as_deref(), Some("INCIDENT_001"));
+}
+
+/// Regression: root causes were mined into masked templates (`Pattern: <*>`).
+#[test]
+fn root_causes_are_shown_as_written() {
+    let mut p = disk();
+    p.root_causes = vec![
+        counted("Pattern: PATTERN_005".to_string(), 7),
+        counted("pattern: PATTERN_005.".to_string(), 1),
+        counted("Pattern: PATTERN_006".to_string(), 2),
+    ];
+    let text = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default()).new_text;
+    assert!(
+        text.contains("- **原因**: Pattern: PATTERN_005（8件）、Pattern: PATTERN_006（2件）"),
+        "{text}"
+    );
+}
+
+/// A fix recorded per file (restart that file's worker) is not replayed for the merged
+/// problem; a fix every file shares is.
+#[test]
+fn merged_entries_script_only_shared_fixes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("kb");
+    fs::create_dir(&dir).expect("mkdir");
+    let member = |id: &str, file: &str, fix: &str| {
+        let mut p = pattern(
+            id,
+            &format!("CrashError in {file} — worker crashed (OOM)"),
+            5,
+        );
+        p.actions = vec![counted(fix.to_string(), 4)];
+        p.action_sets = vec![counted(vec![fix.to_string()], 4)];
+        p
+    };
+    let per_file = [
+        member(
+            "P00000000000000f1",
+            "workers/a.py",
+            "systemctl restart a-worker",
+        ),
+        member(
+            "P00000000000000f2",
+            "workers/b.py",
+            "systemctl restart b-worker",
+        ),
+    ];
+    let fix = AutofixOptions::default();
+    let r = run(
+        &dir,
+        &per_file,
+        &ErrorTypes::new(),
+        &KbOptions::default(),
+        &fix,
+        false,
+    )
+    .expect("run");
+    assert_eq!(r.update.added.len(), 1);
+    assert!(r.scripts.is_empty(), "{:#?}", r.scripts);
+
+    let shared = [
+        member(
+            "P00000000000000f1",
+            "workers/a.py",
+            "supervisorctl restart all",
+        ),
+        member(
+            "P00000000000000f2",
+            "workers/b.py",
+            "supervisorctl restart all",
+        ),
+    ];
+    let r = run(
+        &dir,
+        &shared,
+        &ErrorTypes::new(),
+        &KbOptions::default(),
+        &fix,
+        false,
+    )
+    .expect("run");
+    assert_eq!(r.scripts.len(), 1);
+    assert!(
+        r.scripts[0]
+            .script
+            .content
+            .contains("\nrun supervisorctl restart all\n")
+    );
+}
+
+/// Regression: a script an earlier version generated (keyword rule: restart the broker
+/// for a worker crash) stayed on disk and linked after its pattern stopped getting one.
+#[test]
+fn stale_generated_scripts_are_removed_and_unlinked() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("kb");
+    fs::create_dir_all(dir.join(AUTO_FIX_DIR)).expect("mkdir");
+    let mut p = disk();
+    p.actions = vec![counted("ログを確認".to_string(), 3)];
+    p.action_sets = vec![counted(vec!["ログを確認".to_string()], 3)];
+    let old = dir.join(AUTO_FIX_DIR).join(format!("{}.sh", p.id));
+    fs::write(
+        &old,
+        "#!/usr/bin/env bash\n# incident:generated\nrun systemctl restart rabbitmq-server\n",
+    )
+    .expect("old script");
+    let mine = dir.join(AUTO_FIX_DIR).join("P0000000000000999.sh");
+    fs::write(&mine, "#!/usr/bin/env bash\necho mine\n").expect("hand script");
+    let mut hand = disk();
+    hand.id = "P0000000000000999".into();
+    let fix = AutofixOptions::default();
+    let pats = [p, hand];
+    let dry = run(
+        &dir,
+        &pats,
+        &ErrorTypes::new(),
+        &KbOptions::default(),
+        &fix,
+        false,
+    )
+    .expect("dry run");
+    assert_eq!(dry.stale_scripts.len(), 1);
+    assert!(
+        dry.diff()
+            .contains("-run systemctl restart rabbitmq-server")
+    );
+    assert!(
+        !dry.update
+            .new_text
+            .contains(&format!("auto_fix/{}.sh", pats[0].id))
+    );
+    let wrote = run(
+        &dir,
+        &pats,
+        &ErrorTypes::new(),
+        &KbOptions::default(),
+        &fix,
+        true,
+    )
+    .expect("write");
+    assert_eq!(wrote.removed, std::slice::from_ref(&old));
+    assert!(!old.exists());
+    assert!(
+        mine.exists(),
+        "a script without the generated mark is a person's"
+    );
 }

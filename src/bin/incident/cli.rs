@@ -536,6 +536,13 @@ pub(crate) struct GenerateArgs {
     /// Where to write it
     #[arg(short, long, default_value = "error_history.json")]
     pub(crate) output: PathBuf,
+    /// Also draw hard-to-group problems: error types with digits raised from several
+    /// files, variables with few values (database user, table, bucket)
+    #[arg(long)]
+    pub(crate) extended: bool,
+    /// Write each record's ground-truth problem id to FILE, one JSON line per record
+    #[arg(long, value_name = "FILE")]
+    pub(crate) truth: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -612,7 +619,7 @@ pub(crate) struct KbSuggestArgs {
     #[arg(long)]
     pub(crate) write: bool,
     /// Knowledge-base directory (holds INCIDENT_PATTERNS_KB.md and auto_fix/)
-    #[arg(long, default_value = "kb")]
+    #[arg(long, visible_alias = "kb", value_name = "DIR", default_value = "kb")]
     pub(crate) kb_dir: PathBuf,
     /// Patterns seen fewer times get no entry
     #[arg(long, default_value_t = 3)]

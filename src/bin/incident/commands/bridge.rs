@@ -34,7 +34,19 @@ fn generate(a: GenerateArgs) -> Result<ExitCode> {
     let tmp = a.output.with_extension("json.tmp");
     let f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
-    incident::generate(a.count, a.seed, a.migrated_share, &mut w)?;
+    let opts = incident::GenerateOptions {
+        n: a.count,
+        seed: a.seed,
+        migrated_share: a.migrated_share,
+        extended: a.extended,
+    };
+    let truth = match &a.truth {
+        Some(path) => {
+            Some(File::create(path).with_context(|| format!("cannot write {}", path.display()))?)
+        }
+        None => None,
+    };
+    incident::generate_with(&opts, &mut w, truth)?;
     w.flush()?;
     drop(w);
     std::fs::rename(&tmp, &a.output)?;

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::{AnalyzeOptions, AutofixOptions, KbOptions};
+use incident::{AnalyzeOptions, AutofixOptions, KbError, KbOptions};
 
 use super::print;
 use crate::cli::KbCommand;
@@ -20,26 +20,50 @@ pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
         min_count: a.min_count,
         ..KbOptions::default()
     };
-    let r = incident::run_kb(
+    // Types the miner turned into a slot are read back from a sample of each pattern.
+    let types = incident::masked_error_types(&m, &patterns, 1000)?;
+    let r = match incident::run_kb(
         &a.kb_dir,
         &patterns,
+        &types,
         &opts,
         &AutofixOptions::default(),
         a.write,
-    )?;
+    ) {
+        Err(e @ KbError::NoDir { .. }) => {
+            anyhow::bail!(
+                "{e}; create it with `mkdir -p {}` (the shipped template starts the file), or point at one with --kb DIR",
+                a.kb_dir.display()
+            );
+        }
+        r => r?,
+    };
+    if r.old_text.is_none() {
+        eprintln!(
+            "{} does not exist yet: starting from the shipped template",
+            r.kb_path.display()
+        );
+    }
     for w in &r.update.warnings {
         eprintln!("warning: {w}");
     }
     let u = &r.update;
     let counts = format!(
-        "{} new entries, {} updated, {} enriched",
+        "{} new entries, {} updated, {} enriched, {} merged away",
         u.added.len(),
         u.updated.len(),
-        u.enriched.len()
+        u.enriched.len(),
+        u.removed.len()
     );
     if a.write {
         for p in &r.written {
             eprintln!("wrote {}", p.display());
+        }
+        for p in &r.removed {
+            eprintln!(
+                "removed {} (generated earlier; no longer applies)",
+                p.display()
+            );
         }
         print(&format!(
             "{counts}; {} file(s) written{}\n",
