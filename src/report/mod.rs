@@ -24,8 +24,9 @@ pub fn render_json(metrics: &Metrics, out: &mut impl Write) -> io::Result<()> {
     writeln!(out)
 }
 
-/// `45s`, `12m 30s`, `3h 12m`, `2d 4h`; `n/a` when undefined.
-pub(crate) fn duration(seconds: Option<f64>) -> String {
+/// A duration as people write it: the two largest units (`12m 30s`, `3h 12m`, `2d 4h`),
+/// whole days past 100 days, years past one; `n/a` when undefined.
+pub fn duration(seconds: Option<f64>) -> String {
     let Some(s) = seconds.filter(|s| s.is_finite()) else {
         return "n/a".into();
     };

@@ -10,12 +10,11 @@ use super::{print, print_json, progress_bar};
 use crate::cli::{AnalyzeArgs, OutFormat, PatternsArgs};
 use crate::config;
 
+/// A duration as the reports write it; `unknown` when no resolution time is known.
 fn secs(s: Option<f64>) -> String {
     match s {
-        None => "-".into(),
-        Some(s) if s < 3600.0 => format!("{:.0}m", s / 60.0),
-        Some(s) if s < 86400.0 => format!("{:.1}h", s / 3600.0),
-        Some(s) => format!("{:.1}d", s / 86400.0),
+        None => "unknown".into(),
+        Some(_) => incident::format_duration(s),
     }
 }
 
