@@ -46,6 +46,14 @@ fn is_word(l: &Lexeme) -> bool {
     !matches!(l.class, Class::Punct | Class::Space)
 }
 
+/// Chinese, Japanese or Korean text, which does not separate words with spaces.
+fn is_cjk(l: &Lexeme) -> bool {
+    matches!(
+        l.class,
+        Class::Han | Class::Hiragana | Class::Katakana | Class::Hangul
+    )
+}
+
 fn is_punct(l: &Lexeme, msg: &str, c: u8) -> bool {
     l.class == Class::Punct && l.end - l.start == 1 && msg.as_bytes()[l.start as usize] == c
 }
@@ -63,9 +71,85 @@ fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A segment of a word (between `.`, `-`, `_`, ...) that holds digits but reads as a name.
+/// Numbers in names are versions or indexes of one digit or bit widths (powers of two):
+/// letters then such a number (`psycopg2`, `ipv6`, `sha256`, `utf8`, `eth0`), or such
+/// numbers inside a capitalised compound (`HTTP2ProtocolError`, `S3UploadFailedError`,
+/// `Base64DecodeError`). Other numbers (`bglio617`, `node148`), a digit first, a single
+/// letter before a number (`R02`, `u0`) or lower case after one (`df0798e`) make a value.
+fn is_name_segment(seg: &[u8]) -> bool {
+    let mut i = 0;
+    let mut first_letters = 0;
+    while i < seg.len() && seg[i].is_ascii_alphabetic() {
+        i += 1;
+        first_letters += 1;
+    }
+    if first_letters == 0 {
+        return false;
+    }
+    while i < seg.len() {
+        let start = i;
+        while i < seg.len() && seg[i].is_ascii_digit() {
+            i += 1;
+        }
+        if !is_name_number(&seg[start..i]) {
+            return false;
+        }
+        if i == seg.len() {
+            return first_letters >= 2;
+        }
+        // After a number: a capitalised word (`2Protocol`), which must follow one.
+        let camel =
+            i + 1 < seg.len() && seg[i].is_ascii_uppercase() && seg[i + 1].is_ascii_lowercase();
+        if i > start && !camel {
+            return false;
+        }
+        while i < seg.len() && seg[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+    }
+    true
+}
+
+fn is_name_number(d: &[u8]) -> bool {
+    match d.len() {
+        0 | 1 => true,
+        2..=4 if d[0] != b'0' => {
+            let n = d.iter().fold(0u32, |n, &b| n * 10 + u32::from(b - b'0'));
+            n.is_power_of_two()
+        }
+        _ => false,
+    }
+}
+
+/// `s` holds a number that is a value, not part of a name (see [`is_name_segment`]).
+fn has_value_digits(s: &str) -> bool {
+    if !has_digit(s) {
+        return false;
+    }
+    !s.is_ascii()
+        || s.split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|seg| seg.bytes().any(|b| b.is_ascii_digit()) && !is_name_segment(seg.as_bytes()))
+}
+
+/// A relative path to a file: `dir/name.ext` (`libs/db.py`, `workers/a.py`).
+fn is_file_path(s: &str) -> bool {
+    let Some((dir, file)) = s.rsplit_once('/') else {
+        return false;
+    };
+    let Some((stem, ext)) = file.rsplit_once('.') else {
+        return false;
+    };
+    !dir.is_empty()
+        && !stem.is_empty()
+        && (1..=5).contains(&ext.len())
+        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !s.contains("//")
+}
+
 fn word_is_var(s: &str) -> bool {
     let b = s.as_bytes();
-    if has_digit(s) {
+    if has_value_digits(s) || is_file_path(s) {
         return true;
     }
     if b.len() > 1
@@ -115,8 +199,9 @@ fn is_time_unit(s: &str) -> bool {
     s.len() <= 7 && UNITS.iter().any(|u| u.eq_ignore_ascii_case(s))
 }
 
-/// A DNS name such as `db-1.example.com` or `localhost` (lower case, so that dotted
-/// identifiers like `state.clipTopAmount` are not taken for hosts).
+/// A DNS name such as `db-1.example.com`, `MININT-7.corp.example.com` or `localhost` (with
+/// a lower-case top-level label, so that dotted identifiers like `state.clipTopAmount` are
+/// not taken for hosts).
 fn is_host(s: &str) -> bool {
     if s == "localhost" {
         return true;
@@ -126,7 +211,7 @@ fn is_host(s: &str) -> bool {
         && tld.len() >= 2
         && tld.bytes().all(|b| b.is_ascii_lowercase())
         && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 fn is_date_word(s: &str) -> bool {
@@ -223,7 +308,10 @@ impl Masker {
             let after_eq = j > 0 && is_punct(&lx[j - 1], msg, b'=');
             if quote
                 && (is_punct(&l, msg, b'\'') || after_eq)
-                && (j == 0 || l.space_before || lx[j - 1].class == Class::Punct)
+                && (j == 0
+                    || l.space_before
+                    || lx[j - 1].class == Class::Punct
+                    || is_cjk(&lx[j - 1]))
                 && let Some(close) = closing_quote(lx, msg, j)
             {
                 self.push(msg, l, false);
@@ -446,7 +534,10 @@ fn closing_quote(lx: &[Lexeme], msg: &str, j: usize) -> Option<usize> {
     let limit = (j + 64).min(lx.len());
     (j + 1..limit).find(|&k| {
         is_punct(&lx[k], msg, q)
-            && (k + 1 == lx.len() || lx[k + 1].space_before || !is_word(&lx[k + 1]))
+            && (k + 1 == lx.len()
+                || lx[k + 1].space_before
+                || !is_word(&lx[k + 1])
+                || is_cjk(&lx[k + 1]))
     })
 }
 
@@ -507,6 +598,7 @@ mod tests {
             "connect <*> failed"
         );
         assert_eq!(mask("connect localhost:80"), "connect <*>");
+        assert_eq!(mask("proxy MININT-7.corp.example.com:5488"), "proxy <*>");
         // A dotted identifier with a count is not a host.
         assert_eq!(mask("state.clipTopAmount:180"), "state.clipTopAmount:<*>");
     }
@@ -599,6 +691,57 @@ mod tests {
             "took <*> ms (<*>, powerd)"
         );
         assert_eq!(mask("Probing bus (bus 0)"), "Probing bus (bus <*>)");
+    }
+
+    #[test]
+    fn names_with_digits_stay_whole() {
+        for name in [
+            "psycopg2.OperationalError",
+            "psycopg2.errors.DeadlockDetected",
+            "HTTP2ProtocolError",
+            "S3UploadFailedError",
+            "OAuth2TokenExpired",
+            "Base64DecodeError",
+            "ipv6",
+            "sha256",
+            "utf8",
+            "eth0",
+        ] {
+            assert_eq!(mask(&format!("{name} raised")), format!("{name} raised"));
+        }
+        assert_eq!(
+            mask("psycopg2.OperationalError in libs/db.py"),
+            "psycopg2.OperationalError in <*>"
+        );
+        // Numbers that are not versions or bit widths are values, even when fused.
+        for value in [
+            "node148",
+            "bglio617",
+            "R02-M1-N0",
+            "u0",
+            "t761",
+            "df0798e",
+            "sa-12",
+        ] {
+            assert_eq!(mask(&format!("on {value} now")), "on <*> now", "{value}");
+        }
+    }
+
+    #[test]
+    fn file_paths_are_values() {
+        assert_eq!(mask("KeyError in workers/a.py"), "KeyError in <*>");
+        assert_eq!(
+            mask("content type application/json"),
+            "content type application/json"
+        );
+    }
+
+    #[test]
+    fn quotes_next_to_japanese() {
+        assert_eq!(
+            mask("キー'user_id'が見つかりません"),
+            "キー'<*>'が見つかりません"
+        );
     }
 
     #[test]
