@@ -323,6 +323,18 @@ impl Masker {
                 continue;
             }
             self.push(msg, l, false);
+            // `key=` with nothing after it: the value is empty, not absent
+            // (`ruser= rhost=...` is the event of `ruser=alice rhost=...`).
+            if is_punct(&l, msg, b'=')
+                && !l.space_before
+                && j > 0
+                && is_word(&lx[j - 1])
+                && (j + 1 == n || lx[j + 1].space_before)
+            {
+                self.push_var(l.end, l.end, false);
+                j += 1;
+                continue;
+            }
             if is_punct(&l, msg, b'=')
                 && !(j > 0 && is_punct(&lx[j - 1], msg, b'='))
                 && j + 1 < n
@@ -372,6 +384,21 @@ impl Masker {
     /// closing bracket.
     fn fold_restatement(&mut self, msg: &str, end: u32) -> bool {
         let n = self.toks.len();
+        if n < 2 {
+            return false;
+        }
+        // An empty restatement (`10.0.0.1 ()`) is a missing one.
+        let (a, open) = (self.toks[n - 2], self.toks[n - 1]);
+        if a.var
+            && !open.var
+            && open.space_before
+            && msg.as_bytes()[open.start as usize] == b'('
+            && open.end + 1 == end
+        {
+            self.toks.truncate(n - 1);
+            self.toks[n - 2].end = end;
+            return true;
+        }
         if n < 3 {
             return false;
         }
@@ -632,7 +659,12 @@ mod tests {
             mask("mode=fast, bounds=Rect(0, 0 - 10, 20)"),
             "mode=<*>, bounds=Rect(<*> - <*>)"
         );
-        assert_eq!(mask("logname= uid=0 euid=0"), "logname= uid=<*> euid=<*>");
+        // An empty value is a value.
+        assert_eq!(
+            mask("logname= uid=0 euid=0"),
+            "logname=<*> uid=<*> euid=<*>"
+        );
+        assert_eq!(mask("ruser= rhost=x"), mask("ruser=bob rhost=x"));
         assert_eq!(mask("if a == b"), "if a == b");
         assert_eq!(mask("don't stop"), "don't stop");
         assert_eq!(mask("enabled: true"), "enabled: <*>");
@@ -691,6 +723,12 @@ mod tests {
             "took <*> ms (<*>, powerd)"
         );
         assert_eq!(mask("Probing bus (bus 0)"), "Probing bus (bus <*>)");
+        // An empty restatement is a missing one.
+        assert_eq!(
+            mask("connection from 10.0.0.1 () at 07:07:00"),
+            mask("connection from 10.0.0.2 at 07:07:02")
+        );
+        assert_eq!(mask("called foo() now"), "called foo() now");
     }
 
     #[test]
