@@ -217,8 +217,11 @@ fn hash_without(h: u64, pow: &[u64], tpl: &[u32], i: usize) -> u64 {
 /// `registered new driver usbhid`) rather than holding a value.
 const MIN_CONTEXT: usize = 3;
 
+/// An upper-case word or constant name (`LOOKING`, `FAIL_TASK_CLEANUP`).
 fn is_upper_word(s: &str) -> bool {
-    s.len() >= 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+    s.len() >= 2
+        && s.as_bytes()[0].is_ascii_uppercase()
+        && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
 }
 
 fn is_word_sym(interner: &Interner, t: u32) -> bool {
@@ -255,8 +258,21 @@ pub(crate) fn cluster(
         groups,
     };
 
-    subsume(&mut gs, &interner);
-    distinct_values(&mut gs, &interner, cfg);
+    // A slot made variable can let another slot agree everywhere else (a table and the
+    // user who locked it), and a constant where a template now has a variable is a value
+    // too; a few rounds reach the fixed point in practice.
+    for _ in 0..3 {
+        let mut changed = false;
+        if cfg.subsume {
+            changed |= subsume(&mut gs, &interner);
+        }
+        if cfg.distinct_values {
+            changed |= distinct_values(&mut gs, &interner, cfg);
+        }
+        if !changed {
+            break;
+        }
+    }
     if cfg.similarity < 1.0 {
         drain(&mut gs, cfg.depth, cfg.similarity);
     }
@@ -314,7 +330,8 @@ pub(crate) fn cluster(
 /// Joins a group into a group of the same length that equals it except that one or two of
 /// its constants are variables there: a constant seen where other messages have a variable
 /// is a value too (`chdir(pwd)` next to `chdir(<*>)`).
-fn subsume(gs: &mut Groups, interner: &Interner) {
+fn subsume(gs: &mut Groups, interner: &Interner) -> bool {
+    let mut changed = false;
     let pow = powers(gs.groups.iter().map(|g| g.tpl.len()).max().unwrap_or(0));
     let hashes: Vec<u64> = gs.groups.iter().map(|g| seq_hash(&pow, &g.tpl)).collect();
     // Groups sorted by (length, hash), and where each (length, hash) run starts.
@@ -375,9 +392,11 @@ fn subsume(gs: &mut Groups, interner: &Interner) {
             }
         }
         if let Some(t) = best {
+            changed |= gs.find(t) != gs.find(g);
             gs.union(t, g);
         }
     }
+    changed
 }
 
 /// Makes a position variable when templates that are equal everywhere else (and keep at
@@ -385,7 +404,8 @@ fn subsume(gs: &mut Groups, interner: &Interner) {
 /// `cfg.many_values`, or at least `cfg.min_values` of which one is rare. A few frequent
 /// values (`GET`, `POST`, `DELETE`) or a few upper-case words (`LEADING`, `LOOKING`) are
 /// kept apart as constants.
-fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
+fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) -> bool {
+    let mut changed = false;
     let k = cfg.min_values.max(2);
     let roots = gs.roots();
     let pow = powers(
@@ -437,18 +457,12 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
             .map(|s| s.3 as usize)
             .filter(|&m| same(&gs.groups[m].tpl))
             .collect();
-        let rare = members
+        let values: Vec<(u32, usize)> = members
             .iter()
-            .any(|&m| gs.groups[m].count <= cfg.rare_count);
-        // A few upper-case words are states or modes (`LOOKING`, `FOLLOWING`), not values.
-        if members.len() < cfg.many_values
-            && members
-                .iter()
-                .all(|&m| is_upper_word(interner.text(gs.groups[m].tpl[i])))
-        {
-            continue;
-        }
-        if members.len() >= cfg.many_values || (members.len() >= k && rare) {
+            .map(|&m| (gs.groups[m].tpl[i], gs.groups[m].count))
+            .collect();
+        if slot_is_variable(interner, cfg, &values) {
+            changed = true;
             for &m in &members[1..] {
                 gs.union(first, m);
             }
@@ -458,6 +472,32 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
             }
         }
     }
+    changed
+}
+
+/// Whether the values seen in one slot of templates that share everything else are
+/// parameters rather than the words that tell events apart. `values` holds each distinct
+/// value with its number of messages.
+fn slot_is_variable(interner: &Interner, cfg: &MinerConfig, values: &[(u32, usize)]) -> bool {
+    let k = values.len();
+    if k >= cfg.many_values {
+        return true;
+    }
+    if k < cfg.min_values.max(2) {
+        return false;
+    }
+    // A few upper-case words are states or modes (`LOOKING`, `FOLLOWING`), not values.
+    if values.iter().all(|&(t, _)| is_upper_word(interner.text(t))) {
+        return false;
+    }
+    // A long tail (one value rare): the slot holds parameters. Without one, lower-case
+    // names are parameters too (user, service, table and channel names), while capitalised
+    // words are the program's own vocabulary (`VM Paused`, `VM Resumed`).
+    values.iter().any(|&(_, c)| c <= cfg.rare_count)
+        || (cfg.lower_case_values
+            && values
+                .iter()
+                .all(|&(t, _)| !interner.text(t).starts_with(|ch: char| ch.is_uppercase())))
 }
 
 /// Drain: templates of equal length and equal leading tokens join when the share of
