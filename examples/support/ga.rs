@@ -37,5 +37,6 @@ pub(crate) fn ablations() -> Vec<(&'static str, MinerConfig)> {
         ("-distinct", off(|c| c.distinct_values = false)),
         ("-varlen", off(|c| c.merge_variable_length = false)),
         ("-lower", off(|c| c.lower_case_values = false)),
+        ("-known", off(|c| c.known_values = false)),
     ]
 }

@@ -1,7 +1,7 @@
 //! Grouping the distinct masked messages into templates.
 
 use super::mask::{Masker, PLACEHOLDER};
-use super::{FastMap, MinedCluster, MinerConfig, mask, template_id};
+use super::{FastMap, FastSet, MinedCluster, MinerConfig, mask, template_id};
 
 /// Token symbol of a variable.
 pub(crate) const VAR: u32 = 0;
@@ -261,13 +261,14 @@ pub(crate) fn cluster(
     // A slot made variable can let another slot agree everywhere else (a table and the
     // user who locked it), and a constant where a template now has a variable is a value
     // too; a few rounds reach the fixed point in practice.
+    let mut known = FastSet::default();
     for _ in 0..3 {
         let mut changed = false;
         if cfg.subsume {
             changed |= subsume(&mut gs, &interner);
         }
         if cfg.distinct_values {
-            changed |= distinct_values(&mut gs, &interner, cfg);
+            changed |= distinct_values(&mut gs, &interner, cfg, &mut known);
         }
         if !changed {
             break;
@@ -404,9 +405,19 @@ fn subsume(gs: &mut Groups, interner: &Interner) -> bool {
 /// `cfg.many_values`, or at least `cfg.min_values` of which one is rare. A few frequent
 /// values (`GET`, `POST`, `DELETE`) or a few upper-case words (`LEADING`, `LOOKING`) are
 /// kept apart as constants.
-fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) -> bool {
+///
+/// Values of a slot made variable are remembered in `known`: in a text with too little
+/// context for the rule above, a slot is variable when it shows two or more values that
+/// are all known values (`eth0: link down` beside `eth1: link down`, once `eth0` and
+/// `eth1` were seen as values where the context was clear).
+fn distinct_values(
+    gs: &mut Groups,
+    interner: &Interner,
+    cfg: &MinerConfig,
+    known: &mut FastSet<u32>,
+) -> bool {
     let mut changed = false;
-    let k = cfg.min_values.max(2);
+    let min_context = if cfg.known_values { 1 } else { MIN_CONTEXT };
     let roots = gs.roots();
     let pow = powers(
         roots
@@ -423,7 +434,7 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) -> b
         let words = tpl.iter().filter(|&&t| is_word_sym(interner, t)).count();
         let h = seq_hash(&pow, tpl);
         for i in 0..tpl.len() {
-            if tpl[i] == VAR || words - usize::from(is_word_sym(interner, tpl[i])) < MIN_CONTEXT {
+            if tpl[i] == VAR || words - usize::from(is_word_sym(interner, tpl[i])) < min_context {
                 continue;
             }
             slots.push((
@@ -441,11 +452,16 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) -> b
         let end = start + slots[start..].partition_point(|s| (s.0, s.1, s.2) == (len, h, i));
         let run = &slots[start..end];
         start = end;
-        if run.len() < k {
+        if run.len() < 2 {
             continue;
         }
         let i = i as usize;
         let first = run[0].3 as usize;
+        let short = {
+            let tpl = &gs.groups[first].tpl;
+            let words = tpl.iter().filter(|&&t| is_word_sym(interner, t)).count();
+            words - usize::from(is_word_sym(interner, tpl[i])) < MIN_CONTEXT
+        };
         let same = |o: &[u32]| {
             o.iter()
                 .zip(&gs.groups[first].tpl)
@@ -461,8 +477,16 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) -> b
             .iter()
             .map(|&m| (gs.groups[m].tpl[i], gs.groups[m].count))
             .collect();
-        if slot_is_variable(interner, cfg, &values) {
+        let variable = if short {
+            values.len() >= 2 && known_values(interner, known, &values)
+        } else {
+            slot_is_variable(interner, cfg, &values)
+        };
+        if variable {
             changed = true;
+            if cfg.known_values {
+                known.extend(values.iter().map(|v| v.0));
+            }
             for &m in &members[1..] {
                 gs.union(first, m);
             }
@@ -473,6 +497,24 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) -> b
         }
     }
     changed
+}
+
+/// Whether all `values` are known values, or known values fused to one and the same
+/// constant suffix (`sshd.service`, `ftpd.service` once `sshd` and `ftpd` are known).
+fn known_values(interner: &Interner, known: &FastSet<u32>, values: &[(u32, usize)]) -> bool {
+    if values.iter().all(|v| known.contains(&v.0)) {
+        return true;
+    }
+    let split = |t: u32| {
+        let text = interner.text(t);
+        let at = text.find(['.', '-', '_', '@', ':'])?;
+        let stem = interner.get(&text[..at])?;
+        known.contains(&stem).then(|| &text[at..])
+    };
+    let Some(suffix) = split(values[0].0) else {
+        return false;
+    };
+    values.iter().all(|v| split(v.0) == Some(suffix))
 }
 
 /// Whether the values seen in one slot of templates that share everything else are

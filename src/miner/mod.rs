@@ -16,7 +16,9 @@
 //!    only lower-case names) becomes a variable (user, table and channel names), while a
 //!    few capitalised or upper-case words (`GET`, `POST`, `Paused`, `LOOKING`) and any two
 //!    values stay apart, and so does the slot of a text with fewer than three other
-//!    constant words (`cupsd startup succeeded`). Steps 1 and 2 repeat to a fixed point
+//!    constant words (`cupsd startup succeeded`) unless all its values were made variables
+//!    elsewhere (`eth0: link down`), alone or fused to one suffix (`sshd.service`). Steps 1
+//!    and 2 repeat to a fixed point
 //!    (at most three rounds), so several few-valued slots of one message all become
 //!    variables;
 //! 3. optionally, Drain's similarity pass over a prefix tree of length and leading tokens
@@ -54,6 +56,9 @@ pub struct MinerConfig {
     /// A slot with at least `min_values` lower-case names is variable even when none of
     /// them is rare (user, table and channel names); capitalised words need a rare one.
     pub lower_case_values: bool,
+    /// In a text with too little context for `min_values`, a slot is variable when all its
+    /// values (two or more) were made variable elsewhere.
+    pub known_values: bool,
     /// A slot with at least this many distinct constants becomes a variable whatever their
     /// counts.
     pub many_values: usize,
@@ -80,6 +85,7 @@ impl Default for MinerConfig {
             rare_count: 3,
             many_values: 6,
             lower_case_values: true,
+            known_values: true,
             subsume: true,
             distinct_values: true,
             merge_variable_length: true,
@@ -140,6 +146,7 @@ impl Hasher for Fnv {
 }
 
 pub(crate) type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
+pub(crate) type FastSet<K> = rustc_hash::FxHashSet<K>;
 
 /// Short stable id of a template: `P` and the 16 hex digits of its FNV-1a 64 hash (64 bits:
 /// with 32, ten thousand templates would collide about once in a hundred analyses).
@@ -422,6 +429,34 @@ mod tests {
             }
         }
         assert_eq!(templates(&lines), ["deadlock detected on table <*> as <*>"]);
+    }
+
+    #[test]
+    fn values_seen_elsewhere_are_values_in_short_messages() {
+        let mut lines = Vec::new();
+        for (i, iface) in ["eth0", "eth1", "wlan0"].iter().enumerate() {
+            for _ in 0..5 + i {
+                lines.push(format!("dropped packets from a bad peer on {iface}"));
+                lines.push(format!("{iface}: link down"));
+                lines.push(format!("unit {iface}.service started"));
+            }
+        }
+        let mut t = templates(&lines);
+        t.sort();
+        assert_eq!(
+            t,
+            [
+                "<*>: link down",
+                "dropped packets from a bad peer on <*>",
+                "unit <*> started"
+            ]
+        );
+        // Never seen as values: the word names the event.
+        let lines: Vec<String> = ["cupsd", "hcid", "klogd"]
+            .iter()
+            .map(|d| format!("{d}: link down"))
+            .collect();
+        assert_eq!(templates(&lines).len(), 3);
     }
 
     #[test]
