@@ -34,6 +34,7 @@ pub(crate) fn ablations() -> Vec<(&'static str, MinerConfig)> {
     vec![
         ("default", MinerConfig::default()),
         ("-subsume", off(|c| c.subsume = false)),
+        ("-common", off(|c| c.common_pattern = false)),
         ("-distinct", off(|c| c.distinct_values = false)),
         ("-varlen", off(|c| c.merge_variable_length = false)),
         ("-lower", off(|c| c.lower_case_values = false)),

@@ -262,6 +262,9 @@ pub(crate) fn cluster(
     // user who locked it), and a constant where a template now has a variable is a value
     // too; a few rounds reach the fixed point in practice.
     let mut known = FastSet::default();
+    if cfg.common_pattern {
+        common_pattern(&mut gs, &interner, cfg, &mut known);
+    }
     for _ in 0..3 {
         let mut changed = false;
         if cfg.subsume {
@@ -540,6 +543,112 @@ fn slot_is_variable(interner: &Interner, cfg: &MinerConfig, values: &[(u32, usiz
             && values
                 .iter()
                 .all(|&(t, _)| !interner.text(t).starts_with(|ch: char| ch.is_uppercase())))
+}
+
+/// Brain's longest common pattern, over templates of one length: the tokens of a template
+/// that are at least as frequent (messages with that token at that position) as most of
+/// its tokens are its pattern; less frequent ones are candidates for values. Templates with
+/// the same pattern form a set, and a candidate slot with at least `cfg.many_values`
+/// values there becomes a variable, while the set splits by the values of the other
+/// candidate slots. Unlike [`distinct_values`], several slots may vary at once (`user
+/// alice logged in from office north`, each name one of many). Upper-case names are
+/// states, whose changes are events (`from NEW to SCHEDULED`); they are left to
+/// [`distinct_values`]. The values of slots made variable go to `known`.
+fn common_pattern(
+    gs: &mut Groups,
+    interner: &Interner,
+    cfg: &MinerConfig,
+    known: &mut FastSet<u32>,
+) {
+    const CAND: u32 = u32::MAX;
+    let roots = gs.roots();
+    let mut freq: FastMap<(u32, u32, u32), usize> = FastMap::default();
+    for &r in &roots {
+        let g = &gs.groups[r];
+        let len = g.tpl.len() as u32;
+        for (p, &t) in g.tpl.iter().enumerate() {
+            *freq.entry((len, p as u32, t)).or_default() += g.count;
+        }
+    }
+    let mut sets: FastMap<Vec<u32>, Vec<usize>> = FastMap::default();
+    let mut fs: Vec<usize> = Vec::new();
+    for &r in &roots {
+        let tpl = &gs.groups[r].tpl;
+        let len = tpl.len() as u32;
+        fs.clear();
+        fs.extend(
+            tpl.iter()
+                .enumerate()
+                .map(|(p, &t)| freq.get(&(len, p as u32, t)).copied().unwrap_or(0)),
+        );
+        let mut sorted = fs.clone();
+        sorted.sort_unstable();
+        // The mode of the frequencies, ties to the larger.
+        let (mut mode, mut best, mut i) = (0, 0, 0);
+        while i < sorted.len() {
+            let j = i + sorted[i..].partition_point(|&f| f == sorted[i]);
+            if j - i >= best {
+                (mode, best) = (sorted[i], j - i);
+            }
+            i = j;
+        }
+        let key: Vec<u32> = tpl
+            .iter()
+            .zip(&fs)
+            .map(|(&t, &f)| {
+                if t == VAR || f >= mode || !is_word_sym(interner, t) {
+                    t
+                } else {
+                    CAND
+                }
+            })
+            .collect();
+        let words = key
+            .iter()
+            .filter(|&&t| t != CAND && is_word_sym(interner, t))
+            .count();
+        if key.contains(&CAND) && words >= MIN_CONTEXT {
+            sets.entry(key).or_default().push(r);
+        }
+    }
+    let mut sets: Vec<(Vec<u32>, Vec<usize>)> = sets
+        .into_iter()
+        .filter(|(_, m)| m.len() >= cfg.many_values)
+        .collect();
+    sets.sort_unstable_by_key(|(_, m)| m[0]);
+    let mut values: FastSet<u32> = FastSet::default();
+    for (key, members) in sets {
+        let mut var_slots = Vec::new();
+        let mut split_slots = Vec::new();
+        for (p, _) in key.iter().enumerate().filter(|&(_, &t)| t == CAND) {
+            values.clear();
+            values.extend(members.iter().map(|&m| gs.groups[m].tpl[p]));
+            let upper = values.iter().all(|&t| is_upper_word(interner.text(t)));
+            if values.len() >= cfg.many_values && !upper {
+                var_slots.push(p);
+                if cfg.known_values {
+                    known.extend(values.iter().copied());
+                }
+            } else {
+                split_slots.push(p);
+            }
+        }
+        if var_slots.is_empty() {
+            continue;
+        }
+        let mut parts: FastMap<Vec<u32>, usize> = FastMap::default();
+        for &m in &members {
+            let part: Vec<u32> = split_slots.iter().map(|&p| gs.groups[m].tpl[p]).collect();
+            let first = *parts.entry(part).or_insert(m);
+            gs.union(first, m);
+        }
+        for first in parts.into_values() {
+            let r = gs.find(first);
+            for &p in &var_slots {
+                gs.groups[r].tpl[p] = VAR;
+            }
+        }
+    }
 }
 
 /// Drain: templates of equal length and equal leading tokens join when the share of

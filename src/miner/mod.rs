@@ -9,23 +9,26 @@
 //! One principle decides what is a constant: a slot is a variable when the data shows it
 //! varies where the rest of the message agrees.
 //!
-//! 1. a text joins a text of the same length that has a variable where it has one or two
+//! 1. Brain's longest common pattern: texts of one length are grouped by their tokens that
+//!    are as frequent as most of their tokens, and a less frequent slot with at least
+//!    [`MinerConfig::many_values`] values becomes a variable, however many other slots
+//!    vary with it (`user <*> mounted share <*>`);
+//! 2. a text joins a text of the same length that has a variable where it has one or two
 //!    constants (`chdir(pwd)` joins `chdir(<*>)`);
-//! 2. a slot where texts that agree everywhere else show many constants (at least
+//! 3. a slot where texts that agree everywhere else show many constants (at least
 //!    [`MinerConfig::many_values`], or [`MinerConfig::min_values`] with a rare one or with
 //!    only lower-case names) becomes a variable (user, table and channel names), while a
 //!    few capitalised or upper-case words (`GET`, `POST`, `Paused`, `LOOKING`) and any two
 //!    values stay apart, and so does the slot of a text with fewer than three other
 //!    constant words (`cupsd startup succeeded`) unless all its values were made variables
-//!    elsewhere (`eth0: link down`), alone or fused to one suffix (`sshd.service`). Steps 1
-//!    and 2 repeat to a fixed point
-//!    (at most three rounds), so several few-valued slots of one message all become
-//!    variables;
-//! 3. optionally, Drain's similarity pass over a prefix tree of length and leading tokens
+//!    elsewhere (`eth0: link down`), alone or fused to one suffix (`sshd.service`). Steps 2
+//!    and 3 repeat to a fixed point (at most three rounds), so several few-valued slots of
+//!    one message all become variables;
+//! 4. optionally, Drain's similarity pass over a prefix tree of length and leading tokens
 //!    ([`MinerConfig::similarity`], off by default);
-//! 4. a template joins a shorter one whose variable spans a run of its constants
+//! 5. a template joins a shorter one whose variable spans a run of its constants
 //!    (multi-word values);
-//! 5. sets whose rendered templates read the same are joined.
+//! 6. sets whose rendered templates read the same are joined.
 
 mod cluster;
 mod lex;
@@ -64,6 +67,10 @@ pub struct MinerConfig {
     pub many_values: usize,
     /// Join a template into one with a variable where it has one or two constants.
     pub subsume: bool,
+    /// Brain's longest common pattern: group templates of one length by their frequent
+    /// tokens, and make a less frequent slot with at least `many_values` values variable,
+    /// however many other slots vary with it.
+    pub common_pattern: bool,
     /// Make a slot variable where templates that agree everywhere else show parameter-like
     /// values.
     pub distinct_values: bool,
@@ -87,6 +94,7 @@ impl Default for MinerConfig {
             lower_case_values: true,
             known_values: true,
             subsume: true,
+            common_pattern: true,
             distinct_values: true,
             merge_variable_length: true,
             similarity: 1.0,
@@ -457,6 +465,32 @@ mod tests {
             .map(|d| format!("{d}: link down"))
             .collect();
         assert_eq!(templates(&lines).len(), 3);
+    }
+
+    #[test]
+    fn many_names_in_two_slots_at_once_are_variables() {
+        let names = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+        ];
+        let mut lines = Vec::new();
+        for (i, a) in names.iter().enumerate() {
+            let b = names[(i * 3 + 1) % names.len()];
+            lines.push(format!(
+                "user {a} mounted share {b} from the office network"
+            ));
+            lines.push(format!(
+                "user {a} unmounted share {b} from the office network"
+            ));
+        }
+        let mut t = templates(&lines);
+        t.sort();
+        assert_eq!(
+            t,
+            [
+                "user <*> mounted share <*> from the office network",
+                "user <*> unmounted share <*> from the office network"
+            ]
+        );
     }
 
     #[test]
