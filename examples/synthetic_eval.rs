@@ -9,7 +9,8 @@
 //!   in English and Japanese, with error types that hold digits (`psycopg2.OperationalError`),
 //!   several files per problem, and few-valued variables (database user, table, channel);
 //!   one problem is one group, whatever file raised it;
-//! - syslog-style messages: few-valued user and service names, fused identifiers
+//! - syslog-style messages: few-valued user and service names, many-valued names in two
+//!   slots at once (`user qzxvbn mounted share plokij`), fused identifiers
 //!   (`sshd(pam_unix)[4242]`, `com.apple.xpc.launchd[1]`), optional and empty values
 //!   (`from 10.0.2.7 ()`, `ruser= rhost=`), lists of varying length, and events that
 //!   differ only in a frequent word (`Accepted password` / `Accepted publickey`, `unit
@@ -169,6 +170,9 @@ fn fill(tpl: &str, rng: &mut Rng, out: &mut String) {
                 all[from..from + 1 + rng.below(3) as usize].join(", ")
             }
             "hostname" => format!("host{}.example.net", rng.below(40)),
+            "name" => (0..6)
+                .map(|_| char::from(b'a' + rng.below(26) as u8))
+                .collect(),
             "period" => rng.pick(&["daily", "hourly", "weekly"]).to_string(),
             "tty" => ["NODEVssh", "ssh", "pts/0"][rng.below(3) as usize].to_string(),
             other => other.to_string(),
@@ -228,6 +232,7 @@ const SYSLOG: &[&str] = &[
     "user {user} added to groups: {groups}",
     "restarting service {svc} after {n} failures",
     "com.apple.xpc.launchd[1] (com.apple.{svc}.{n}[{pid}]): Service exited with abnormal code: {n}",
+    "user {name} mounted share {name} from the office network",
     "unit {svc}.service started",
     "unit {svc}.service stopped",
     "unit {svc}.service failed",
