@@ -124,12 +124,15 @@ fn is_name_number(d: &[u8]) -> bool {
 
 /// `s` holds a number that is a value, not part of a name (see [`is_name_segment`]).
 fn has_value_digits(s: &str) -> bool {
-    if !has_digit(s) {
-        return false;
+    let b = s.as_bytes();
+    if !b.iter().any(u8::is_ascii_digit) {
+        return !b.is_ascii() && has_digit(s);
     }
-    !s.is_ascii()
-        || s.split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|seg| seg.bytes().any(|b| b.is_ascii_digit()) && !is_name_segment(seg.as_bytes()))
+    if !b.is_ascii() {
+        return true;
+    }
+    b.split(|c| !c.is_ascii_alphanumeric())
+        .any(|seg| seg.iter().any(u8::is_ascii_digit) && !is_name_segment(seg))
 }
 
 /// A relative path to a file: `dir/name.ext` (`libs/db.py`, `workers/a.py`).
@@ -149,7 +152,11 @@ fn is_file_path(s: &str) -> bool {
 
 fn word_is_var(s: &str) -> bool {
     let b = s.as_bytes();
-    if has_value_digits(s) || is_file_path(s) {
+    if has_value_digits(s) {
+        return true;
+    }
+    let slashes = b.iter().filter(|&&c| c == b'/').count();
+    if slashes == 1 && is_file_path(s) {
         return true;
     }
     if b.len() > 1
@@ -161,7 +168,7 @@ fn word_is_var(s: &str) -> bool {
     {
         return true;
     }
-    if s.bytes().filter(|&c| c == b'/').count() >= 2 && !s.contains("//") {
+    if slashes >= 2 && !s.contains("//") {
         return true;
     }
     if b.len() >= 16 && is_hex(s) {
@@ -174,10 +181,10 @@ fn word_is_var(s: &str) -> bool {
     {
         return true;
     }
-    matches!(
-        s.to_ascii_lowercase().as_str(),
-        "true" | "false" | "null" | "nil" | "none"
-    )
+    (3..=5).contains(&s.len())
+        && ["true", "false", "null", "nil", "none"]
+            .iter()
+            .any(|w| s.eq_ignore_ascii_case(w))
 }
 
 /// A unit of size, which belongs to the number before it: sizes are printed scaled
@@ -219,10 +226,14 @@ fn is_date_word(s: &str) -> bool {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
         "mon", "tue", "wed", "thu", "fri", "sat",
     ];
-    let l = s.to_ascii_lowercase();
-    let l = l.trim_end_matches([',', '.']);
-    (l.len() >= 3 && l.len() <= 4 && (NAMES.contains(&l) || l == "sun"))
-        || matches!(l, "am" | "pm" | "utc" | "gmt")
+    let l = s.trim_end_matches([',', '.']);
+    // Checked on every word: compare without allocating.
+    if !(2..=4).contains(&l.len()) {
+        return false;
+    }
+    let is = |w: &str| l.eq_ignore_ascii_case(w);
+    (l.len() >= 3 && (NAMES.iter().any(|n| is(n)) || is("sun")))
+        || ["am", "pm", "utc", "gmt"].iter().any(|n| is(n))
 }
 
 impl Masker {
