@@ -404,10 +404,9 @@ fn subsume(gs: &mut Groups, interner: &Interner) -> bool {
 }
 
 /// Makes a position variable when templates that are equal everywhere else (and keep at
-/// least [`MIN_CONTEXT`] constant words there) show many values in it: at least
-/// `cfg.many_values`, or at least `cfg.min_values` of which one is rare. A few frequent
-/// values (`GET`, `POST`, `DELETE`) or a few upper-case words (`LEADING`, `LOOKING`) are
-/// kept apart as constants.
+/// least [`MIN_CONTEXT`] constant words there) show values that [`slot_is_variable`]
+/// calls parameters. A few capitalised or upper-case words (`GET`, `POST`, `LOOKING`) and
+/// any two values are kept apart as constants.
 ///
 /// Values of a slot made variable are remembered in `known`: in a text with too little
 /// context for the rule above, a slot is variable when it shows two or more values that
