@@ -406,11 +406,11 @@ fn subsume(gs: &mut Groups, interner: &Interner) -> bool {
 /// Makes a position variable when templates that are equal everywhere else (and keep at
 /// least [`MIN_CONTEXT`] constant words there) show values that [`slot_is_variable`]
 /// calls parameters. A few capitalised or upper-case words (`GET`, `POST`, `LOOKING`) and
-/// any two values are kept apart as constants.
+/// any two values not known as values are kept apart as constants.
 ///
-/// Values of a slot made variable are remembered in `known`: in a text with too little
-/// context for the rule above, a slot is variable when it shows two or more values that
-/// are all known values (`eth0: link down` beside `eth1: link down`, once `eth0` and
+/// Values of a slot made variable are remembered in `known`: a slot that shows two or
+/// more values that are all known values is variable too, even in a text with too little
+/// context for the rule above (`eth0: link down` beside `eth1: link down`, once `eth0` and
 /// `eth1` were seen as values where the context was clear).
 fn distinct_values(
     gs: &mut Groups,
@@ -479,11 +479,8 @@ fn distinct_values(
             .iter()
             .map(|&m| (gs.groups[m].tpl[i], gs.groups[m].count))
             .collect();
-        let variable = if short {
-            values.len() >= 2 && known_values(interner, known, &values)
-        } else {
-            slot_is_variable(interner, cfg, &values)
-        };
+        let variable = (values.len() >= 2 && known_values(interner, known, &values))
+            || (!short && slot_is_variable(interner, cfg, &values));
         if variable {
             changed = true;
             if cfg.known_values {

@@ -20,8 +20,9 @@
 //!    only lower-case names) becomes a variable (user, table and channel names), while a
 //!    few capitalised or upper-case words (`GET`, `POST`, `Paused`, `LOOKING`) and any two
 //!    values stay apart, and so does the slot of a text with fewer than three other
-//!    constant words (`cupsd startup succeeded`) unless all its values were made variables
-//!    elsewhere (`eth0: link down`), alone or fused to one suffix (`sshd.service`). Steps 2
+//!    constant words (`cupsd startup succeeded`), unless all its values were made
+//!    variables elsewhere (`eth0: link down`, `client web` beside `client mobile`), alone
+//!    or fused to one suffix (`sshd.service`). Steps 2
 //!    and 3 repeat to a fixed point (at most three rounds), so several few-valued slots of
 //!    one message all become variables;
 //! 4. optionally, Drain's similarity pass over a prefix tree of length and leading tokens
@@ -59,8 +60,8 @@ pub struct MinerConfig {
     /// A slot with at least `min_values` lower-case names is variable even when none of
     /// them is rare (user, table and channel names); capitalised words need a rare one.
     pub lower_case_values: bool,
-    /// In a text with too little context for `min_values`, a slot is variable when all its
-    /// values (two or more) were made variable elsewhere.
+    /// A slot is variable when all its values (two or more) were made variable elsewhere,
+    /// even in a text with too little context for `min_values`.
     pub known_values: bool,
     /// A slot with at least this many distinct constants becomes a variable whatever their
     /// counts.
@@ -457,6 +458,27 @@ mod tests {
                 "<*>: link down",
                 "dropped packets from a bad peer on <*>",
                 "unit <*> started"
+            ]
+        );
+        // Two values in a long message join once both were values elsewhere.
+        let mut lines = Vec::new();
+        for c in ["web", "mobile", "batch"] {
+            lines.push(format!("worker {c} ran out of memory in the image pool"));
+        }
+        for c in ["web", "mobile"] {
+            lines.push(format!("token for client {c} expired long ago"));
+            lines.push(format!("\"GET /\" from client {c} took too long"));
+            lines.push(format!("\"POST /\" from client {c} took too long"));
+        }
+        let mut t = templates(&lines);
+        t.sort();
+        assert_eq!(
+            t,
+            [
+                "\"GET /\" from client <*> took too long",
+                "\"POST /\" from client <*> took too long",
+                "token for client <*> expired long ago",
+                "worker <*> ran out of memory in the image pool"
             ]
         );
         // Never seen as values: the word names the event.
