@@ -1,6 +1,8 @@
 //! Clustering throughput: 1,000,000 synthetic log lines, generated from a fixed seed.
 //!
-//! `cargo bench --bench cluster [-- LINES]`
+//! `cargo bench --bench cluster [-- LINES]` clusters them and prints the time and the peak
+//! resident memory of the process; `cargo bench --bench cluster -- LINES --emit` prints the
+//! lines instead, to time `incident cluster` on the same input.
 
 use std::time::Instant;
 
@@ -141,6 +143,14 @@ fn main() {
         offsets.push(text.len());
     }
     let bytes = text.len();
+    if std::env::args().any(|a| a == "--emit") {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for w in offsets.windows(2) {
+            let _ = writeln!(out, "{}", &text[w[0]..w[1]]);
+        }
+        return;
+    }
 
     let start = Instant::now();
     let mut miner = Miner::new(MinerConfig::default());
@@ -163,4 +173,15 @@ fn main() {
         lines as f64 / secs,
         bytes as f64 / secs / 1e6
     );
+    // Peak resident memory of the whole process, the generated input included (Linux).
+    if let Some(peak) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+    {
+        println!("peak RSS:  {}", peak.trim_start_matches("VmHWM:").trim());
+    }
 }

@@ -5,7 +5,10 @@
 //! Reads `<dir>/<System>/<System>_2k.log_structured_corrected.csv` for every system folder
 //! found, mines the `Content` column with `MinerConfig::default()`, and compares the groups
 //! with those of the `EventTemplate` column. `--errors` lists every true group that was
-//! split or merged.
+//! split or merged. An ablation table follows: GA with each grouping step turned off.
+
+#[path = "support/ga.rs"]
+mod ga;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
@@ -44,29 +47,9 @@ fn read(path: &Path) -> Result<Vec<Row>, Box<dyn Error>> {
     Ok(rows)
 }
 
-/// Rows of each group, keyed by group label.
-fn groups<K: Ord + Copy>(labels: impl Iterator<Item = K>) -> BTreeMap<K, Vec<usize>> {
-    let mut g: BTreeMap<K, Vec<usize>> = BTreeMap::new();
-    for (i, k) in labels.enumerate() {
-        g.entry(k).or_default().push(i);
-    }
-    g
-}
-
-/// Share of messages whose predicted group holds exactly the rows of their true group.
-fn grouping_accuracy(pred: &[usize], truth: &[&str]) -> f64 {
-    let by_pred = groups(pred.iter().copied());
-    let correct: usize = groups(truth.iter().copied())
-        .values()
-        .filter(|rows| by_pred[&pred[rows[0]]] == **rows)
-        .map(Vec::len)
-        .sum();
-    correct as f64 / pred.len().max(1) as f64
-}
-
 fn report_errors(rows: &[Row], mined: &Mined) {
-    let by_pred = groups(mined.assignments.iter().copied());
-    for (truth, members) in groups(rows.iter().map(|r| r.truth.as_str())) {
+    let by_pred = ga::groups(mined.assignments.iter().copied());
+    for (truth, members) in ga::groups(rows.iter().map(|r| r.truth.as_str())) {
         let preds: BTreeSet<usize> = members.iter().map(|&i| mined.assignments[i]).collect();
         if preds.len() == 1 && preds.iter().all(|p| by_pred[p] == members) {
             continue;
@@ -114,15 +97,28 @@ fn main() -> Result<(), Box<dyn Error>> {
         "system", "messages", "clusters", "truth", "GA"
     );
     let mut total = 0.0;
+    let configs = ga::ablations();
+    let mut ablation: Vec<(String, Vec<f64>)> = Vec::new();
     for (name, path) in &sets {
         let rows = read(path)?;
+        let truth: Vec<&str> = rows.iter().map(|r| r.truth.as_str()).collect();
+        let scores = configs
+            .iter()
+            .map(|(_, cfg)| {
+                let mut miner = Miner::new(cfg.clone());
+                for r in &rows {
+                    miner.add(&r.content);
+                }
+                ga::grouping_accuracy(&miner.finish().assignments, &truth)
+            })
+            .collect();
+        ablation.push((name.clone(), scores));
         let mut miner = Miner::new(MinerConfig::default());
         for r in &rows {
             miner.add(&r.content);
         }
         let mined = miner.finish();
-        let truth: Vec<&str> = rows.iter().map(|r| r.truth.as_str()).collect();
-        let ga = grouping_accuracy(&mined.assignments, &truth);
+        let ga = ga::grouping_accuracy(&mined.assignments, &truth);
         let n_truth = truth.iter().collect::<BTreeSet<_>>().len();
         println!(
             "{:<10} {:>8} {:>8} {:>8} {:>7.4}",
@@ -145,5 +141,25 @@ fn main() -> Result<(), Box<dyn Error>> {
         "",
         total / sets.len() as f64
     );
+    println!();
+    print!("{:<10}", "ablation");
+    for (name, _) in &configs {
+        print!(" {name:>9}");
+    }
+    println!();
+    let mut means = vec![0.0; configs.len()];
+    for (name, scores) in &ablation {
+        print!("{name:<10}");
+        for (m, s) in means.iter_mut().zip(scores) {
+            print!(" {s:>9.4}");
+            *m += s / ablation.len() as f64;
+        }
+        println!();
+    }
+    print!("{:<10}", "mean");
+    for m in means {
+        print!(" {m:>9.4}");
+    }
+    println!();
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Grouping the distinct masked messages into templates.
 
 use super::mask::{Masker, PLACEHOLDER};
-use super::{FastMap, MinedCluster, MinerConfig, mask, template_id};
+use super::{FastMap, FastSet, MinedCluster, MinerConfig, mask, template_id};
 
 /// Token symbol of a variable.
 pub(crate) const VAR: u32 = 0;
@@ -217,8 +217,11 @@ fn hash_without(h: u64, pow: &[u64], tpl: &[u32], i: usize) -> u64 {
 /// `registered new driver usbhid`) rather than holding a value.
 const MIN_CONTEXT: usize = 3;
 
+/// An upper-case word or constant name (`LOOKING`, `FAIL_TASK_CLEANUP`).
 fn is_upper_word(s: &str) -> bool {
-    s.len() >= 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+    s.len() >= 2
+        && s.as_bytes()[0].is_ascii_uppercase()
+        && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
 }
 
 fn is_word_sym(interner: &Interner, t: u32) -> bool {
@@ -255,8 +258,25 @@ pub(crate) fn cluster(
         groups,
     };
 
-    subsume(&mut gs, &interner);
-    distinct_values(&mut gs, &interner, cfg);
+    // A slot made variable can let another slot agree everywhere else (a table and the
+    // user who locked it), and a constant where a template now has a variable is a value
+    // too; a few rounds reach the fixed point in practice.
+    let mut known = FastSet::default();
+    if cfg.common_pattern {
+        common_pattern(&mut gs, &interner, cfg, &mut known);
+    }
+    for _ in 0..3 {
+        let mut changed = false;
+        if cfg.subsume {
+            changed |= subsume(&mut gs, &interner);
+        }
+        if cfg.distinct_values {
+            changed |= distinct_values(&mut gs, &interner, cfg, &mut known);
+        }
+        if !changed {
+            break;
+        }
+    }
     if cfg.similarity < 1.0 {
         drain(&mut gs, cfg.depth, cfg.similarity);
     }
@@ -314,7 +334,8 @@ pub(crate) fn cluster(
 /// Joins a group into a group of the same length that equals it except that one or two of
 /// its constants are variables there: a constant seen where other messages have a variable
 /// is a value too (`chdir(pwd)` next to `chdir(<*>)`).
-fn subsume(gs: &mut Groups, interner: &Interner) {
+fn subsume(gs: &mut Groups, interner: &Interner) -> bool {
+    let mut changed = false;
     let pow = powers(gs.groups.iter().map(|g| g.tpl.len()).max().unwrap_or(0));
     let hashes: Vec<u64> = gs.groups.iter().map(|g| seq_hash(&pow, &g.tpl)).collect();
     // Groups sorted by (length, hash), and where each (length, hash) run starts.
@@ -375,18 +396,30 @@ fn subsume(gs: &mut Groups, interner: &Interner) {
             }
         }
         if let Some(t) = best {
+            changed |= gs.find(t) != gs.find(g);
             gs.union(t, g);
         }
     }
+    changed
 }
 
 /// Makes a position variable when templates that are equal everywhere else (and keep at
-/// least [`MIN_CONTEXT`] constant words there) show many values in it: at least
-/// `cfg.many_values`, or at least `cfg.min_values` of which one is rare. A few frequent
-/// values (`GET`, `POST`, `DELETE`) or a few upper-case words (`LEADING`, `LOOKING`) are
-/// kept apart as constants.
-fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
-    let k = cfg.min_values.max(2);
+/// least [`MIN_CONTEXT`] constant words there) show values that [`slot_is_variable`]
+/// calls parameters. A few capitalised or upper-case words (`GET`, `POST`, `LOOKING`) and
+/// any two values not known as values are kept apart as constants.
+///
+/// Values of a slot made variable are remembered in `known`: a slot that shows two or
+/// more values that are all known values is variable too, even in a text with too little
+/// context for the rule above (`eth0: link down` beside `eth1: link down`, once `eth0` and
+/// `eth1` were seen as values where the context was clear).
+fn distinct_values(
+    gs: &mut Groups,
+    interner: &Interner,
+    cfg: &MinerConfig,
+    known: &mut FastSet<u32>,
+) -> bool {
+    let mut changed = false;
+    let min_context = if cfg.known_values { 1 } else { MIN_CONTEXT };
     let roots = gs.roots();
     let pow = powers(
         roots
@@ -403,7 +436,7 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
         let words = tpl.iter().filter(|&&t| is_word_sym(interner, t)).count();
         let h = seq_hash(&pow, tpl);
         for i in 0..tpl.len() {
-            if tpl[i] == VAR || words - usize::from(is_word_sym(interner, tpl[i])) < MIN_CONTEXT {
+            if tpl[i] == VAR || words - usize::from(is_word_sym(interner, tpl[i])) < min_context {
                 continue;
             }
             slots.push((
@@ -421,11 +454,16 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
         let end = start + slots[start..].partition_point(|s| (s.0, s.1, s.2) == (len, h, i));
         let run = &slots[start..end];
         start = end;
-        if run.len() < k {
+        if run.len() < 2 {
             continue;
         }
         let i = i as usize;
         let first = run[0].3 as usize;
+        let short = {
+            let tpl = &gs.groups[first].tpl;
+            let words = tpl.iter().filter(|&&t| is_word_sym(interner, t)).count();
+            words - usize::from(is_word_sym(interner, tpl[i])) < MIN_CONTEXT
+        };
         let same = |o: &[u32]| {
             o.iter()
                 .zip(&gs.groups[first].tpl)
@@ -437,24 +475,173 @@ fn distinct_values(gs: &mut Groups, interner: &Interner, cfg: &MinerConfig) {
             .map(|s| s.3 as usize)
             .filter(|&m| same(&gs.groups[m].tpl))
             .collect();
-        let rare = members
+        let values: Vec<(u32, usize)> = members
             .iter()
-            .any(|&m| gs.groups[m].count <= cfg.rare_count);
-        // A few upper-case words are states or modes (`LOOKING`, `FOLLOWING`), not values.
-        if members.len() < cfg.many_values
-            && members
-                .iter()
-                .all(|&m| is_upper_word(interner.text(gs.groups[m].tpl[i])))
-        {
-            continue;
-        }
-        if members.len() >= cfg.many_values || (members.len() >= k && rare) {
+            .map(|&m| (gs.groups[m].tpl[i], gs.groups[m].count))
+            .collect();
+        let variable = (values.len() >= 2 && known_values(interner, known, &values))
+            || (!short && slot_is_variable(interner, cfg, &values));
+        if variable {
+            changed = true;
+            if cfg.known_values {
+                known.extend(values.iter().map(|v| v.0));
+            }
             for &m in &members[1..] {
                 gs.union(first, m);
             }
             let r = gs.find(first);
             if gs.groups[r].tpl.len() > i {
                 gs.groups[r].tpl[i] = VAR;
+            }
+        }
+    }
+    changed
+}
+
+/// Whether all `values` are known values, or known values fused to one and the same
+/// constant suffix (`sshd.service`, `ftpd.service` once `sshd` and `ftpd` are known).
+fn known_values(interner: &Interner, known: &FastSet<u32>, values: &[(u32, usize)]) -> bool {
+    if values.iter().all(|v| known.contains(&v.0)) {
+        return true;
+    }
+    let split = |t: u32| {
+        let text = interner.text(t);
+        let at = text.find(['.', '-', '_', '@', ':'])?;
+        let stem = interner.get(&text[..at])?;
+        known.contains(&stem).then(|| &text[at..])
+    };
+    let Some(suffix) = split(values[0].0) else {
+        return false;
+    };
+    values.iter().all(|v| split(v.0) == Some(suffix))
+}
+
+/// Whether the values seen in one slot of templates that share everything else are
+/// parameters rather than the words that tell events apart. `values` holds each distinct
+/// value with its number of messages.
+fn slot_is_variable(interner: &Interner, cfg: &MinerConfig, values: &[(u32, usize)]) -> bool {
+    let k = values.len();
+    if k >= cfg.many_values {
+        return true;
+    }
+    if k < cfg.min_values.max(2) {
+        return false;
+    }
+    // A few upper-case words are states or modes (`LOOKING`, `FOLLOWING`), not values.
+    if values.iter().all(|&(t, _)| is_upper_word(interner.text(t))) {
+        return false;
+    }
+    // A long tail (one value rare): the slot holds parameters. Without one, lower-case
+    // names are parameters too (user, service, table and channel names), while capitalised
+    // words are the program's own vocabulary (`VM Paused`, `VM Resumed`).
+    values.iter().any(|&(_, c)| c <= cfg.rare_count)
+        || (cfg.lower_case_values
+            && values
+                .iter()
+                .all(|&(t, _)| !interner.text(t).starts_with(|ch: char| ch.is_uppercase())))
+}
+
+/// Brain's longest common pattern, over templates of one length: the tokens of a template
+/// that are at least as frequent (messages with that token at that position) as most of
+/// its tokens are its pattern; less frequent ones are candidates for values. Templates with
+/// the same pattern form a set, and a candidate slot with at least `cfg.many_values`
+/// values there becomes a variable, while the set splits by the values of the other
+/// candidate slots. Unlike [`distinct_values`], several slots may vary at once (`user
+/// alice logged in from office north`, each name one of many). Upper-case names are
+/// states, whose changes are events (`from NEW to SCHEDULED`); they are left to
+/// [`distinct_values`]. The values of slots made variable go to `known`.
+fn common_pattern(
+    gs: &mut Groups,
+    interner: &Interner,
+    cfg: &MinerConfig,
+    known: &mut FastSet<u32>,
+) {
+    const CAND: u32 = u32::MAX;
+    let roots = gs.roots();
+    let mut freq: FastMap<(u32, u32, u32), usize> = FastMap::default();
+    for &r in &roots {
+        let g = &gs.groups[r];
+        let len = g.tpl.len() as u32;
+        for (p, &t) in g.tpl.iter().enumerate() {
+            *freq.entry((len, p as u32, t)).or_default() += g.count;
+        }
+    }
+    let mut sets: FastMap<Vec<u32>, Vec<usize>> = FastMap::default();
+    let mut fs: Vec<usize> = Vec::new();
+    for &r in &roots {
+        let tpl = &gs.groups[r].tpl;
+        let len = tpl.len() as u32;
+        fs.clear();
+        fs.extend(
+            tpl.iter()
+                .enumerate()
+                .map(|(p, &t)| freq.get(&(len, p as u32, t)).copied().unwrap_or(0)),
+        );
+        let mut sorted = fs.clone();
+        sorted.sort_unstable();
+        // The mode of the frequencies, ties to the larger.
+        let (mut mode, mut best, mut i) = (0, 0, 0);
+        while i < sorted.len() {
+            let j = i + sorted[i..].partition_point(|&f| f == sorted[i]);
+            if j - i >= best {
+                (mode, best) = (sorted[i], j - i);
+            }
+            i = j;
+        }
+        let key: Vec<u32> = tpl
+            .iter()
+            .zip(&fs)
+            .map(|(&t, &f)| {
+                if t == VAR || f >= mode || !is_word_sym(interner, t) {
+                    t
+                } else {
+                    CAND
+                }
+            })
+            .collect();
+        let words = key
+            .iter()
+            .filter(|&&t| t != CAND && is_word_sym(interner, t))
+            .count();
+        if key.contains(&CAND) && words >= MIN_CONTEXT {
+            sets.entry(key).or_default().push(r);
+        }
+    }
+    let mut sets: Vec<(Vec<u32>, Vec<usize>)> = sets
+        .into_iter()
+        .filter(|(_, m)| m.len() >= cfg.many_values)
+        .collect();
+    sets.sort_unstable_by_key(|(_, m)| m[0]);
+    let mut values: FastSet<u32> = FastSet::default();
+    for (key, members) in sets {
+        let mut var_slots = Vec::new();
+        let mut split_slots = Vec::new();
+        for (p, _) in key.iter().enumerate().filter(|&(_, &t)| t == CAND) {
+            values.clear();
+            values.extend(members.iter().map(|&m| gs.groups[m].tpl[p]));
+            let upper = values.iter().all(|&t| is_upper_word(interner.text(t)));
+            if values.len() >= cfg.many_values && !upper {
+                var_slots.push(p);
+                if cfg.known_values {
+                    known.extend(values.iter().copied());
+                }
+            } else {
+                split_slots.push(p);
+            }
+        }
+        if var_slots.is_empty() {
+            continue;
+        }
+        let mut parts: FastMap<Vec<u32>, usize> = FastMap::default();
+        for &m in &members {
+            let part: Vec<u32> = split_slots.iter().map(|&p| gs.groups[m].tpl[p]).collect();
+            let first = *parts.entry(part).or_insert(m);
+            gs.union(first, m);
+        }
+        for first in parts.into_values() {
+            let r = gs.find(first);
+            for &p in &var_slots {
+                gs.groups[r].tpl[p] = VAR;
             }
         }
     }

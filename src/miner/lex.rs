@@ -93,9 +93,13 @@ pub(crate) fn lex(msg: &str, out: &mut Vec<Lexeme>) {
     };
     while i < bytes.len() {
         let b = bytes[i];
-        let dots = bytes[i..].iter().take_while(|&&c| c == b'.').count();
         // A run of dots ("......") is a lexeme of its own: `caused by dcbf.....0`; `../`
         // stays in its path.
+        let dots = if b == b'.' && bytes.get(i + 1) == Some(&b'.') {
+            bytes[i..].iter().take_while(|&&c| c == b'.').count()
+        } else {
+            0
+        };
         if dots >= 2 && !matches!(bytes.get(i + dots), Some(b'/' | b'\\')) {
             let e = i + dots;
             flush(out, &mut cur, i, cur_space);

@@ -46,6 +46,14 @@ fn is_word(l: &Lexeme) -> bool {
     !matches!(l.class, Class::Punct | Class::Space)
 }
 
+/// Chinese, Japanese or Korean text, which does not separate words with spaces.
+fn is_cjk(l: &Lexeme) -> bool {
+    matches!(
+        l.class,
+        Class::Han | Class::Hiragana | Class::Katakana | Class::Hangul
+    )
+}
+
 fn is_punct(l: &Lexeme, msg: &str, c: u8) -> bool {
     l.class == Class::Punct && l.end - l.start == 1 && msg.as_bytes()[l.start as usize] == c
 }
@@ -63,9 +71,92 @@ fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A segment of a word (between `.`, `-`, `_`, ...) that holds digits but reads as a name.
+/// Numbers in names are versions or indexes of one digit or bit widths (powers of two):
+/// letters then such a number (`psycopg2`, `ipv6`, `sha256`, `utf8`, `eth0`), or such
+/// numbers inside a capitalised compound (`HTTP2ProtocolError`, `S3UploadFailedError`,
+/// `Base64DecodeError`). Other numbers (`bglio617`, `node148`), a digit first, a single
+/// letter before a number (`R02`, `u0`) or lower case after one (`df0798e`) make a value.
+fn is_name_segment(seg: &[u8]) -> bool {
+    let mut i = 0;
+    let mut first_letters = 0;
+    while i < seg.len() && seg[i].is_ascii_alphabetic() {
+        i += 1;
+        first_letters += 1;
+    }
+    if first_letters == 0 {
+        return false;
+    }
+    while i < seg.len() {
+        let start = i;
+        while i < seg.len() && seg[i].is_ascii_digit() {
+            i += 1;
+        }
+        if !is_name_number(&seg[start..i]) {
+            return false;
+        }
+        if i == seg.len() {
+            return first_letters >= 2;
+        }
+        // After a number: a capitalised word (`2Protocol`), which must follow one.
+        let camel =
+            i + 1 < seg.len() && seg[i].is_ascii_uppercase() && seg[i + 1].is_ascii_lowercase();
+        if i > start && !camel {
+            return false;
+        }
+        while i < seg.len() && seg[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+    }
+    true
+}
+
+fn is_name_number(d: &[u8]) -> bool {
+    match d.len() {
+        0 | 1 => true,
+        2..=4 if d[0] != b'0' => {
+            let n = d.iter().fold(0u32, |n, &b| n * 10 + u32::from(b - b'0'));
+            n.is_power_of_two()
+        }
+        _ => false,
+    }
+}
+
+/// `s` holds a number that is a value, not part of a name (see [`is_name_segment`]).
+fn has_value_digits(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !b.iter().any(u8::is_ascii_digit) {
+        return !b.is_ascii() && has_digit(s);
+    }
+    if !b.is_ascii() {
+        return true;
+    }
+    b.split(|c| !c.is_ascii_alphanumeric())
+        .any(|seg| seg.iter().any(u8::is_ascii_digit) && !is_name_segment(seg))
+}
+
+/// A relative path to a file: `dir/name.ext` (`libs/db.py`, `workers/a.py`).
+fn is_file_path(s: &str) -> bool {
+    let Some((dir, file)) = s.rsplit_once('/') else {
+        return false;
+    };
+    let Some((stem, ext)) = file.rsplit_once('.') else {
+        return false;
+    };
+    !dir.is_empty()
+        && !stem.is_empty()
+        && (1..=5).contains(&ext.len())
+        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !s.contains("//")
+}
+
 fn word_is_var(s: &str) -> bool {
     let b = s.as_bytes();
-    if has_digit(s) {
+    if has_value_digits(s) {
+        return true;
+    }
+    let slashes = b.iter().filter(|&&c| c == b'/').count();
+    if slashes == 1 && is_file_path(s) {
         return true;
     }
     if b.len() > 1
@@ -77,7 +168,7 @@ fn word_is_var(s: &str) -> bool {
     {
         return true;
     }
-    if s.bytes().filter(|&c| c == b'/').count() >= 2 && !s.contains("//") {
+    if slashes >= 2 && !s.contains("//") {
         return true;
     }
     if b.len() >= 16 && is_hex(s) {
@@ -90,10 +181,10 @@ fn word_is_var(s: &str) -> bool {
     {
         return true;
     }
-    matches!(
-        s.to_ascii_lowercase().as_str(),
-        "true" | "false" | "null" | "nil" | "none"
-    )
+    (3..=5).contains(&s.len())
+        && ["true", "false", "null", "nil", "none"]
+            .iter()
+            .any(|w| s.eq_ignore_ascii_case(w))
 }
 
 /// A unit of size, which belongs to the number before it: sizes are printed scaled
@@ -115,8 +206,9 @@ fn is_time_unit(s: &str) -> bool {
     s.len() <= 7 && UNITS.iter().any(|u| u.eq_ignore_ascii_case(s))
 }
 
-/// A DNS name such as `db-1.example.com` or `localhost` (lower case, so that dotted
-/// identifiers like `state.clipTopAmount` are not taken for hosts).
+/// A DNS name such as `db-1.example.com`, `MININT-7.corp.example.com` or `localhost` (with
+/// a lower-case top-level label, so that dotted identifiers like `state.clipTopAmount` are
+/// not taken for hosts).
 fn is_host(s: &str) -> bool {
     if s == "localhost" {
         return true;
@@ -126,7 +218,7 @@ fn is_host(s: &str) -> bool {
         && tld.len() >= 2
         && tld.bytes().all(|b| b.is_ascii_lowercase())
         && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 fn is_date_word(s: &str) -> bool {
@@ -134,10 +226,14 @@ fn is_date_word(s: &str) -> bool {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
         "mon", "tue", "wed", "thu", "fri", "sat",
     ];
-    let l = s.to_ascii_lowercase();
-    let l = l.trim_end_matches([',', '.']);
-    (l.len() >= 3 && l.len() <= 4 && (NAMES.contains(&l) || l == "sun"))
-        || matches!(l, "am" | "pm" | "utc" | "gmt")
+    let l = s.trim_end_matches([',', '.']);
+    // Checked on every word: compare without allocating.
+    if !(2..=4).contains(&l.len()) {
+        return false;
+    }
+    let is = |w: &str| l.eq_ignore_ascii_case(w);
+    (l.len() >= 3 && (NAMES.iter().any(|n| is(n)) || is("sun")))
+        || ["am", "pm", "utc", "gmt"].iter().any(|n| is(n))
 }
 
 impl Masker {
@@ -223,7 +319,10 @@ impl Masker {
             let after_eq = j > 0 && is_punct(&lx[j - 1], msg, b'=');
             if quote
                 && (is_punct(&l, msg, b'\'') || after_eq)
-                && (j == 0 || l.space_before || lx[j - 1].class == Class::Punct)
+                && (j == 0
+                    || l.space_before
+                    || lx[j - 1].class == Class::Punct
+                    || is_cjk(&lx[j - 1]))
                 && let Some(close) = closing_quote(lx, msg, j)
             {
                 self.push(msg, l, false);
@@ -235,6 +334,18 @@ impl Masker {
                 continue;
             }
             self.push(msg, l, false);
+            // `key=` with nothing after it: the value is empty, not absent
+            // (`ruser= rhost=...` is the event of `ruser=alice rhost=...`).
+            if is_punct(&l, msg, b'=')
+                && !l.space_before
+                && j > 0
+                && is_word(&lx[j - 1])
+                && (j + 1 == n || lx[j + 1].space_before)
+            {
+                self.push_var(l.end, l.end, false);
+                j += 1;
+                continue;
+            }
             if is_punct(&l, msg, b'=')
                 && !(j > 0 && is_punct(&lx[j - 1], msg, b'='))
                 && j + 1 < n
@@ -284,6 +395,21 @@ impl Masker {
     /// closing bracket.
     fn fold_restatement(&mut self, msg: &str, end: u32) -> bool {
         let n = self.toks.len();
+        if n < 2 {
+            return false;
+        }
+        // An empty restatement (`10.0.0.1 ()`) is a missing one.
+        let (a, open) = (self.toks[n - 2], self.toks[n - 1]);
+        if a.var
+            && !open.var
+            && open.space_before
+            && msg.as_bytes()[open.start as usize] == b'('
+            && open.end + 1 == end
+        {
+            self.toks.truncate(n - 1);
+            self.toks[n - 2].end = end;
+            return true;
+        }
         if n < 3 {
             return false;
         }
@@ -446,7 +572,10 @@ fn closing_quote(lx: &[Lexeme], msg: &str, j: usize) -> Option<usize> {
     let limit = (j + 64).min(lx.len());
     (j + 1..limit).find(|&k| {
         is_punct(&lx[k], msg, q)
-            && (k + 1 == lx.len() || lx[k + 1].space_before || !is_word(&lx[k + 1]))
+            && (k + 1 == lx.len()
+                || lx[k + 1].space_before
+                || !is_word(&lx[k + 1])
+                || is_cjk(&lx[k + 1]))
     })
 }
 
@@ -507,6 +636,7 @@ mod tests {
             "connect <*> failed"
         );
         assert_eq!(mask("connect localhost:80"), "connect <*>");
+        assert_eq!(mask("proxy MININT-7.corp.example.com:5488"), "proxy <*>");
         // A dotted identifier with a count is not a host.
         assert_eq!(mask("state.clipTopAmount:180"), "state.clipTopAmount:<*>");
     }
@@ -540,7 +670,12 @@ mod tests {
             mask("mode=fast, bounds=Rect(0, 0 - 10, 20)"),
             "mode=<*>, bounds=Rect(<*> - <*>)"
         );
-        assert_eq!(mask("logname= uid=0 euid=0"), "logname= uid=<*> euid=<*>");
+        // An empty value is a value.
+        assert_eq!(
+            mask("logname= uid=0 euid=0"),
+            "logname=<*> uid=<*> euid=<*>"
+        );
+        assert_eq!(mask("ruser= rhost=x"), mask("ruser=bob rhost=x"));
         assert_eq!(mask("if a == b"), "if a == b");
         assert_eq!(mask("don't stop"), "don't stop");
         assert_eq!(mask("enabled: true"), "enabled: <*>");
@@ -599,6 +734,63 @@ mod tests {
             "took <*> ms (<*>, powerd)"
         );
         assert_eq!(mask("Probing bus (bus 0)"), "Probing bus (bus <*>)");
+        // An empty restatement is a missing one.
+        assert_eq!(
+            mask("connection from 10.0.0.1 () at 07:07:00"),
+            mask("connection from 10.0.0.2 at 07:07:02")
+        );
+        assert_eq!(mask("called foo() now"), "called foo() now");
+    }
+
+    #[test]
+    fn names_with_digits_stay_whole() {
+        for name in [
+            "psycopg2.OperationalError",
+            "psycopg2.errors.DeadlockDetected",
+            "HTTP2ProtocolError",
+            "S3UploadFailedError",
+            "OAuth2TokenExpired",
+            "Base64DecodeError",
+            "ipv6",
+            "sha256",
+            "utf8",
+            "eth0",
+        ] {
+            assert_eq!(mask(&format!("{name} raised")), format!("{name} raised"));
+        }
+        assert_eq!(
+            mask("psycopg2.OperationalError in libs/db.py"),
+            "psycopg2.OperationalError in <*>"
+        );
+        // Numbers that are not versions or bit widths are values, even when fused.
+        for value in [
+            "node148",
+            "bglio617",
+            "R02-M1-N0",
+            "u0",
+            "t761",
+            "df0798e",
+            "sa-12",
+        ] {
+            assert_eq!(mask(&format!("on {value} now")), "on <*> now", "{value}");
+        }
+    }
+
+    #[test]
+    fn file_paths_are_values() {
+        assert_eq!(mask("KeyError in workers/a.py"), "KeyError in <*>");
+        assert_eq!(
+            mask("content type application/json"),
+            "content type application/json"
+        );
+    }
+
+    #[test]
+    fn quotes_next_to_japanese() {
+        assert_eq!(
+            mask("キー'user_id'が見つかりません"),
+            "キー'<*>'が見つかりません"
+        );
     }
 
     #[test]

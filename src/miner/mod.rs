@@ -6,18 +6,30 @@
 //! then works on the distinct masked texts only, visited in a canonical order (count, then
 //! text), so the result is the same for any order of the same lines:
 //!
-//! 1. a text joins a text of the same length that has a variable where it has one or two
+//! One principle decides what is a constant: a slot is a variable when the data shows it
+//! varies where the rest of the message agrees.
+//!
+//! 1. Brain's longest common pattern: texts of one length are grouped by their tokens that
+//!    are as frequent as most of their tokens, and a less frequent slot with at least
+//!    [`MinerConfig::many_values`] values becomes a variable, however many other slots
+//!    vary with it (`user <*> mounted share <*>`);
+//! 2. a text joins a text of the same length that has a variable where it has one or two
 //!    constants (`chdir(pwd)` joins `chdir(<*>)`);
-//! 2. a slot where texts that agree everywhere else show many constants (at least
-//!    [`MinerConfig::many_values`], or [`MinerConfig::min_values`] with a rare one) becomes a
-//!    variable (user names), while a few frequent values (`GET`, `POST`) or upper-case states
-//!    (`LEADING`, `LOOKING`) stay apart, and so does the slot of a text with fewer than three
-//!    other constant words (`cupsd startup succeeded`);
-//! 3. optionally, Drain's similarity pass over a prefix tree of length and leading tokens
+//! 3. a slot where texts that agree everywhere else show many constants (at least
+//!    [`MinerConfig::many_values`], or [`MinerConfig::min_values`] with a rare one or with
+//!    only lower-case names) becomes a variable (user, table and channel names), while a
+//!    few capitalised or upper-case words (`GET`, `POST`, `Paused`, `LOOKING`) and any two
+//!    values stay apart, and so does the slot of a text with fewer than three other
+//!    constant words (`cupsd startup succeeded`), unless all its values were made
+//!    variables elsewhere (`eth0: link down`, `client web` beside `client mobile`), alone
+//!    or fused to one suffix (`sshd.service`). Steps 2
+//!    and 3 repeat to a fixed point (at most three rounds), so several few-valued slots of
+//!    one message all become variables;
+//! 4. optionally, Drain's similarity pass over a prefix tree of length and leading tokens
 //!    ([`MinerConfig::similarity`], off by default);
-//! 4. a template joins a shorter one whose variable spans a run of its constants
+//! 5. a template joins a shorter one whose variable spans a run of its constants
 //!    (multi-word values);
-//! 5. sets whose rendered templates read the same are joined.
+//! 6. sets whose rendered templates read the same are joined.
 
 mod cluster;
 mod lex;
@@ -41,13 +53,28 @@ use mask::Masker;
 #[non_exhaustive]
 pub struct MinerConfig {
     /// A slot where templates that agree everywhere else show at least this many distinct
-    /// constants, one of them rare, becomes a variable.
+    /// constants, one of them rare or all of them lower-case names, becomes a variable.
     pub min_values: usize,
     /// A constant seen in at most this many messages counts as rare for `min_values`.
     pub rare_count: usize,
+    /// A slot with at least `min_values` lower-case names is variable even when none of
+    /// them is rare (user, table and channel names); capitalised words need a rare one.
+    pub lower_case_values: bool,
+    /// A slot is variable when all its values (two or more) were made variable elsewhere,
+    /// even in a text with too little context for `min_values`.
+    pub known_values: bool,
     /// A slot with at least this many distinct constants becomes a variable whatever their
     /// counts.
     pub many_values: usize,
+    /// Join a template into one with a variable where it has one or two constants.
+    pub subsume: bool,
+    /// Brain's longest common pattern: group templates of one length by their frequent
+    /// tokens, and make a less frequent slot with at least `many_values` values variable,
+    /// however many other slots vary with it.
+    pub common_pattern: bool,
+    /// Make a slot variable where templates that agree everywhere else show parameter-like
+    /// values.
+    pub distinct_values: bool,
     /// Merge templates that differ only in how many tokens a free-text variable spans.
     pub merge_variable_length: bool,
     /// Drain's similarity threshold: templates of the same length and leading tokens join
@@ -65,6 +92,11 @@ impl Default for MinerConfig {
             min_values: 3,
             rare_count: 3,
             many_values: 6,
+            lower_case_values: true,
+            known_values: true,
+            subsume: true,
+            common_pattern: true,
+            distinct_values: true,
             merge_variable_length: true,
             similarity: 1.0,
             depth: 2,
@@ -123,6 +155,7 @@ impl Hasher for Fnv {
 }
 
 pub(crate) type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
+pub(crate) type FastSet<K> = rustc_hash::FxHashSet<K>;
 
 /// Short stable id of a template: `P` and the 16 hex digits of its FNV-1a 64 hash (64 bits:
 /// with 32, ten thousand templates would collide about once in a hundred analyses).
@@ -371,6 +404,156 @@ mod tests {
         assert_eq!(
             mined.clusters[0].template,
             "session opened for user <*> by cron"
+        );
+    }
+
+    fn templates(lines: &[String]) -> Vec<String> {
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        mine(&refs)
+            .clusters
+            .into_iter()
+            .map(|c| c.template)
+            .collect()
+    }
+
+    #[test]
+    fn a_few_frequent_lower_case_names_are_a_variable() {
+        let lines: Vec<String> = [("cyrus", 40), ("news", 25), ("test", 10)]
+            .iter()
+            .flat_map(|&(u, n)| {
+                std::iter::repeat_n(format!("session opened for user {u} by cron"), n)
+            })
+            .collect();
+        assert_eq!(templates(&lines), ["session opened for user <*> by cron"]);
+    }
+
+    #[test]
+    fn two_few_valued_slots_both_become_variables() {
+        let mut lines = Vec::new();
+        for (t, table) in ["orders", "users", "invoices"].iter().enumerate() {
+            for (u, user) in ["app", "etl", "readonly"].iter().enumerate() {
+                for _ in 0..(5 + t * 3 + u) {
+                    lines.push(format!("deadlock detected on table {table} as {user}"));
+                }
+            }
+        }
+        assert_eq!(templates(&lines), ["deadlock detected on table <*> as <*>"]);
+    }
+
+    #[test]
+    fn values_seen_elsewhere_are_values_in_short_messages() {
+        let mut lines = Vec::new();
+        for (i, iface) in ["eth0", "eth1", "wlan0"].iter().enumerate() {
+            for _ in 0..5 + i {
+                lines.push(format!("dropped packets from a bad peer on {iface}"));
+                lines.push(format!("{iface}: link down"));
+                lines.push(format!("unit {iface}.service started"));
+            }
+        }
+        let mut t = templates(&lines);
+        t.sort();
+        assert_eq!(
+            t,
+            [
+                "<*>: link down",
+                "dropped packets from a bad peer on <*>",
+                "unit <*> started"
+            ]
+        );
+        // Two values in a long message join once both were values elsewhere.
+        let mut lines = Vec::new();
+        for c in ["web", "mobile", "batch"] {
+            lines.push(format!("worker {c} ran out of memory in the image pool"));
+        }
+        for c in ["web", "mobile"] {
+            lines.push(format!("token for client {c} expired long ago"));
+            lines.push(format!("\"GET /\" from client {c} took too long"));
+            lines.push(format!("\"POST /\" from client {c} took too long"));
+        }
+        let mut t = templates(&lines);
+        t.sort();
+        assert_eq!(
+            t,
+            [
+                "\"GET /\" from client <*> took too long",
+                "\"POST /\" from client <*> took too long",
+                "token for client <*> expired long ago",
+                "worker <*> ran out of memory in the image pool"
+            ]
+        );
+        // Never seen as values: the word names the event.
+        let lines: Vec<String> = ["cupsd", "hcid", "klogd"]
+            .iter()
+            .map(|d| format!("{d}: link down"))
+            .collect();
+        assert_eq!(templates(&lines).len(), 3);
+    }
+
+    #[test]
+    fn many_names_in_two_slots_at_once_are_variables() {
+        let names = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+        ];
+        let mut lines = Vec::new();
+        for (i, a) in names.iter().enumerate() {
+            let b = names[(i * 3 + 1) % names.len()];
+            lines.push(format!(
+                "user {a} mounted share {b} from the office network"
+            ));
+            lines.push(format!(
+                "user {a} unmounted share {b} from the office network"
+            ));
+        }
+        let mut t = templates(&lines);
+        t.sort();
+        assert_eq!(
+            t,
+            [
+                "user <*> mounted share <*> from the office network",
+                "user <*> unmounted share <*> from the office network"
+            ]
+        );
+    }
+
+    #[test]
+    fn capitalised_states_stay_apart() {
+        let lines: Vec<String> = [("Paused", 22), ("Resumed", 44), ("Started", 22)]
+            .iter()
+            .flat_map(|&(s, n)| {
+                std::iter::repeat_n(format!("[instance: 42] VM {s} (Lifecycle Event)"), n)
+            })
+            .collect();
+        assert_eq!(templates(&lines).len(), 3);
+    }
+
+    /// Regression: an error raised from ten files was ten patterns.
+    #[test]
+    fn an_error_from_several_files_is_one_problem() {
+        let mut lines = Vec::new();
+        for f in "abcdefghij".chars() {
+            lines.push(format!(
+                "KeyError in workers/{f}.py — 'key_{f}'が見つかりません"
+            ));
+            lines.push(format!(
+                "KeyError in workers/{f}.py — 'user_id' が見つかりません"
+            ));
+            lines.push(format!(
+                "ConnectionError in workers/{f}.py — Connection refused"
+            ));
+            lines.push(format!(
+                "psycopg2.OperationalError in libs/{f}.py — could not connect"
+            ));
+        }
+        let mut t = templates(&lines);
+        t.sort();
+        assert_eq!(
+            t,
+            [
+                "ConnectionError in <*> — Connection refused",
+                "KeyError in <*> — '<*>' が見つかりません",
+                "KeyError in <*> — '<*>'が見つかりません",
+                "psycopg2.OperationalError in <*> — could not connect",
+            ]
         );
     }
 

@@ -16,17 +16,40 @@ struct JsonLine<'a> {
 /// One JSON object per added message, in input order, lines numbered from 1:
 /// `{"line":1,"cluster":"P1a2b3c4d5e6f7a8b","template":"..."}`.
 pub fn render_jsonl(mined: &Mined, w: &mut impl Write) -> io::Result<()> {
-    for (i, &c) in mined.assignments.iter().enumerate() {
-        let c = &mined.clusters[c];
-        let line = JsonLine {
-            line: i + 1,
+    // The rest of each line after its number is the same for every line of a cluster:
+    // render it once per cluster, exactly as serde_json renders the whole object.
+    let mut tails = Vec::with_capacity(mined.clusters.len());
+    for c in &mined.clusters {
+        let full = serde_json::to_vec(&JsonLine {
+            line: 0,
             cluster: &c.id,
             template: &c.template,
-        };
-        serde_json::to_writer(&mut *w, &line)?;
-        w.write_all(b"\n")?;
+        })?;
+        let mut tail = full[r#"{"line":0"#.len()..].to_vec();
+        tail.push(b'\n');
+        tails.push(tail);
+    }
+    let mut num = [0u8; 20];
+    for (i, &c) in mined.assignments.iter().enumerate() {
+        w.write_all(br#"{"line":"#)?;
+        w.write_all(format_usize(i + 1, &mut num))?;
+        w.write_all(&tails[c])?;
     }
     Ok(())
+}
+
+/// Decimal digits of `n`, written into the end of `buf`.
+fn format_usize(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 /// One line per cluster, most frequent first (ties by template): count, id, template.
@@ -72,6 +95,31 @@ mod tests {
         assert_eq!(lines[0]["cluster"], lines[2]["cluster"]);
         assert_eq!(lines[1]["template"], "done");
         assert_eq!(lines[3]["template"], "接続が<*>秒で");
+    }
+
+    #[test]
+    fn jsonl_is_what_serde_writes() {
+        let mined = mined();
+        let mut out = Vec::new();
+        render_jsonl(&mined, &mut out).expect("write to vec");
+        let mut expected = Vec::new();
+        for (i, &c) in mined.assignments.iter().enumerate() {
+            let c = &mined.clusters[c];
+            let line = JsonLine {
+                line: i + 1,
+                cluster: &c.id,
+                template: &c.template,
+            };
+            serde_json::to_writer(&mut expected, &line).expect("json");
+            expected.push(b'\n');
+        }
+        assert_eq!(String::from_utf8(out), String::from_utf8(expected));
+        let mut buf = [0u8; 20];
+        assert_eq!(format_usize(0, &mut buf), b"0");
+        assert_eq!(
+            format_usize(usize::MAX, &mut buf),
+            usize::MAX.to_string().as_bytes()
+        );
     }
 
     #[test]
