@@ -328,6 +328,9 @@ impl Masker {
                 self.push(msg, l, false);
                 if close > j + 1 {
                     self.push_var(lx[j + 1].start, lx[close - 1].end, lx[j + 1].space_before);
+                } else {
+                    // `''` is the empty value of the slot, as `key=` is.
+                    self.push_var(l.end, l.end, false);
                 }
                 self.push(msg, lx[close], false);
                 j = close + 1;
@@ -676,6 +679,10 @@ mod tests {
             "logname=<*> uid=<*> euid=<*>"
         );
         assert_eq!(mask("ruser= rhost=x"), mask("ruser=bob rhost=x"));
+        assert_eq!(
+            mask("invalid literal for int() with base 10: ''"),
+            mask("invalid literal for int() with base 10: 'abc'")
+        );
         assert_eq!(mask("if a == b"), "if a == b");
         assert_eq!(mask("don't stop"), "don't stop");
         assert_eq!(mask("enabled: true"), "enabled: <*>");
