@@ -104,38 +104,10 @@ fn counted<T: Ord + Clone>(map: BTreeMap<T, u64>) -> Vec<Counted<T>> {
     v
 }
 
-/// A readable name: the template's constant words, shortened. For the mined text of a
-/// migrated error (`<Type> in <file> — <message>`) it is `<Type>: <message words>`.
+/// A readable name: the template with its slots named, shortened only at a clause or
+/// token boundary, led by the error type of a migrated error (`<Type>: <message>`).
 pub fn pattern_name(template: &str) -> String {
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace()
-            .map(|w| w.trim_matches(|c: char| "[](){}'\"`:,;|—-".contains(c)))
-            .filter(|w| {
-                !w.replace("<*>", "")
-                    .trim_matches(|c: char| !c.is_alphanumeric())
-                    .is_empty()
-            })
-            .map(|w| w.replace("<*>", "…"))
-            .collect()
-    }
-    let name = match template.split_once(" — ") {
-        Some((title, message)) if title.ends_with(" in <*>") => {
-            let kind = title.trim_end_matches(" in <*>");
-            let msg = words(message);
-            if msg.is_empty() {
-                kind.to_string()
-            } else {
-                format!("{kind}: {}", msg.join(" "))
-            }
-        }
-        _ => words(template).join(" "),
-    };
-    let name = if name.is_empty() {
-        template.to_string()
-    } else {
-        name
-    };
-    crate::render::truncate_to_width(&name, 60)
+    crate::kb::readable_name(template)
 }
 
 /// Root causes kept per pattern (the most frequent).
@@ -550,14 +522,20 @@ mod tests {
 
     #[test]
     fn names_read_well() {
+        // Words only as they stand next to each other in the messages, slots named.
         assert_eq!(
             pattern_name("ConnectionRefusedError in <*> — [Errno <*>] Connection refused to <*>"),
-            "ConnectionRefusedError: Errno Connection refused to"
+            "ConnectionRefusedError: [Errno <…>] Connection refused to <host>"
         );
         assert_eq!(
             pattern_name("RabbitMQ接続エラー: <*> への接続が<*>秒でタイムアウトしました"),
-            "RabbitMQ接続エラー への接続が…秒でタイムアウトしました"
+            "RabbitMQ接続エラー: <…> への接続が<n>秒でタイムアウトしました"
         );
-        assert_eq!(pattern_name("<*>"), "<*>");
+        assert_eq!(
+            pattern_name(
+                "psycopg2.OperationalError in <*> — FATAL: password authentication failed for user \"<*>\""
+            ),
+            "psycopg2.OperationalError: FATAL: password authentication failed for user \"<user>\""
+        );
     }
 }

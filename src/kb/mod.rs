@@ -16,6 +16,16 @@ mod text;
 
 pub(crate) use text::group_texts;
 
+/// A pattern's readable name: the entry title (slots named, words only as they stand in
+/// the messages), led by the error type when the title does not already name it.
+pub(crate) fn readable_name(template: &str) -> String {
+    let title = slots::title(template);
+    match slots::error_type(template) {
+        Some(ty) if !title.contains(ty) => format!("{ty}: {title}"),
+        _ => title,
+    }
+}
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Write as _};
