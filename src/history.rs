@@ -60,14 +60,73 @@ struct HistoryFile {
     incidents: Option<Value>,
 }
 
-fn validate(index: usize, v: Value) -> Result<Incident, ImportError> {
-    let id = v.get("id").and_then(Value::as_str).map(str::to_string);
+/// Rewrites an entry written by the original `incident_manager.py` into this tool's
+/// shape: `incident_id` is the id, `timestamp` the creation time, and the last change
+/// (timeline, resolution) the update time, which the original did not store. Our own
+/// export (`id`, `created_at`, ...) passes unchanged. An entry without `origin` came from
+/// another installation: `imported`.
+fn normalize(v: &mut Value) -> Result<(), String> {
+    let Some(obj) = v.as_object_mut() else {
+        return Err("not a JSON object".into());
+    };
+    match (obj.get("id"), obj.get("incident_id")) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(format!("id {a} and incident_id {b} differ"));
+        }
+        (None, Some(b)) => {
+            let b = b.clone();
+            obj.insert("id".into(), b);
+        }
+        _ => {}
+    }
+    if !obj.contains_key("created_at")
+        && let Some(t) = obj.get("timestamp").cloned()
+    {
+        obj.insert("created_at".into(), t);
+    }
+    if !obj.contains_key("updated_at") && obj.contains_key("created_at") {
+        let mut times = vec![obj["created_at"].clone()];
+        if let Some(Value::Array(tl)) = obj.get("timeline") {
+            times.extend(tl.iter().filter_map(|e| e.get("timestamp").cloned()));
+        }
+        if let Some(t) = obj.get("resolution").and_then(|r| r.get("resolved_at")) {
+            times.push(t.clone());
+        }
+        // Unparseable times are reported by the typed decoding below, with their field.
+        let latest = times
+            .into_iter()
+            .filter_map(|t| Some((Timestamp::parse(t.as_str()?).ok()?, t)))
+            .max_by_key(|(ts, _)| *ts)
+            .map(|(_, t)| t)
+            .unwrap_or_else(|| obj["created_at"].clone());
+        obj.insert("updated_at".into(), latest);
+    }
+    if !obj.contains_key("origin") {
+        obj.insert("origin".into(), Value::String("imported".into()));
+    }
+    Ok(())
+}
+
+fn validate(index: usize, mut v: Value) -> Result<Incident, ImportError> {
+    let id = v
+        .get("id")
+        .or_else(|| v.get("incident_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let entry = |reason: String| ImportError::Entry {
         index,
         id: id.clone(),
         reason,
     };
-    let inc: Incident = serde_json::from_value(v).map_err(|e| entry(e.to_string()))?;
+    normalize(&mut v).map_err(entry)?;
+    let inc: Incident = serde_json::from_value(v).map_err(|e| {
+        let msg = e.to_string();
+        // Both shapes are accepted; say so when neither id field is there.
+        entry(msg.replace(
+            "missing field `id`",
+            "missing field `id` (or `incident_id`)",
+        ))
+    })?;
     if inc.title.trim().is_empty() {
         return Err(entry("title is empty".into()));
     }
@@ -84,6 +143,12 @@ pub fn import_history(
     manager: &IncidentManager,
     input: impl Read,
 ) -> Result<ImportSummary, ImportError> {
+    import_incidents(manager, read_history(input)?)
+}
+
+/// Reads and validates every incident of an `incident_history.json` (the original tool's
+/// shape or ours) without touching a store, so that a slow input never holds one open.
+pub fn read_history(input: impl Read) -> Result<Vec<Incident>, ImportError> {
     let file: HistoryFile =
         serde_json::from_reader(std::io::BufReader::new(input)).map_err(|e| ImportError::Json {
             line: e.line(),
@@ -100,6 +165,14 @@ pub fn import_history(
     for (i, v) in entries.into_iter().enumerate() {
         incidents.push(validate(i, v)?);
     }
+    Ok(incidents)
+}
+
+/// Stores incidents read by [`read_history`] in one transaction.
+pub fn import_incidents(
+    manager: &IncidentManager,
+    incidents: Vec<Incident>,
+) -> Result<ImportSummary, ImportError> {
     let mut summary = ImportSummary::default();
     let txn = manager.store().write()?;
     {

@@ -18,9 +18,11 @@ pub(crate) fn import(db: &Option<PathBuf>, a: ImportArgs) -> Result<ExitCode> {
     } else {
         Box::new(File::open(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?)
     };
+    let failed = || format!("import of {} failed; nothing was written", a.file.display());
+    // The whole input is read before the database is opened: a slow pipe never holds it.
+    let incidents = incident::read_history(input).with_context(failed)?;
     let m = config::open(db)?;
-    let summary = incident::import_history(&m, input)
-        .with_context(|| format!("import of {} failed; nothing was written", a.file.display()))?;
+    let summary = incident::import_incidents(&m, incidents).with_context(failed)?;
     match a.format {
         OutFormat::Json => print_json(&summary)?,
         OutFormat::Text => {
