@@ -100,7 +100,7 @@ pub use metrics::{
     PrioritySla, Recommendation as ReportRecommendation, RecurrenceMetrics, RecurringGroup,
     SlaAlert, SlaCounts, SlaMeasure, SlaSection, SlaTarget, SlaTargets, Summary, Window,
 };
-pub use migrate::{MigrateError, MigrateOptions, MigrateSummary, Phases, migrate};
+pub use migrate::{IdConflict, MigrateError, MigrateOptions, MigrateSummary, Phases, migrate};
 pub use miner::{
     Mined, MinedCluster, Miner, MinerConfig, TemplateMatch, TemplateMatcher, mask, render_jsonl,
     render_summary, template_id, tokenize,

@@ -101,3 +101,103 @@ fn an_entry_without_any_id_names_both_fields() {
     assert!(e.contains("incident 1 (INC-20250104-0009): id"), "{e}");
     assert!(e.contains("differ"), "{e}");
 }
+
+const E1: &str = r#"{"timestamp": "2025-01-24T10:00:00+09:00", "error_type": "ConnectionError", "file": "a.py", "error_message": "refused", "success": false}"#;
+const E2: &str = r#"{"timestamp": "2025-01-24T11:00:00+09:00", "error_type": "KeyError", "file": "b.py", "error_message": "'user'", "success": false, "incident_id": "INC-20250124-0001"}"#;
+
+/// Regression: a grown history whose new error carries the original tool's id of a
+/// different incident was linked to the incident our store gave that id, and `bridge
+/// check` called both records consistent.
+#[test]
+fn a_carried_id_of_another_errors_incident_is_a_conflict_not_a_link() {
+    let env = Env::new();
+    env.write("f1.jsonl", &format!("{E1}\n"));
+    let s = env.json(&["bridge", "migrate", "f1.jsonl", "--format", "json"]);
+    assert_eq!(s["migrated"], 1);
+    assert_eq!(env.list_ids(&["--all"]), ["INC-20250124-0001"]);
+
+    env.write("f2.jsonl", &format!("{E1}\n{E2}\n"));
+    let out = env
+        .cmd()
+        .args(["bridge", "migrate", "f2.jsonl"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("linked 0"), "{stdout}");
+    assert!(stdout.contains("carried id conflicts 1"), "{stdout}");
+    assert!(
+        stderr.contains("conflict: record 1 carries incident_id INC-20250124-0001"),
+        "{stderr}"
+    );
+    // The second error became an incident of its own.
+    assert_eq!(
+        env.list_ids(&["--all", "--oldest-first"]),
+        ["INC-20250124-0001", "INC-20250124-0002"]
+    );
+    let second = env.json(&["show", "INC-20250124-0002", "--format", "json"]);
+    assert_eq!(second["title"], "KeyError in b.py");
+    // The file's id still disagrees with the store: check says where.
+    let e = env
+        .cmd()
+        .args(["bridge", "check", "f2.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(e.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&e.stdout);
+    assert!(text.contains("record 1: id_mismatch"), "{text}");
+    // Written back, the file and the store agree.
+    env.ok(&["bridge", "migrate", "f2.jsonl", "--write-back"]);
+    assert!(
+        env.ok(&["bridge", "check", "f2.jsonl"])
+            .contains("2 consistent")
+    );
+}
+
+/// An id carried by a history whose incident was imported from the original tool (not
+/// migrated from another error) is proof of identity: the error links to it.
+#[test]
+fn a_carried_id_of_an_imported_incident_links() {
+    let env = Env::new();
+    env.write("incident_history.json", ORIGINAL);
+    env.ok(&["import", "incident_history.json"]);
+    let e = E2.replace("INC-20250124-0001", "INC-20250104-0001");
+    env.write("f.jsonl", &format!("{e}\n"));
+    let s = env.json(&["bridge", "migrate", "f.jsonl", "--format", "json"]);
+    assert_eq!(
+        (s["linked"].as_u64(), s["migrated"].as_u64()),
+        (Some(1), Some(0)),
+        "{s}"
+    );
+    assert!(
+        env.ok(&["bridge", "check", "f.jsonl"])
+            .contains("1 consistent")
+    );
+}
+
+/// `bridge check` finds the wrong link in a store an older build left it in.
+#[test]
+fn bridge_check_detects_wrong_links_already_stored() {
+    let env = Env::new();
+    env.write("f1.jsonl", &format!("{E1}\n"));
+    env.ok(&["bridge", "migrate", "f1.jsonl"]);
+    env.write("f2.jsonl", &format!("{E1}\n{E2}\n"));
+    // What the older build stored: E2's fingerprint mapped to E1's incident.
+    env.write("e2.jsonl", &format!("{E2}\n"));
+    incident::testing::link_errors(
+        &env.db(),
+        &env.path("e2.jsonl"),
+        "INC-20250124-0001".parse().unwrap(),
+    )
+    .unwrap();
+    let e = env
+        .cmd()
+        .args(["bridge", "check", "f2.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(e.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&e.stdout);
+    assert!(text.contains("record 1: id_conflict"), "{text}");
+    assert!(text.contains("1 consistent"), "{text}");
+}

@@ -69,12 +69,13 @@ fn spool_stdin(db: &Path) -> Result<Spool> {
 fn summary_line(s: &MigrateSummary) -> String {
     format!(
         "{} records: migrated {}, already present {}, linked {}, created under carried id {}, \
-         rejected {} ({:.2} s)",
+         carried id conflicts {}, rejected {} ({:.2} s)",
         s.records,
         s.migrated,
         s.already_present,
         s.linked,
         s.created_under_carried_id,
+        s.id_conflicts_total,
         s.rejected,
         s.phases.wall
     )
@@ -85,7 +86,8 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
     if stdin && a.write_back {
         bail!("--write-back needs a file, not standard input");
     }
-    let m = config::open(db)?;
+    // Standard input is spooled before the database is opened: waiting for input never
+    // holds it.
     let _spool;
     let path = if stdin {
         _spool = spool_stdin(&config::db_path(db))?;
@@ -93,6 +95,7 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
     } else {
         a.file.clone()
     };
+    let m = config::open(db)?;
     let size = std::fs::metadata(&path)
         .with_context(|| format!("cannot read {}", path.display()))?
         .len();
@@ -158,6 +161,13 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
         }
         OutFormat::Text => {
             print(&format!("{}\n", summary_line(&summary)))?;
+            for c in &summary.id_conflicts {
+                eprintln!(
+                    "conflict: record {} carries incident_id {}, an incident migrated from another \
+                     error; not linked, migrated to {}",
+                    c.index, c.carried, c.migrated_to
+                );
+            }
             if let Some(f) = &summary.rejects_file
                 && summary.rejected > 0
             {
