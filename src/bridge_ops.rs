@@ -139,6 +139,12 @@ pub struct BridgeCheck {
 /// Checks that every error of the file maps to an incident of the store and that every
 /// `incident_id` written in the file exists.
 pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
+    manager
+        .store()
+        .contain(|| bridge_check_inner(manager, path))
+}
+
+fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
     let txn = manager.store().read()?;
     let fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
     let heads = txn.open_table(HEADS).map_err(StoreError::from)?;

@@ -142,6 +142,10 @@ where
 
 /// Verifies the whole file. Reads every record once; memory grows with the index sizes.
 pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
+    store.contain(|| check_inner(store))
+}
+
+fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
     let txn = store.read()?;
     let mut report = CheckReport::default();
     let mut exp = Expected::default();
@@ -323,6 +327,10 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
 /// Rebuilds every index, the counts and the day counters from the records.
 /// Records that cannot be decoded are left in place and reported by `check`.
 pub fn repair(store: &Store) -> Result<(), StoreError> {
+    store.contain(|| repair_inner(store))
+}
+
+fn repair_inner(store: &Store) -> Result<(), StoreError> {
     let mut exp = Expected::default();
     {
         let txn = store.read()?;

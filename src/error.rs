@@ -62,6 +62,38 @@ pub enum StoreError {
     Compaction(#[from] redb::CompactionError),
     #[error("per-day counter for {date} is exhausted")]
     CounterExhausted { date: u32 },
+    /// The database engine failed on a damaged page (it panics on some), contained.
+    #[error("database {path} is damaged: {reason}")]
+    Damaged { path: String, reason: String },
+}
+
+impl StoreError {
+    /// Whether the file's content is damaged (as opposed to busy, newer or unwritable).
+    pub fn is_damage(&self) -> bool {
+        match self {
+            StoreError::Damaged { .. } | StoreError::Corrupt { .. } => true,
+            StoreError::Storage(e) => matches!(e, redb::StorageError::Corrupted(_)),
+            StoreError::Database(e) | StoreError::Open { source: e, .. } => {
+                matches!(
+                    e,
+                    redb::DatabaseError::Storage(redb::StorageError::Corrupted(_))
+                )
+            }
+            StoreError::Transaction(redb::TransactionError::Storage(e))
+            | StoreError::Table(redb::TableError::Storage(e))
+            | StoreError::Commit(redb::CommitError::Storage(e)) => {
+                matches!(e, redb::StorageError::Corrupted(_))
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Error {
+    /// Whether this error comes from a damaged database file.
+    pub fn is_damage(&self) -> bool {
+        matches!(self, Error::Store(s) if s.is_damage())
+    }
 }
 
 /// An operation on incidents was refused or failed.
@@ -114,3 +146,28 @@ impl From<redb::CommitError> for Error {
 
 /// Result alias for incident operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whether `e`, or an error it wraps, comes from a damaged database file.
+pub fn is_damage(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        let hit = if let Some(e) = e.downcast_ref::<Error>() {
+            e.is_damage()
+        } else if let Some(e) = e.downcast_ref::<StoreError>() {
+            e.is_damage()
+        } else if let Some(crate::history::ImportError::Store(e)) = e.downcast_ref() {
+            e.is_damage()
+        } else if let Some(crate::migrate::MigrateError::Store(e)) = e.downcast_ref() {
+            e.is_damage()
+        } else if let Some(crate::bridge_ops::BridgeError::Store(e)) = e.downcast_ref() {
+            e.is_damage()
+        } else {
+            false
+        };
+        if hit {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}

@@ -173,6 +173,15 @@ pub fn import_incidents(
     manager: &IncidentManager,
     incidents: Vec<Incident>,
 ) -> Result<ImportSummary, ImportError> {
+    manager
+        .store()
+        .contain(|| import_incidents_inner(manager, incidents))
+}
+
+fn import_incidents_inner(
+    manager: &IncidentManager,
+    incidents: Vec<Incident>,
+) -> Result<ImportSummary, ImportError> {
     let mut summary = ImportSummary::default();
     let txn = manager.store().write()?;
     {
@@ -239,6 +248,36 @@ fn io(e: std::io::Error) -> Error {
 
 /// Writes every incident, streaming, in id order.
 pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Write) -> Result<()> {
+    manager
+        .store()
+        .contain(|| export_inner(manager, format, out, None))
+}
+
+/// Like [`export`], but skips records that cannot be decoded (a damaged file) and
+/// returns, for each, its id and why.
+pub fn export_readable(
+    manager: &IncidentManager,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> Result<Vec<String>> {
+    let mut skipped = Vec::new();
+    manager
+        .store()
+        .contain(|| export_inner(manager, format, out, Some(&mut skipped)))?;
+    Ok(skipped)
+}
+
+fn export_inner(
+    manager: &IncidentManager,
+    format: ExportFormat,
+    out: &mut dyn Write,
+    mut skipped: Option<&mut Vec<String>>,
+) -> Result<()> {
+    // Every incident, in id order; with `skipped`, undecodable records are listed there.
+    let mut each = |f: &mut dyn FnMut(Incident) -> Result<()>| match skipped {
+        Some(ref mut s) => manager.for_each_readable(f, |e| s.push(e)),
+        None => manager.for_each(f),
+    };
     match format {
         ExportFormat::Json => {
             let mut stats = Statistics::default();
@@ -251,7 +290,7 @@ pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Wri
             serde_json::to_writer(&mut *out, &meta).map_err(|e| io(e.into()))?;
             out.write_all(b",\n  \"incidents\": [").map_err(io)?;
             let mut first = true;
-            manager.for_each(|inc| {
+            each(&mut |inc| {
                 stats.total_incidents += 1;
                 *stats
                     .by_category
@@ -271,7 +310,7 @@ pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Wri
             serde_json::to_writer(&mut *out, &stats).map_err(|e| io(e.into()))?;
             out.write_all(b"\n}\n").map_err(io)?;
         }
-        ExportFormat::Jsonl => manager.for_each(|inc| {
+        ExportFormat::Jsonl => each(&mut |inc| {
             serde_json::to_writer(&mut *out, &inc).map_err(|e| io(e.into()))?;
             out.write_all(b"\n").map_err(io)
         })?,
@@ -285,7 +324,7 @@ pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Wri
                 },
             };
             w.write_record(CSV_HEADER).map_err(csv_err)?;
-            manager.for_each(|inc| w.write_record(csv_row(&inc)).map_err(csv_err))?;
+            each(&mut |inc| w.write_record(csv_row(&inc)).map_err(csv_err))?;
             w.flush().map_err(io)?;
         }
     }

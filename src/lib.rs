@@ -83,10 +83,10 @@ pub use bridge_ops::{
     problem_kinds, render_bridge_markdown,
 };
 pub use check::{CheckReport, Problem, check, repair};
-pub use error::{Error, ParseError, Result, StoreError};
+pub use error::{Error, ParseError, Result, StoreError, is_damage};
 pub use history::{
-    CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, import_history,
-    import_incidents, read_history,
+    CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, export_readable,
+    import_history, import_incidents, read_history,
 };
 pub use kb::{
     AUTO_FIX_DIR, KB_FILE_NAME, KB_TEMPLATE, KbChange, KbError, KbOptions, KbRun, KbUpdate,

@@ -231,6 +231,17 @@ pub fn migrate(
     opts: &MigrateOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<MigrateSummary, MigrateError> {
+    manager
+        .store()
+        .contain(|| migrate_inner(manager, path, opts, progress))
+}
+
+fn migrate_inner(
+    manager: &IncidentManager,
+    path: &Path,
+    opts: &MigrateOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<MigrateSummary, MigrateError> {
     let wall = Instant::now();
     let mut summary = MigrateSummary::default();
     let t = Instant::now();

@@ -149,6 +149,10 @@ impl Store {
     /// Opens (or creates) the database at `path`, waiting up to `busy_timeout` while
     /// another process holds it.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        contain(path, || Self::open_inner(path, busy_timeout))
+    }
+
+    fn open_inner(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
         let start = Instant::now();
         let mut delay = Duration::from_millis(5);
         let db = loop {
@@ -185,6 +189,14 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `f` on this store, containing a panic of the database engine.
+    pub(crate) fn contain<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        contain(&self.path, f)
     }
 
     /// Creates missing tables, checks the schema version and runs pending upgrades.
@@ -262,6 +274,31 @@ impl Store {
         let txn = self.read()?;
         let meta = txn.open_table(META)?;
         Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
+/// Runs `f`, turning a panic inside it into [`StoreError::Damaged`] naming `path`: redb
+/// panics on some damaged pages (a stored string that is not UTF-8, a truncated entry)
+/// instead of returning an error. Every entry point that reads or writes the file goes
+/// through here.
+pub(crate) fn contain<T, E: From<StoreError>>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let reason = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("the database engine stopped");
+            Err(StoreError::Damaged {
+                path: path.display().to_string(),
+                reason: reason.to_string(),
+            }
+            .into())
+        }
     }
 }
 

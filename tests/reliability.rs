@@ -201,3 +201,78 @@ fn bridge_check_detects_wrong_links_already_stored() {
     assert!(text.contains("record 1: id_conflict"), "{text}");
     assert!(text.contains("1 consistent"), "{text}");
 }
+
+/// Regression: redb panics on a stored string key that is not UTF-8 (exit 101 with a
+/// trace). Every command now ends with an error that names the file and what to do.
+#[test]
+fn a_damaged_string_key_is_an_error_naming_the_file_not_a_panic() {
+    let env = Env::new();
+    env.create_at(
+        "t",
+        "error",
+        "low",
+        &["zzcomponentzz"],
+        "2025-01-04T10:00:00Z",
+    );
+    let mut bytes = std::fs::read(env.db()).unwrap();
+    let needle = b"zzcomponentzz";
+    let mut hits = 0;
+    for i in 0..bytes.len() - needle.len() {
+        if &bytes[i..i + needle.len()] == needle {
+            bytes[i + 2] = 0xff;
+            hits += 1;
+        }
+    }
+    assert!(hits > 0);
+    std::fs::write(env.db(), bytes).unwrap();
+    for args in [
+        &["list", "--all"][..],
+        &["export"],
+        &["check"],
+        &["check", "--repair"],
+        &["stats"],
+    ] {
+        let out = env.cmd().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(env.db().to_str().unwrap()),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("restore a backup"), "{args:?}: {stderr}");
+    }
+}
+
+/// What a damaged file still holds can be exported: undecodable records are listed.
+#[test]
+fn export_skip_damaged_keeps_what_is_readable() {
+    let env = Env::new();
+    env.create_at("good", "error", "low", &["a"], "2025-01-04T10:00:00Z");
+    env.create_at(
+        "zzbadrecordzz",
+        "error",
+        "low",
+        &["b"],
+        "2025-01-04T11:00:00Z",
+    );
+    let mut bytes = std::fs::read(env.db()).unwrap();
+    let needle = b"zzbadrecordzz";
+    let i = (0..bytes.len() - needle.len())
+        .find(|&i| &bytes[i..i + needle.len()] == needle)
+        .unwrap();
+    bytes[i + 2] = 0xff;
+    std::fs::write(env.db(), bytes).unwrap();
+    let e = env.fails(&["export", "--format", "jsonl"], 1);
+    assert!(e.contains("INC-20250104-0002 cannot be decoded"), "{e}");
+    let out = env
+        .cmd()
+        .args(["export", "--format", "jsonl", "--skip-damaged"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("skipped 1 damaged record(s)"), "{stderr}");
+}

@@ -53,16 +53,35 @@ pub(crate) fn export(db: &Option<PathBuf>, a: ExportArgs) -> Result<ExitCode> {
             let mut out = BufWriter::new(
                 File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
             );
-            incident::export(&m, format, &mut out)?;
+            run_export(&m, format, &mut out, a.skip_damaged)?;
             out.flush()?;
             out.get_ref().sync_all()?;
             std::fs::rename(&tmp, path)?;
         }
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
-            incident::export(&m, format, &mut out)?;
+            run_export(&m, format, &mut out, a.skip_damaged)?;
             out.flush()?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_export(
+    m: &incident::IncidentManager,
+    format: ExportFormat,
+    out: &mut dyn Write,
+    skip_damaged: bool,
+) -> Result<()> {
+    if !skip_damaged {
+        return Ok(incident::export(m, format, out)?);
+    }
+    let skipped = incident::export_readable(m, format, out)?;
+    for s in &skipped {
+        eprintln!("skipped: {s}");
+    }
+    if !skipped.is_empty() {
+        eprintln!("skipped {} damaged record(s)", skipped.len());
+    }
+    Ok(())
 }
