@@ -62,6 +62,8 @@ pub enum StoreError {
     Compaction(#[from] redb::CompactionError),
     #[error("per-day counter for {date} is exhausted")]
     CounterExhausted { date: u32 },
+    #[error("{path} is not an incident database: {reason}")]
+    NotIncidentDb { path: String, reason: String },
     /// The database engine failed on a damaged page (it panics on some), contained.
     #[error("database {path} is damaged: {reason}")]
     Damaged { path: String, reason: String },

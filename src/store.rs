@@ -153,6 +153,19 @@ impl Store {
     }
 
     fn open_inner(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        // A file this build must refuse is looked at read-only first: refusing it must
+        // leave it byte-identical (a writable open alone can grow it).
+        if path.exists() {
+            match Database::builder().open_read_only(path) {
+                Ok(db) => {
+                    let txn = db.begin_read()?;
+                    check_schema(path, &txn)?;
+                }
+                // Busy (checked again once the writable open got the file) or in need of
+                // recovery (which only a writable open does).
+                Err(_) => {}
+            }
+        }
         let start = Instant::now();
         let mut delay = Duration::from_millis(5);
         let db = loop {
@@ -203,11 +216,8 @@ impl Store {
     fn prepare(&self) -> Result<(), StoreError> {
         {
             let txn = self.db.begin_read()?;
-            if let Ok(meta) = txn.open_table(META) {
-                let found = meta.get("schema_version")?.map(|v| v.value());
-                if found == Some(SCHEMA_VERSION) {
-                    return Ok(());
-                }
+            if check_schema(&self.path, &txn)? == Some(SCHEMA_VERSION) {
+                return Ok(());
             }
         }
         let txn = self.db.begin_write()?;
@@ -274,6 +284,38 @@ impl Store {
         let txn = self.read()?;
         let meta = txn.open_table(META)?;
         Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
+/// The schema version of an open file, refusing one this build must not write to: a
+/// newer version, version 0 (no build writes it), or tables without a version (another
+/// program's redb file). `None` is a new, empty file.
+fn check_schema(path: &Path, txn: &ReadTransaction) -> Result<Option<u64>, StoreError> {
+    let found = match txn.open_table(META) {
+        Ok(meta) => meta.get("schema_version")?.map(|v| v.value()),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => {
+            return Err(StoreError::NotIncidentDb {
+                path: path.display().to_string(),
+                reason: format!("its meta table is not ours ({e})"),
+            });
+        }
+    };
+    match found {
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
+            path: path.display().to_string(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        Some(0) => Err(StoreError::NotIncidentDb {
+            path: path.display().to_string(),
+            reason: "schema version 0, which no version of incident writes".into(),
+        }),
+        None if txn.list_tables()?.next().is_some() => Err(StoreError::NotIncidentDb {
+            path: path.display().to_string(),
+            reason: "it has tables but no schema version".into(),
+        }),
+        v => Ok(v),
     }
 }
 

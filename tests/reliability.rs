@@ -276,3 +276,63 @@ fn export_skip_damaged_keeps_what_is_readable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("skipped 1 damaged record(s)"), "{stderr}");
 }
+
+/// Regression: opening a file written by a newer schema was refused, but the refused open
+/// still grew the file. Refused opens (read or write commands) leave it byte-identical.
+#[test]
+fn a_refused_newer_schema_leaves_the_file_byte_identical() {
+    let env = Env::new();
+    env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
+    incident::testing::set_schema_version(&env.db(), 99).unwrap();
+    let before = std::fs::read(env.db()).unwrap();
+    for args in [
+        &["list", "--all"][..],
+        &["check"],
+        &["check", "--repair"],
+        &[
+            "create",
+            "--category",
+            "error",
+            "--priority",
+            "low",
+            "--title",
+            "x",
+            "--components",
+            "c",
+        ],
+    ] {
+        let e = env.fails(args, 1);
+        assert!(e.contains("schema 99"), "{args:?}: {e}");
+        assert!(
+            std::fs::read(env.db()).unwrap() == before,
+            "{args:?} changed the file"
+        );
+    }
+}
+
+/// Regression: a read-only command on an empty file silently made it a database.
+#[test]
+fn a_read_only_command_on_an_empty_file_leaves_it_empty() {
+    let env = Env::new();
+    std::fs::write(env.db(), b"").unwrap();
+    for args in [&["list", "--all"][..], &["check"], &["export"], &["stats"]] {
+        let e = env.fails(args, 1);
+        assert!(e.contains("is an empty file (0 bytes)"), "{args:?}: {e}");
+        assert_eq!(std::fs::metadata(env.db()).unwrap().len(), 0);
+    }
+}
+
+/// Regression: schema version 0 gave a confusing table type error.
+#[test]
+fn schema_version_0_and_foreign_files_are_named_as_not_ours() {
+    let env = Env::new();
+    env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
+    incident::testing::set_schema_version(&env.db(), 0).unwrap();
+    let before = std::fs::read(env.db()).unwrap();
+    let e = env.fails(&["list", "--all"], 1);
+    assert!(
+        e.contains("is not an incident database: schema version 0"),
+        "{e}"
+    );
+    assert!(std::fs::read(env.db()).unwrap() == before);
+}

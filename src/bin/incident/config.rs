@@ -48,6 +48,14 @@ pub(crate) fn open_existing(db: &Option<PathBuf>) -> Result<IncidentManager> {
             path.display()
         );
     }
+    // A command that only reads must not turn an empty file into a database.
+    if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        anyhow::bail!(
+            "database {} is an empty file (0 bytes), not an incident database; remove it or \
+             choose another with --db or INCIDENT_DB",
+            path.display()
+        );
+    }
     open(db)
 }
 
