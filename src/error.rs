@@ -98,6 +98,31 @@ impl Error {
     }
 }
 
+/// A file could not be written (or read): which operation, on which file, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {op} {path}: {source}")]
+pub struct FileError {
+    op: &'static str,
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
+impl FileError {
+    pub(crate) fn new(op: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        FileError {
+            op,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// The underlying I/O error.
+    pub fn io(&self) -> &std::io::Error {
+        &self.source
+    }
+}
+
 /// An operation on incidents was refused or failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -120,6 +145,8 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
 impl From<redb::StorageError> for Error {

@@ -49,6 +49,7 @@ mod bridge_ops;
 mod check;
 mod codec;
 mod error;
+mod fsutil;
 mod history;
 mod kb;
 mod manager;
@@ -83,7 +84,8 @@ pub use bridge_ops::{
     problem_kinds, render_bridge_markdown,
 };
 pub use check::{CheckReport, Problem, check, repair};
-pub use error::{Error, ParseError, Result, StoreError, is_damage};
+pub use error::{Error, FileError, ParseError, Result, StoreError, is_damage};
+pub use fsutil::{AtomicFile, write_atomic};
 pub use history::{
     CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, export_readable,
     import_history, import_incidents, read_history,

@@ -336,3 +336,127 @@ fn schema_version_0_and_foreign_files_are_named_as_not_ours() {
     );
     assert!(std::fs::read(env.db()).unwrap() == before);
 }
+
+fn temporaries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp") || n.ends_with("-tmp"))
+        .collect()
+}
+
+/// Regression: `export -o backup.json` wrote through a fixed `backup.tmp`, deleting a
+/// user's file of that name; a failed export left its temporary file behind.
+#[test]
+fn export_to_a_file_is_atomic_and_leaves_no_temporary() {
+    let env = Env::new();
+    env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
+    env.write("backup.tmp", "mine");
+    env.ok(&["export", "-o", "backup.json"]);
+    assert_eq!(
+        std::fs::read_to_string(env.path("backup.tmp")).unwrap(),
+        "mine"
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("backup.json")).unwrap()).unwrap();
+    assert_eq!(v["statistics"]["total_incidents"], 1);
+    assert_eq!(temporaries(env.dir.path()), ["backup.tmp"]);
+
+    // Written through a symbolic link, which stays one.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("backup.json", env.path("latest.json")).unwrap();
+        env.ok(&["export", "--format", "jsonl", "-o", "latest.json"]);
+        let meta = std::fs::symlink_metadata(env.path("latest.json")).unwrap();
+        assert!(meta.file_type().is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(env.path("backup.json"))
+                .unwrap()
+                .lines()
+                .count(),
+            1
+        );
+    }
+
+    // A failed export (a damaged record) leaves the target as it was, and no temporary.
+    let before = std::fs::read(env.path("backup.json")).unwrap();
+    env.create_at("zzbadzz", "error", "low", &["c"], "2025-01-04T11:00:00Z");
+    let mut bytes = std::fs::read(env.db()).unwrap();
+    let j = (0..bytes.len() - 7)
+        .find(|&i| &bytes[i..i + 7] == b"zzbadzz")
+        .unwrap();
+    bytes[j + 2] = 0xff;
+    std::fs::write(env.db(), bytes).unwrap();
+    let e = env.fails(&["export", "-o", "backup.json"], 1);
+    assert!(e.contains("cannot be decoded"), "{e}");
+    assert_eq!(std::fs::read(env.path("backup.json")).unwrap(), before);
+    assert_eq!(temporaries(env.dir.path()), ["backup.tmp"]);
+
+    // An output that cannot be created names the file and the operation.
+    let e = env.fails(
+        &["export", "--skip-damaged", "-o", "no/such/dir/out.json"],
+        1,
+    );
+    assert!(
+        e.contains("cannot create a temporary file in no/such/dir"),
+        "{e}"
+    );
+}
+
+/// A temporary file a killed export left behind is removed by the next export to the
+/// same file.
+#[test]
+fn a_stale_temporary_of_the_same_output_is_cleaned() {
+    let env = Env::new();
+    env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
+    let stale = env.write(".out.json.x1y2z3.incident-tmp", "partial");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    env.ok(&["export", "-o", "out.json"]);
+    assert!(!stale.exists());
+    assert!(temporaries(env.dir.path()).is_empty());
+}
+
+/// Regression: `report --html` wrote through a fixed `*.html.tmp` name.
+#[test]
+fn report_html_is_written_atomically() {
+    let env = Env::new();
+    env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
+    env.write("r.html.tmp", "mine");
+    env.ok(&["report", "--html", "r.html"]);
+    assert_eq!(
+        std::fs::read_to_string(env.path("r.html.tmp")).unwrap(),
+        "mine"
+    );
+    assert!(
+        std::fs::read_to_string(env.path("r.html"))
+            .unwrap()
+            .contains("<html")
+    );
+}
+
+/// Regression: `--write-back` into a directory it cannot write said "cannot read input".
+#[cfg(unix)]
+#[test]
+fn write_back_into_a_read_only_directory_names_the_file() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        eprintln!("skipped: root may write into a read-only directory");
+        return;
+    }
+    let env = Env::new();
+    let dir = env.path("ro");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("f.jsonl"), format!("{E1}\n")).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let e = env.fails(&["bridge", "migrate", "ro/f.jsonl", "--write-back"], 1);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(e.contains("cannot create a temporary file in ro"), "{e}");
+    assert!(!e.contains("cannot read input"), "{e}");
+}

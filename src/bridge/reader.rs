@@ -87,6 +87,12 @@ pub enum ReadError {
     TooLarge { at: Position, limit: usize },
     #[error("the top-level object has no \"error_history\" array")]
     NoHistory,
+    /// Writing a file failed (the error names it and the operation).
+    #[error(transparent)]
+    File(#[from] crate::error::FileError),
+    /// Writing failed with an I/O error that names its file.
+    #[error("{0}")]
+    Output(io::Error),
 }
 
 impl ReadError {

@@ -31,13 +31,9 @@ fn generate(a: GenerateArgs) -> Result<ExitCode> {
             a.migrated_share
         );
     }
-    let tmp = a.output.with_extension("json.tmp");
-    let f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    let mut w = BufWriter::with_capacity(1 << 20, f);
-    incident::generate(a.count, a.seed, a.migrated_share, &mut w)?;
-    w.flush()?;
-    drop(w);
-    std::fs::rename(&tmp, &a.output)?;
+    incident::write_atomic(&a.output, |w| {
+        incident::generate(a.count, a.seed, a.migrated_share, w).map_err(anyhow::Error::from)
+    })?;
     eprintln!("wrote {} errors to {}", a.count, a.output.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -49,14 +49,7 @@ pub(crate) fn export(db: &Option<PathBuf>, a: ExportArgs) -> Result<ExitCode> {
     let m = config::open_existing(db)?;
     match &a.output {
         Some(path) => {
-            let tmp = path.with_extension("tmp");
-            let mut out = BufWriter::new(
-                File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
-            );
-            run_export(&m, format, &mut out, a.skip_damaged)?;
-            out.flush()?;
-            out.get_ref().sync_all()?;
-            std::fs::rename(&tmp, path)?;
+            incident::write_atomic(path, |out| run_export(&m, format, out, a.skip_damaged))?;
         }
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
