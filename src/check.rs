@@ -274,6 +274,17 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
             });
         }
     }
+    for e in patterns.range::<&str>(..)? {
+        let (k, v) = e?;
+        let key = k.value().to_string();
+        if let Err(e) = crate::codec::decode::<crate::pattern::Pattern>(&|| key.clone(), v.value())
+        {
+            p.push(Problem {
+                table: "patterns".into(),
+                message: e.to_string(),
+            });
+        }
+    }
 
     let counts = txn.open_table(INDEX_COUNTS)?;
     let mut found_counts = BTreeMap::new();

@@ -16,11 +16,11 @@ use crate::schema::*;
 
 /// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
 /// layout changes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Ordered upgrade steps: `UPGRADES[i]` upgrades a file from version `i + 1` to `i + 2`.
 type Upgrade = fn(&WriteTransaction) -> Result<(), StoreError>;
-const UPGRADES: &[Upgrade] = &[upgrade_1_to_2, upgrade_2_to_3];
+const UPGRADES: &[Upgrade] = &[upgrade_1_to_2, upgrade_2_to_3, upgrade_3_to_4];
 
 /// Version 2 keys fingerprints by (time, hash) instead of a bare 128-bit hash, so a
 /// migration in time order appends. Version 1 never wrote fingerprints (the bridge came
@@ -84,6 +84,43 @@ fn upgrade_2_to_3(txn: &WriteTransaction) -> Result<(), StoreError> {
         for (n, k) in entries {
             t.insert(Pair::new(names.intern(&n)?, k), ())?;
         }
+    }
+    Ok(())
+}
+
+/// Version 4 checksums every stored value (`codec::HEADER`): each incident and pattern
+/// gets its checksum added, its payload unchanged. Rewritten in chunks, so memory stays
+/// bounded whatever the store's size.
+fn upgrade_3_to_4(txn: &WriteTransaction) -> Result<(), StoreError> {
+    const CHUNK: usize = 10_000;
+    let mut t = txn.open_table(INCIDENTS)?;
+    let mut from = 0u64;
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for e in t.range(from..)?.take(CHUNK) {
+            let (k, v) = e?;
+            chunk.push((k.value(), codec::add_checksum(v.value())));
+        }
+        let Some(&(last, _)) = chunk.last() else {
+            break;
+        };
+        for (k, v) in &chunk {
+            t.insert(k, v.as_slice())?;
+        }
+        match last.checked_add(1) {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    let mut t = txn.open_table(PATTERNS)?;
+    let mut all = Vec::new();
+    for e in t.range::<&str>(..)? {
+        let (k, v) = e?;
+        all.push((k.value().to_string(), codec::add_checksum(v.value())));
+    }
+    // Patterns are few (one per mined cluster): one pass.
+    for (k, v) in &all {
+        t.insert(k.as_str(), v.as_slice())?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Bounded corruption fuzzing: random byte damage to copies of a real database file, then
 //! every command on each copy. A damaged file must give exit code 0, 1 (with an `error:`
-//! line) or, for `check`, 3 — never a panic (101). The seed is printed; set
+//! line) or, for `check`, 3 — never a panic (101); and where `check` finds no problem,
+//! the export must equal the undamaged one (no silent corruption). The seed is printed; set
 //! `INCIDENT_FUZZ_SEED` to replay a run and `INCIDENT_FUZZ_COPIES` to change its size.
 
 #![allow(clippy::unwrap_used)]
@@ -87,6 +88,7 @@ fn damaged_files_never_panic() {
         "x",
     ]);
     let pristine = std::fs::read(env.db()).unwrap();
+    let pristine_export = env.ok(&["export", "--format", "jsonl"]);
     let original_db = env.db();
     let start = Instant::now();
     let mut failures = Vec::new();
@@ -99,6 +101,7 @@ fn damaged_files_never_panic() {
         }
         let db = env.path(&format!("damaged-{copy}.redb"));
         damage(&pristine, &db, &mut rng);
+        let mut check_clean = false;
         for args in COMMANDS {
             let out = env
                 .cmd()
@@ -128,6 +131,19 @@ fn damaged_files_never_panic() {
                 {
                     samples.push(first);
                 }
+            }
+            if *args == ["check"] {
+                check_clean = code == Some(0);
+            }
+            // What check calls clean must read back exactly as it was written.
+            if check_clean
+                && args[0] == "export"
+                && code == Some(0)
+                && out.stdout != pristine_export.as_bytes()
+            {
+                failures.push(format!(
+                    "copy {copy}: check found no problem but the export differs"
+                ));
             }
             if !allowed || panicked {
                 failures.push(format!(
