@@ -16,6 +16,10 @@ pub enum ParseError {
     },
     #[error("invalid incident id {0:?}: expected INC-YYYYMMDD-NNNN")]
     Id(String),
+    #[error("time {0:?} is outside the years 0001 to 9999")]
+    TimeRange(String),
+    #[error("incident id {0:?} has a sequence number above 999999, the highest accepted")]
+    IdSeq(String),
 }
 
 /// The storage layer failed.

@@ -101,6 +101,28 @@ fn normalize(v: &mut Value) -> Result<(), String> {
             .unwrap_or_else(|| obj["created_at"].clone());
         obj.insert("updated_at".into(), latest);
     }
+    // A bad time is reported with its field (the typed decoding below cannot say which).
+    let mut times: Vec<(String, &Value)> = ["created_at", "updated_at", "acknowledged_at"]
+        .iter()
+        .filter_map(|f| obj.get(*f).map(|v| (f.to_string(), v)))
+        .collect();
+    if let Some(Value::Array(tl)) = obj.get("timeline") {
+        for (i, e) in tl.iter().enumerate() {
+            if let Some(t) = e.get("timestamp") {
+                times.push((format!("timeline[{i}].timestamp"), t));
+            }
+        }
+    }
+    if let Some(t) = obj.get("resolution").and_then(|r| r.get("resolved_at")) {
+        times.push(("resolution.resolved_at".into(), t));
+    }
+    for (field, t) in times {
+        if let Some(text) = t.as_str()
+            && let Err(e) = Timestamp::parse(text)
+        {
+            return Err(format!("field {field}: {e}"));
+        }
+    }
     if !obj.contains_key("origin") {
         obj.insert("origin".into(), Value::String("imported".into()));
     }
@@ -130,6 +152,7 @@ fn validate(index: usize, mut v: Value) -> Result<Incident, ImportError> {
     if inc.title.trim().is_empty() {
         return Err(entry("title is empty".into()));
     }
+    inc.check_limits().map_err(|e| entry(e.to_string()))?;
     if inc.updated_at < inc.created_at {
         return Err(entry("updated_at is before created_at".into()));
     }

@@ -109,7 +109,7 @@ pub use miner::{
 };
 pub use model::{
     Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
-    TimelineEntry, Timestamp,
+    TimelineEntry, Timestamp, limits,
 };
 pub use pattern::{Counted, Pattern};
 pub use render::{

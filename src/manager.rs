@@ -168,6 +168,7 @@ impl IncidentManager {
                         name: m.name.clone(),
                     });
                 }
+                incident.check_limits()?;
                 w.put(None, &incident)?;
                 if let Some(m) = &found {
                     w.set_pattern(id, Some(&m.pattern_id))?;
@@ -244,6 +245,7 @@ impl IncidentManager {
                                 reason: "at least one affected component is required".into(),
                             });
                         }
+                        incident.check_limits()?;
                         incident.id =
                             w.next_id(IncidentId::date_key(incident.created_at.local_date()))?;
                         bulk.add(&incident);
@@ -451,6 +453,7 @@ impl IncidentManager {
                 }
                 new.timeline.extend(entries);
                 new.updated_at = new.updated_at.max(at);
+                new.check_limits()?;
                 w.put(Some(&old), &new)?;
                 w.finish()?;
                 new
@@ -546,8 +549,10 @@ impl IncidentManager {
                 entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
                 inc.impact = i.to_string();
             }
+            let mut have: std::collections::HashSet<String> =
+                inc.affected_components.iter().cloned().collect();
             for c in clean_list(&u.add_components) {
-                if !inc.affected_components.contains(&c) {
+                if have.insert(c.clone()) {
                     entry("updated", format!("component added: {c}"));
                     inc.affected_components.push(c);
                 }

@@ -640,6 +640,7 @@ fn prepare<R: Read>(
             // here advance the counter too).
             let seq = counter(date, &counters, &heads)?
                 .checked_add(1)
+                .filter(|n| *n <= IncidentId::MAX_SEQ)
                 .ok_or(StoreError::CounterExhausted { date })?;
             let id = IncidentId::new(date, seq).key();
             counters.insert(date, seq);

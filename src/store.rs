@@ -492,6 +492,7 @@ impl<'t> Writer<'t> {
         };
         let next = current
             .checked_add(1)
+            .filter(|n| *n <= IncidentId::MAX_SEQ)
             .ok_or(StoreError::CounterExhausted { date })?;
         self.day_seq.insert(date, next);
         Ok(IncidentId::new(date, next))
@@ -565,14 +566,17 @@ impl<'t> Writer<'t> {
                         Pair::time(new.created_at.micros(), key),
                     )?;
                 }
+                // Both sorted and distinct: a set difference each way, linear in their sizes.
                 let (oc, nc) = (distinct_components(old), distinct_components(new));
-                for c in oc.iter().filter(|c| !nc.contains(c)) {
+                let kept: rustc_hash::FxHashSet<&str> = nc.iter().copied().collect();
+                let had: rustc_hash::FxHashSet<&str> = oc.iter().copied().collect();
+                for c in oc.iter().filter(|c| !kept.contains(*c)) {
                     if let Some(n) = self.names.get(c)? {
                         self.by_component.remove(Pair::new(n, key))?;
                     }
                     self.delta(count_key_component(c), -1);
                 }
-                for c in nc.iter().filter(|c| !oc.contains(c)) {
+                for c in nc.iter().filter(|c| !had.contains(*c)) {
                     let n = self.names.intern(c)?;
                     self.by_component.insert(Pair::new(n, key), ())?;
                     self.delta(count_key_component(c), 1);

@@ -487,7 +487,7 @@ fn bad_import_entries_name_their_index_and_write_nothing() {
         (
             "bad_time",
             good.replacen("2025-07-09T15:00:00Z", "15:00 yesterday", 1),
-            "incident 0 (INC-20250709-0001): invalid time \"15:00 yesterday\"",
+            "incident 0 (INC-20250709-0001): field updated_at: invalid time \"15:00 yesterday\"",
         ),
         (
             "bad_category",

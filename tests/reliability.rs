@@ -504,3 +504,177 @@ fn a_changed_byte_in_a_record_is_found_by_check_and_on_read() {
     assert!(e.contains("checksum mismatch"), "{e}");
     assert!(e.contains("restore a backup"), "{e}");
 }
+
+/// Regression: year-10000 times were accepted, then broke export, import and ids. Only
+/// 0001-9999 is accepted, on every way in, naming the field.
+#[test]
+fn times_outside_years_1_to_9999_are_refused_everywhere() {
+    let env = Env::new();
+    let e = env.fails(
+        &[
+            "create",
+            "--category",
+            "error",
+            "--priority",
+            "low",
+            "--title",
+            "t",
+            "--components",
+            "c",
+            "--at",
+            "+10000-01-01T00:00:00",
+        ],
+        1,
+    );
+    assert!(e.contains("--at"), "{e}");
+    assert!(e.contains("outside the years 0001 to 9999"), "{e}");
+
+    let far = ORIGINAL.replacen(
+        "2025-01-04T10:00:00.123456",
+        "+10000-01-04T10:00:00.123456",
+        1,
+    );
+    env.write("h.json", &far);
+    let e = env.fails(&["import", "h.json"], 1);
+    assert!(
+        e.contains("incident 0 (INC-20250104-0001): field created_at: time \"+10000-01-04T10:00:00.123456\" is outside the years 0001 to 9999"),
+        "{e}"
+    );
+    let zero = ORIGINAL.replacen(
+        "\"2025-01-04T10:42:09.017733\"\n",
+        "\"0000-12-31T10:42:09Z\"\n",
+        1,
+    );
+    env.write("h.json", &zero);
+    let e = env.fails(&["import", "h.json"], 1);
+    assert!(e.contains("field resolution.resolved_at: time"), "{e}");
+
+    let rec = |t: &str| E1.replace("2025-01-24T10:00:00+09:00", t);
+    env.write(
+        "f.jsonl",
+        &format!(
+            "{}\n{}\n{}\n",
+            rec("+10000-01-24T10:00:00"),
+            rec("0000-01-24T10:00:00Z"),
+            E1
+        ),
+    );
+    let e = env.fails(&["bridge", "migrate", "f.jsonl"], 1);
+    assert!(e.contains("record 0"), "{e}");
+    assert!(
+        e.contains("field \"timestamp\": time \"+10000-01-24T10:00:00\" is outside"),
+        "{e}"
+    );
+    let s = env.json(&[
+        "bridge",
+        "migrate",
+        "f.jsonl",
+        "--skip-invalid",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        (s["rejected"].as_u64(), s["migrated"].as_u64()),
+        (Some(2), Some(1)),
+        "{s}"
+    );
+}
+
+/// Regression: one imported id `INC-<day>-4294967295` exhausted that day's counter (every
+/// later create failed), and as a carried id in migrate it aborted the whole file, even
+/// with --skip-invalid, naming no record. Such ids are refused with the record named.
+#[test]
+fn an_id_past_999999_is_refused_and_cannot_block_creation() {
+    let env = Env::new();
+    let huge = ORIGINAL.replacen("INC-20250105-0001", "INC-20250105-4294967295", 1);
+    env.write("h.json", &huge);
+    let e = env.fails(&["import", "h.json"], 1);
+    assert!(
+        e.contains("incident 2 (INC-20250105-4294967295): incident id \"INC-20250105-4294967295\" has a sequence number above 999999"),
+        "{e}"
+    );
+    let id = env.create_at("t", "error", "low", &["c"], "2025-01-05T10:00:00+09:00");
+    assert_eq!(id, "INC-20250105-0001");
+
+    let carried = E2.replace("INC-20250124-0001", "INC-20250124-4294967295");
+    env.write("f.jsonl", &format!("{E1}\n{carried}\n"));
+    let e = env.fails(&["bridge", "migrate", "f.jsonl"], 1);
+    assert!(e.contains("record 1"), "{e}");
+    assert!(e.contains("above 999999"), "{e}");
+    let s = env.json(&[
+        "bridge",
+        "migrate",
+        "f.jsonl",
+        "--skip-invalid",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(s["rejected"], 1, "{s}");
+    let id = env.create_at("t", "error", "low", &["c"], "2025-01-24T12:00:00+09:00");
+    assert_eq!(id, "INC-20250124-0002");
+}
+
+/// What one record may hold is limited on every way in, with the field named.
+#[test]
+fn record_limits_hold_on_every_way_in() {
+    let env = Env::new();
+    let many: Vec<String> = (0..1001).map(|i| format!("c{i}")).collect();
+    let mut args = vec![
+        "create",
+        "--category",
+        "error",
+        "--priority",
+        "low",
+        "--title",
+        "t",
+        "--components",
+    ];
+    args.extend(many.iter().map(String::as_str));
+    let e = env.fails(&args, 1);
+    assert!(
+        e.contains("invalid components: 1001 items, more than the limit of 1000"),
+        "{e}"
+    );
+
+    // Adding components one update at a time stops at the limit too.
+    let id = env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
+    let mut args = vec!["update", id.as_str(), "--add-component"];
+    args.extend(many[..1000].iter().map(String::as_str));
+    let e = env.fails(&args, 1);
+    assert!(e.contains("invalid components: 1001 items"), "{e}");
+
+    let long = "x".repeat(70_000);
+    let big = ORIGINAL.replacen(
+        "\"description\": \"Slack 通知が 5 分以上遅れて届く\"",
+        &format!("\"description\": \"{long}\""),
+        1,
+    );
+    env.write("h.json", &big);
+    let e = env.fails(&["import", "h.json"], 1);
+    assert!(
+        e.contains("incident 1 (INC-20250104-0002): invalid description: 70000 bytes, more than the limit of 65536"),
+        "{e}"
+    );
+
+    let rec = E1.replace("\"refused\"", &format!("\"{long}\""));
+    env.write("f.jsonl", &format!("{rec}\n{E1}\n"));
+    let e = env.fails(&["bridge", "migrate", "f.jsonl"], 1);
+    assert!(e.contains("record 0"), "{e}");
+    assert!(
+        e.contains("field \"error_message\": 70000 bytes, more than the limit of 65536"),
+        "{e}"
+    );
+    let s = env.json(&[
+        "bridge",
+        "migrate",
+        "f.jsonl",
+        "--skip-invalid",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        (s["rejected"].as_u64(), s["migrated"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+}

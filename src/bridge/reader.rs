@@ -126,6 +126,14 @@ pub enum RecordProblem {
         expected: &'static str,
         found: &'static str,
     },
+    /// The incident the record would become exceeds a limit (`model::limits`); for
+    /// `error_type` the length is the title's, `error_type in file`.
+    #[error("field \"{field}\": {len} bytes, more than the limit of {max}")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("field \"{field}\": {source}")]
     Value {
         field: &'static str,

@@ -46,6 +46,29 @@ fn has_offset(s: &str) -> bool {
 }
 
 impl ErrorRecord<'_> {
+    /// The incident a record becomes must stay within `model::limits`: its title is
+    /// `error_type in file`, its component `file`, its description the message.
+    fn check_limits(&self) -> Result<(), RecordProblem> {
+        use crate::model::limits::*;
+        let check = |field: &'static str, len: usize, max: usize| {
+            if len > max {
+                Err(RecordProblem::TooLong { field, len, max })
+            } else {
+                Ok(())
+            }
+        };
+        check("file", self.file.len(), NAME_BYTES)?;
+        check(
+            "error_type",
+            self.error_type.len() + " in ".len() + self.file.len(),
+            TITLE_BYTES,
+        )?;
+        check("error_message", self.error_message.len(), TEXT_BYTES)?;
+        let optional = |s: &Option<std::borrow::Cow<'_, str>>| s.as_ref().map_or(0, |s| s.len());
+        check("pattern_id", optional(&self.pattern_id), NAME_BYTES)?;
+        check("fix_applied", optional(&self.fix_applied), TEXT_BYTES)
+    }
+
     /// A copy that owns its text.
     pub fn into_owned(self) -> ErrorRecord<'static> {
         ErrorRecord {
@@ -309,7 +332,7 @@ impl<'de> Wire<'de> {
                 });
             }
         };
-        Ok(ErrorRecord {
+        let record = ErrorRecord {
             timestamp,
             error_type: required("error_type", self.error_type)?,
             file: required("file", self.file)?,
@@ -320,7 +343,9 @@ impl<'de> Wire<'de> {
             incident_id,
             resolved_at,
             identity_time,
-        })
+        };
+        record.check_limits()?;
+        Ok(record)
     }
 }
 
@@ -603,7 +628,11 @@ fn time(field: &'static str, s: Cow<'_, str>) -> Result<Timestamp, RecordProblem
 /// [`Timestamp::parse`], with a fast path for the shape the original tool wrote
 /// (`YYYY-MM-DDTHH:MM:SS[.ffffff](+HH:MM|Z)`); anything else takes the full parser.
 pub(crate) fn parse_time(s: &str) -> Result<Timestamp, crate::error::ParseError> {
-    fast_rfc3339(s.as_bytes()).map_or_else(|| Timestamp::parse(s), Ok)
+    // Only a year at the edge can fall outside 0001-9999 in UTC or local time.
+    let edge = matches!(s.as_bytes().get(..4), Some(b"0000" | b"0001" | b"9999"));
+    fast_rfc3339(s.as_bytes())
+        .filter(|t| !edge || t.in_range())
+        .map_or_else(|| Timestamp::parse(s), Ok)
 }
 
 fn fast_rfc3339(b: &[u8]) -> Option<Timestamp> {
