@@ -113,7 +113,8 @@ pub use model::{
 };
 pub use pattern::{Counted, Pattern};
 pub use render::{
-    display_width, format_table, incident_detail, incident_table, pad_to_width, truncate_to_width,
+    Sanitized, display_width, format_table, incident_detail, incident_table, pad_to_width,
+    truncate_to_width,
 };
 pub use report::{render_html, render_json, render_markdown, render_terminal};
 pub use reporting::{OriginScope, compute_metrics};

@@ -678,3 +678,50 @@ fn record_limits_hold_on_every_way_in() {
         "{s}"
     );
 }
+
+/// Regression: `show`, `patterns ID`, `analyze` and the Markdown report passed raw
+/// ESC/CR/BEL (and C1 controls) from incident text to the terminal.
+#[test]
+fn terminal_renderers_never_emit_control_characters() {
+    let env = Env::new();
+    let evil = "pwn\u{1b}]0;title\u{7}\u{1b}[2J\rfake\u{9b}31m";
+    for i in 0..3 {
+        let at = format!("2025-01-0{}T10:00:00Z", i + 4);
+        let id = env.create_at(
+            &format!("{evil} disk full"),
+            "failure",
+            "high",
+            &[evil],
+            &at,
+        );
+        env.ok(&["resolve", &id, "--actions", evil, "--root-cause", evil]);
+        env.ok(&["note", &id, evil]);
+    }
+    let analyzed = env.ok(&["analyze"]);
+    let pattern = env.json(&["patterns", "--format", "json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let outputs = [
+        ("analyze", analyzed),
+        ("show", env.ok(&["show", "INC-20250104-0001"])),
+        ("list", env.ok(&["list", "--all"])),
+        ("patterns", env.ok(&["patterns"])),
+        ("patterns ID", env.ok(&["patterns", &pattern])),
+        ("report", env.ok(&["report"])),
+        ("report --summary", env.ok(&["report", "--summary"])),
+        ("stats", env.ok(&["stats"])),
+    ];
+    for (name, out) in outputs {
+        assert!(
+            out.contains("fake"),
+            "{name}: the text itself is kept: {out}"
+        );
+        for bad in ['\u{1b}', '\r', '\u{7}', '\u{9b}'] {
+            assert!(!out.contains(bad), "{name} printed {bad:?}: {out:?}");
+        }
+    }
+    // The data itself is kept exactly: JSON escapes it.
+    let v = env.json(&["show", "INC-20250104-0001", "--format", "json"]);
+    assert!(v["title"].as_str().unwrap().starts_with(evil));
+}

@@ -196,7 +196,7 @@ fn report(db: &Option<PathBuf>, a: BridgeReportArgs) -> Result<ExitCode> {
         errors,
         invalid_records: invalid,
     };
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = super::stdout();
     match a.format {
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &r)?;

@@ -1,6 +1,6 @@
 //! report and stats.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,7 +46,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = super::stdout();
     if a.summary {
         incident::render_terminal(&metrics, &mut out)?;
     } else {
@@ -61,7 +61,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
 
 pub(crate) fn stats(db: &Option<PathBuf>, a: StatsArgs) -> Result<ExitCode> {
     let metrics = compute(db, &a.window)?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = super::stdout();
     incident::render_terminal(&metrics, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
