@@ -118,4 +118,4 @@ pub use render::{
 };
 pub use report::{render_html, render_json, render_markdown, render_terminal};
 pub use reporting::{OriginScope, compute_metrics};
-pub use store::{DEFAULT_BUSY_TIMEOUT, Filter, Order, SCHEMA_VERSION, Store};
+pub use store::{DEFAULT_BUSY_TIMEOUT, Filter, Order, SCHEMA_VERSION, Store, WAIT_NOTICE};

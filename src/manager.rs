@@ -90,8 +90,18 @@ impl IncidentManager {
 
     /// Like [`IncidentManager::open`] with an explicit wait for a busy database.
     pub fn open_with_timeout(path: impl AsRef<Path>, busy: Duration) -> Result<Self> {
+        Self::open_waiting(path, busy, &|| {})
+    }
+
+    /// Like [`IncidentManager::open_with_timeout`]; `waiting` is called once if the wait
+    /// for another process passes a second.
+    pub fn open_waiting(
+        path: impl AsRef<Path>,
+        busy: Duration,
+        waiting: &dyn Fn(),
+    ) -> Result<Self> {
         Ok(Self {
-            store: Store::open(path.as_ref(), busy)?,
+            store: Store::open_waiting(path.as_ref(), busy, waiting)?,
         })
     }
 

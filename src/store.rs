@@ -167,6 +167,9 @@ impl<'t> Names<'t> {
 /// the operating system's page cache still holds the file.
 const CACHE_BYTES: usize = 64 << 20;
 
+/// How long a wait for another process lasts before [`Store::open_waiting`] says so.
+pub const WAIT_NOTICE: Duration = Duration::from_secs(1);
+
 /// How long `open` waits for another process to release the file by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -186,10 +189,24 @@ impl Store {
     /// Opens (or creates) the database at `path`, waiting up to `busy_timeout` while
     /// another process holds it.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
-        contain(path, || Self::open_inner(path, busy_timeout))
+        Self::open_waiting(path, busy_timeout, &|| {})
     }
 
-    fn open_inner(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+    /// Like [`Store::open`]; `waiting` is called once when the wait for another process
+    /// passes [`WAIT_NOTICE`], so a user learns why nothing happens.
+    pub fn open_waiting(
+        path: &Path,
+        busy_timeout: Duration,
+        waiting: &dyn Fn(),
+    ) -> Result<Self, StoreError> {
+        contain(path, || Self::open_inner(path, busy_timeout, waiting))
+    }
+
+    fn open_inner(
+        path: &Path,
+        busy_timeout: Duration,
+        waiting: &dyn Fn(),
+    ) -> Result<Self, StoreError> {
         // A file this build must refuse is looked at read-only first: refusing it must
         // leave it byte-identical (a writable open alone can grow it).
         if path.exists() {
@@ -205,10 +222,15 @@ impl Store {
         }
         let start = Instant::now();
         let mut delay = Duration::from_millis(5);
+        let mut told = false;
         let db = loop {
             match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
                 Ok(db) => break db,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    if !told && start.elapsed() >= WAIT_NOTICE && busy_timeout > WAIT_NOTICE {
+                        told = true;
+                        waiting();
+                    }
                     if start.elapsed() >= busy_timeout {
                         return Err(StoreError::Busy {
                             path: path.display().to_string(),

@@ -725,3 +725,64 @@ fn terminal_renderers_never_emit_control_characters() {
     let v = env.json(&["show", "INC-20250104-0001", "--format", "json"]);
     assert!(v["title"].as_str().unwrap().starts_with(evil));
 }
+
+/// Regression: a reader waited silently for up to 10 s behind a long migration. One line
+/// says why once the wait passes a second.
+#[test]
+fn a_wait_for_another_process_is_announced_once() {
+    let env = Env::new();
+    env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
+    let held = incident::IncidentManager::open(env.db()).unwrap();
+    let child = env
+        .process()
+        .args(["list", "--all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1800));
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("waiting for the database").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("held by another process..."), "{stderr}");
+}
+
+/// Regression: `bridge migrate -` held the database while it waited for its input.
+#[test]
+fn a_migration_from_stdin_does_not_hold_the_database_while_reading() {
+    use std::io::Write;
+    let env = Env::new();
+    env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
+    let mut child = env
+        .process()
+        .args(["bridge", "migrate", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{E1}\n").as_bytes()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The input is still open: the database must be free.
+    let out = env
+        .cmd()
+        .env("INCIDENT_BUSY_TIMEOUT_MS", "200")
+        .args(["list", "--all"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrated 1"));
+}

@@ -35,7 +35,17 @@ fn busy_timeout() -> Result<Duration> {
 /// Opens the database, creating it if missing (commands that add incidents).
 pub(crate) fn open(db: &Option<PathBuf>) -> Result<IncidentManager> {
     let path = db_path(db);
-    Ok(IncidentManager::open_with_timeout(&path, busy_timeout()?)?)
+    let waiting = || {
+        eprintln!(
+            "waiting for the database {} held by another process...",
+            path.display()
+        )
+    };
+    Ok(IncidentManager::open_waiting(
+        &path,
+        busy_timeout()?,
+        &waiting,
+    )?)
 }
 
 /// Opens an existing database: a mistyped path must not answer from a new, empty file.
