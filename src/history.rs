@@ -25,6 +25,8 @@ pub enum ImportError {
     },
     #[error("the file has no \"incidents\" list or object")]
     NoIncidents,
+    #[error("the input is empty (no JSON at all)")]
+    Empty,
     #[error("incident {index}{}: {reason}", .id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default())]
     Entry {
         index: usize,
@@ -172,12 +174,35 @@ pub fn import_history(
 /// Reads and validates every incident of an `incident_history.json` (the original tool's
 /// shape or ours) without touching a store, so that a slow input never holds one open.
 pub fn read_history(input: impl Read) -> Result<Vec<Incident>, ImportError> {
-    let file: HistoryFile =
-        serde_json::from_reader(std::io::BufReader::new(input)).map_err(|e| ImportError::Json {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+    let mut input = std::io::BufReader::new(input);
+    // A UTF-8 byte order mark (some Windows editors write one) is skipped, as `bridge
+    // migrate` does; an input with nothing but whitespace is refused, as it does.
+    use std::io::BufRead;
+    if input.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        input.consume(3);
+    }
+    // Leading whitespace is skipped here (JSON allows it) to tell "empty" apart.
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Err(ImportError::Empty);
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(n) => {
+                input.consume(n);
+                break;
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
+    let file: HistoryFile = serde_json::from_reader(input).map_err(|e| ImportError::Json {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
     let entries: Vec<Value> = match file.incidents {
         Some(Value::Array(a)) => a,
         // Also accept an object keyed by id, in the file's order of ids.

@@ -786,3 +786,34 @@ fn a_migration_from_stdin_does_not_hold_the_database_while_reading() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("migrated 1"));
 }
+
+/// Regression: `import` refused a UTF-8 byte order mark that `migrate` accepted, and an
+/// empty file was an error for `import` but "0 records" for `migrate`. Both accept the
+/// mark and refuse an empty input the same way.
+#[test]
+fn bom_and_empty_inputs_are_treated_alike() {
+    let env = Env::new();
+    env.write("h.json", &format!("\u{feff}{ORIGINAL}"));
+    assert_eq!(
+        env.json(&["import", "h.json", "--format", "json"])["imported"],
+        3
+    );
+    env.write("f.jsonl", &format!("\u{feff}{E1}\n"));
+    assert_eq!(
+        env.json(&["bridge", "migrate", "f.jsonl", "--format", "json"])["migrated"],
+        1
+    );
+    for content in ["", " \n", "\u{feff}"] {
+        env.write("empty.json", content);
+        let e = env.fails(&["import", "empty.json"], 1);
+        assert!(
+            e.contains("the input is empty (no JSON at all)"),
+            "{content:?}: {e}"
+        );
+        let e = env.fails(&["bridge", "migrate", "empty.json"], 1);
+        assert!(
+            e.contains("the input is empty (no JSON at all)"),
+            "{content:?}: {e}"
+        );
+    }
+}
