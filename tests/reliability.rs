@@ -817,3 +817,45 @@ fn bom_and_empty_inputs_are_treated_alike() {
         );
     }
 }
+
+/// Regression: a repeated JSON key silently kept its last value. Now the entry is refused,
+/// naming the key and the record.
+#[test]
+fn duplicate_keys_are_refused_with_the_key_and_record() {
+    let env = Env::new();
+    let dup = ORIGINAL.replacen(
+        "\"title\": \"Slack通知の遅延\",",
+        "\"title\": \"Slack通知の遅延\", \"title\": \"別の件\",",
+        1,
+    );
+    env.write("h.json", &dup);
+    let e = env.fails(&["import", "h.json"], 1);
+    assert!(e.contains("incident 1: duplicate key \"title\""), "{e}");
+
+    let rec = E1.replace(
+        "\"file\": \"a.py\",",
+        "\"file\": \"a.py\", \"file\": \"b.py\",",
+    );
+    // Both parsers (the flat fast path and the general one, with a nested member).
+    let nested = rec.replace(
+        "\"success\": false",
+        "\"success\": false, \"x\": {\"y\": [1]}",
+    );
+    env.write("f.jsonl", &format!("{rec}\n{nested}\n{E1}\n"));
+    let e = env.fails(&["bridge", "migrate", "f.jsonl"], 1);
+    assert!(e.contains("record 0"), "{e}");
+    assert!(e.contains("field \"file\" appears more than once"), "{e}");
+    let s = env.json(&[
+        "bridge",
+        "migrate",
+        "f.jsonl",
+        "--skip-invalid",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        (s["rejected"].as_u64(), s["migrated"].as_u64()),
+        (Some(2), Some(1)),
+        "{s}"
+    );
+}

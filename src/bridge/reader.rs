@@ -122,6 +122,8 @@ pub enum RecordProblem {
     NotAnObject { found: &'static str },
     #[error("missing field \"{0}\"")]
     Missing(&'static str),
+    #[error("field \"{0}\" appears more than once")]
+    Duplicate(&'static str),
     #[error("field \"{field}\": expected {expected}, found {found}")]
     WrongType {
         field: &'static str,
