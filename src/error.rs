@@ -182,18 +182,32 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Whether `e`, or an error it wraps, comes from a damaged database file.
 pub fn is_damage(e: &(dyn std::error::Error + 'static)) -> bool {
+    find_store_error(e, &StoreError::is_damage)
+}
+
+/// Whether `e`, or an error it wraps, comes from the database (so a message that names
+/// no file is about the database file).
+pub fn is_store_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    find_store_error(e, &|_| true)
+}
+
+fn find_store_error(
+    e: &(dyn std::error::Error + 'static),
+    pred: &dyn Fn(&StoreError) -> bool,
+) -> bool {
+    let of = |e: &Error| matches!(e, Error::Store(s) if pred(s));
     let mut cur = Some(e);
     while let Some(e) = cur {
         let hit = if let Some(e) = e.downcast_ref::<Error>() {
-            e.is_damage()
+            of(e)
         } else if let Some(e) = e.downcast_ref::<StoreError>() {
-            e.is_damage()
+            pred(e)
         } else if let Some(crate::history::ImportError::Store(e)) = e.downcast_ref() {
-            e.is_damage()
+            of(e)
         } else if let Some(crate::migrate::MigrateError::Store(e)) = e.downcast_ref() {
-            e.is_damage()
+            of(e)
         } else if let Some(crate::bridge_ops::BridgeError::Store(e)) = e.downcast_ref() {
-            e.is_damage()
+            of(e)
         } else {
             false
         };

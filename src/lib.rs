@@ -84,7 +84,7 @@ pub use bridge_ops::{
     problem_kinds, render_bridge_markdown,
 };
 pub use check::{CheckReport, Problem, check, repair};
-pub use error::{Error, FileError, ParseError, Result, StoreError, is_damage};
+pub use error::{Error, FileError, ParseError, Result, StoreError, is_damage, is_store_error};
 pub use fsutil::{AtomicFile, write_atomic};
 pub use history::{
     CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, export_readable,

@@ -502,6 +502,11 @@ fn a_changed_byte_in_a_record_is_found_by_check_and_on_read() {
     );
     let e = env.fails(&["show", "INC-20250104-0001"], 1);
     assert!(e.contains("checksum mismatch"), "{e}");
+    // A database error that names no file says which file it is about.
+    assert!(
+        e.starts_with(&format!("error: database {}: record", env.db().display())),
+        "{e}"
+    );
     assert!(e.contains("restore a backup"), "{e}");
 }
 

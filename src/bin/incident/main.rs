@@ -51,7 +51,16 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            let mut msg = format!("error: {e}");
+            // A database error that names no file (an I/O error such as a full disk)
+            // is about the database file: say which.
+            let db_name = db.display().to_string();
+            let mut msg = if e.chain().any(incident::is_store_error)
+                && !e.chain().any(|c| c.to_string().contains(&db_name))
+            {
+                format!("error: database {db_name}: {e}")
+            } else {
+                format!("error: {e}")
+            };
             for cause in e.chain().skip(1) {
                 // Some errors already print their source; do not say it twice.
                 let text = cause.to_string();
