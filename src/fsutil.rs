@@ -185,6 +185,11 @@ pub fn write_atomic<T, E: From<FileError>>(
 mod tests {
     use super::*;
 
+    fn put(w: &mut dyn Write, bytes: &[u8]) -> Result<(), FileError> {
+        w.write_all(bytes)
+            .map_err(|e| FileError::new("write", Path::new("test"), e))
+    }
+
     fn temps(dir: &Path) -> Vec<String> {
         fs::read_dir(dir)
             .unwrap()
@@ -199,7 +204,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path().join("out.json");
         fs::write(&t, "old").unwrap();
-        write_atomic::<_, FileError>(&t, |w| Ok(w.write_all(b"new").unwrap())).unwrap();
+        write_atomic(&t, |w| put(w, b"new")).unwrap();
         assert_eq!(fs::read_to_string(&t).unwrap(), "new");
         let r: Result<(), FileError> = write_atomic(&t, |w| {
             w.write_all(b"partial").unwrap();
@@ -220,7 +225,7 @@ mod tests {
         fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
         let link = dir.path().join("link.json");
         std::os::unix::fs::symlink("real.json", &link).unwrap();
-        write_atomic::<_, FileError>(&link, |w| Ok(w.write_all(b"new").unwrap())).unwrap();
+        write_atomic(&link, |w| put(w, b"new")).unwrap();
         assert!(
             fs::symlink_metadata(&link)
                 .unwrap()
@@ -251,7 +256,7 @@ mod tests {
                 .set_modified(old)
                 .unwrap();
         }
-        write_atomic::<_, FileError>(&t, |w| Ok(w.write_all(b"x").unwrap())).unwrap();
+        write_atomic(&t, |w| put(w, b"x")).unwrap();
         assert!(!stale.exists());
         assert!(fresh.exists(), "a live run's file is kept");
         assert!(other.exists(), "another target's file is kept");

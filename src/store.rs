@@ -210,14 +210,11 @@ impl Store {
         // A file this build must refuse is looked at read-only first: refusing it must
         // leave it byte-identical (a writable open alone can grow it).
         if path.exists() {
-            match Database::builder().open_read_only(path) {
-                Ok(db) => {
-                    let txn = db.begin_read()?;
-                    check_schema(path, &txn)?;
-                }
-                // Busy (checked again once the writable open got the file) or in need of
-                // recovery (which only a writable open does).
-                Err(_) => {}
+            // Busy (checked again once the writable open got the file) or in need of
+            // recovery (which only a writable open does): left to the open below.
+            if let Ok(db) = Database::builder().open_read_only(path) {
+                let txn = db.begin_read()?;
+                check_schema(path, &txn)?;
             }
         }
         let start = Instant::now();
