@@ -864,3 +864,34 @@ fn duplicate_keys_are_refused_with_the_key_and_record() {
         "{s}"
     );
 }
+
+/// A stdin spool a killed `bridge migrate -` left beside the database is removed by the
+/// next one.
+#[test]
+fn a_stale_stdin_spool_is_cleaned() {
+    use std::io::Write;
+    let env = Env::new();
+    let stale = env.write(".incident-stdin-99999999.json", "partial");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let mut child = env
+        .process()
+        .args(["bridge", "migrate", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{E1}\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!stale.exists());
+}

@@ -52,6 +52,24 @@ fn spool_stdin(db: &Path) -> Result<Spool> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // A spool left by a killed run (its process gone, so older than any live one's
+    // writes) is removed first.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let stale = name
+                .to_str()
+                .is_some_and(|n| n.starts_with(".incident-stdin-") && n.ends_with(".json"))
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(600));
+            if stale {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let path = dir.join(format!(".incident-stdin-{}.json", std::process::id()));
     let spool = Spool(path);
     let mut f = BufWriter::new(
