@@ -418,10 +418,13 @@ impl IncidentManager {
 
     /// Applies `change` to one incident in a write transaction; the change returns the
     /// timeline entries it adds. Nothing is written if it fails.
+    /// `lifecycle` (resolve, close, reopen) may pass the timeline limit: an incident
+    /// full of notes must still be closable.
     fn modify(
         &self,
         id: IncidentId,
         at: Option<Timestamp>,
+        lifecycle: bool,
         change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
     ) -> Result<Incident> {
         self.store.contain(|| {
@@ -463,7 +466,11 @@ impl IncidentManager {
                 }
                 new.timeline.extend(entries);
                 new.updated_at = new.updated_at.max(at);
-                new.check_limits()?;
+                if lifecycle {
+                    new.check_content_limits()?;
+                } else {
+                    new.check_limits()?;
+                }
                 w.put(Some(&old), &new)?;
                 w.finish()?;
                 new
@@ -475,7 +482,7 @@ impl IncidentManager {
 
     /// Changes fields, moves between open and in_progress, or adds a note.
     pub fn update_incident(&self, id: IncidentId, u: Update) -> Result<Incident> {
-        self.modify(id, u.at, |inc, at| {
+        self.modify(id, u.at, false, |inc, at| {
             let mut entries = Vec::new();
             let mut entry = |action: &str, details: String| {
                 entries.push(TimelineEntry {
@@ -597,7 +604,7 @@ impl IncidentManager {
             });
         }
         let root_cause = non_empty("root cause", &r.root_cause)?;
-        self.modify(id, r.at, |inc, at| {
+        self.modify(id, r.at, true, |inc, at| {
             if !inc.status.is_active() {
                 return Err(Error::Refused {
                     id,
@@ -636,7 +643,7 @@ impl IncidentManager {
 
     /// Closes a resolved incident.
     pub fn close_incident(&self, id: IncidentId, at: Option<Timestamp>) -> Result<Incident> {
-        self.modify(id, at, |inc, at| {
+        self.modify(id, at, true, |inc, at| {
             if inc.status != Status::Resolved {
                 let reason = match inc.status {
                     Status::Closed => "it is already closed".to_string(),
@@ -664,7 +671,7 @@ impl IncidentManager {
         note: Option<&str>,
         at: Option<Timestamp>,
     ) -> Result<Incident> {
-        self.modify(id, at, |inc, at| {
+        self.modify(id, at, true, |inc, at| {
             if inc.status.is_active() {
                 return Err(Error::Refused {
                     id,

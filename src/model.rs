@@ -287,7 +287,8 @@ pub mod limits {
     pub const TEXT_BYTES: usize = 65_536;
     /// Items of each resolution list (actions, preventive measures, knowledge updates).
     pub const LIST_ITEMS: usize = 1_000;
-    /// Timeline entries of one incident.
+    /// Timeline entries of one incident. Notes and updates stop there; resolve, close
+    /// and reopen still work, so a full incident can always be closed.
     pub const TIMELINE: usize = 10_000;
 }
 
@@ -453,6 +454,21 @@ pub struct Incident {
 impl Incident {
     /// Checks [`limits`], naming the field that exceeds one.
     pub fn check_limits(&self) -> Result<(), crate::error::Error> {
+        if self.timeline.len() > limits::TIMELINE {
+            return Err(crate::error::Error::Invalid {
+                field: "timeline",
+                reason: format!(
+                    "{} entries, more than the limit of {}",
+                    self.timeline.len(),
+                    limits::TIMELINE
+                ),
+            });
+        }
+        self.check_content_limits()
+    }
+
+    /// [`Incident::check_limits`] without the number of timeline entries.
+    pub(crate) fn check_content_limits(&self) -> Result<(), crate::error::Error> {
         use limits::*;
         let over = |field: &'static str, reason: String| {
             Err(crate::error::Error::Invalid { field, reason })
@@ -487,15 +503,6 @@ impl Incident {
         )?;
         if let Some(a) = &self.assignee {
             text("assignee", a, NAME_BYTES)?;
-        }
-        if self.timeline.len() > TIMELINE {
-            return over(
-                "timeline",
-                format!(
-                    "{} entries, more than the limit of {TIMELINE}",
-                    self.timeline.len()
-                ),
-            );
         }
         for e in &self.timeline {
             text("timeline action", &e.action, NAME_BYTES)?;

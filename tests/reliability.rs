@@ -895,3 +895,41 @@ fn a_stale_stdin_spool_is_cleaned() {
     assert!(child.wait().unwrap().success());
     assert!(!stale.exists());
 }
+
+/// A timeline at its limit takes no more notes, but the incident can still be resolved.
+#[test]
+fn a_full_timeline_refuses_notes_but_still_resolves() {
+    let env = Env::new();
+    let entry = r#"{"timestamp": "2025-01-04T10:00:00", "action": "更新", "details": "x"}"#;
+    let full = vec![entry; 10_000].join(",");
+    let h = ORIGINAL.replacen(
+        r#""timeline": [
+        {
+          "timestamp": "2025-01-05T08:31:47.550913","#,
+        &format!(
+            r#""timeline": [{full},
+        {{
+          "timestamp": "2025-01-05T08:31:47.550913","#
+        ),
+        1,
+    );
+    env.write("h.json", &h);
+    let e = env.fails(&["import", "h.json"], 1);
+    assert!(
+        e.contains("invalid timeline: 10001 entries, more than the limit of 10000"),
+        "{e}"
+    );
+    let h = h.replacen(&format!("{entry},"), "", 1);
+    env.write("h.json", &h);
+    env.ok(&["import", "h.json"]);
+    let e = env.fails(&["note", "INC-20250105-0001", "one more"], 1);
+    assert!(e.contains("invalid timeline: 10001 entries"), "{e}");
+    env.ok(&[
+        "resolve",
+        "INC-20250105-0001",
+        "--actions",
+        "a",
+        "--root-cause",
+        "r",
+    ]);
+}
