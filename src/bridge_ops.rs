@@ -12,7 +12,7 @@ use crate::bridge::{ErrorReader, ErrorStats, ErrorStatsBuilder, ReadError, finge
 use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
 use crate::metrics::Metrics;
-use crate::model::IncidentId;
+use crate::model::{IncidentId, Origin};
 use crate::schema::{FINGERPRINTS, HEADS};
 
 /// Reading the history for a report or check failed.
@@ -139,6 +139,12 @@ pub struct BridgeCheck {
 /// Checks that every error of the file maps to an incident of the store and that every
 /// `incident_id` written in the file exists.
 pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
+    manager
+        .store()
+        .contain(|| bridge_check_inner(manager, path))
+}
+
+fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
     let txn = manager.store().read()?;
     let fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
     let heads = txn.open_table(HEADS).map_err(StoreError::from)?;
@@ -208,6 +214,20 @@ pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeChec
                     "unknown_incident_id",
                     format!("record {index} names incident_id {id}, which is not in the store"),
                 );
+            } else if mapped == Some(id.key())
+                && let Some(other) = linked_to_another_error(manager, id, &rec)?
+            {
+                ok = false;
+                push(
+                    &mut out,
+                    index,
+                    "id_conflict",
+                    format!(
+                        "record {index} ({} in {}, {}) is linked to {id} through its incident_id, \
+                         but {id} was migrated from another error ({other})",
+                        rec.error_type, rec.file, rec.timestamp
+                    ),
+                );
             } else if mapped.is_some_and(|k| k != id.key()) {
                 ok = false;
                 push(
@@ -230,6 +250,27 @@ pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeChec
         index += 1;
     }
     Ok(out)
+}
+
+/// When `id` is an incident migrated from an error other than `rec` (which an older
+/// build linked to it only because `rec` carried the id), that error, described.
+fn linked_to_another_error(
+    manager: &IncidentManager,
+    id: IncidentId,
+    rec: &crate::bridge::ErrorRecord<'_>,
+) -> Result<Option<String>, BridgeError> {
+    let inc = manager.get(id).map_err(BridgeError::from)?;
+    if inc.origin != Origin::Migrated {
+        return Ok(None);
+    }
+    let own = crate::bridge::to_incident(rec, id);
+    if inc.created_at == own.created_at
+        && inc.title == own.title
+        && inc.description == own.description
+    {
+        return Ok(None);
+    }
+    Ok(Some(format!("{}, {}", inc.title, inc.created_at)))
 }
 
 /// Problems of a check grouped by kind, for a one-line summary.

@@ -1,14 +1,21 @@
 //! The one place that knows how records become bytes.
 //!
-//! Every stored value starts with a format-version byte, then a bincode 2.0.1 payload
-//! (standard config: little endian, varint integers). Each stored type has its own
-//! version ([`Versioned::VERSION`]); a type that changes layout bumps it and keeps a
-//! decoder for every older version in [`Record::decode_old`], so stored values never need
-//! rewriting. A reader refuses versions newer than it knows instead of misreading them.
+//! Every stored value is `[version: u8][checksum: u64 LE][payload]`: a format-version byte,
+//! the xxh3-64 of the payload seeded with the version, then a bincode 2.0.1 payload
+//! (standard config: little endian, varint integers). redb checksums pages only when it
+//! recovers from a crash, not each value on read; the checksum makes a changed byte an
+//! error instead of a silently different record. Each stored type has its own version
+//! ([`Versioned::VERSION`]); a type that changes layout bumps it and keeps a decoder for
+//! every older version in [`Record::decode_old`], so stored values never need rewriting.
+//! A reader refuses versions newer than it knows instead of misreading them.
 
 use bincode::{Decode, Encode};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::error::StoreError;
+
+/// Bytes before the payload: the version and the checksum.
+pub(crate) const HEADER: usize = 9;
 
 /// A value stored behind a version byte.
 pub(crate) trait Versioned: Encode {
@@ -24,19 +31,27 @@ pub(crate) trait Record: Versioned + Decode<()> + Sized {
     }
 }
 
-/// Encodes `value` behind its version byte into `buf` (cleared first).
+fn checksum(version: u8, payload: &[u8]) -> u64 {
+    xxh3_64_with_seed(payload, u64::from(version))
+}
+
+/// Encodes `value` behind its header into `buf` (cleared first).
 pub(crate) fn encode_into<T: Versioned>(value: &T, buf: &mut Vec<u8>) {
     buf.clear();
     encode_append(value, buf);
 }
 
-/// Appends `value`, behind its version byte, to `buf`.
+/// Appends `value`, behind its header, to `buf`.
 pub(crate) fn encode_append<T: Versioned>(value: &T, buf: &mut Vec<u8>) {
+    let start = buf.len();
     buf.push(T::VERSION);
+    buf.extend_from_slice(&[0; 8]);
     // Writing into a Vec cannot fail, and our types have no fallible Encode impls.
     if let Err(e) = bincode::encode_into_std_write(value, buf, bincode::config::standard()) {
         unreachable!("encoding into memory failed: {e}");
     }
+    let sum = checksum(T::VERSION, &buf[start + HEADER..]);
+    buf[start + 1..start + HEADER].copy_from_slice(&sum.to_le_bytes());
 }
 
 /// Encodes `value` into a fresh buffer.
@@ -44,6 +59,19 @@ pub(crate) fn encode<T: Versioned>(value: &T) -> Vec<u8> {
     let mut buf = Vec::with_capacity(256);
     encode_into(value, &mut buf);
     buf
+}
+
+/// A value as schema 3 and older stored it (`[version][payload]`), with its checksum
+/// added: the upgrade to schema 4. An empty value stays empty (decoding reports it).
+pub(crate) fn add_checksum(legacy: &[u8]) -> Vec<u8> {
+    let Some((&version, payload)) = legacy.split_first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(legacy.len() + 8);
+    out.push(version);
+    out.extend_from_slice(&checksum(version, payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
 }
 
 /// Decodes exactly one `T` from a whole payload.
@@ -57,12 +85,28 @@ pub(crate) fn decode_payload<T: Decode<()>>(payload: &[u8]) -> Result<T, String>
 }
 
 /// Decodes a value written by [`encode`] by this or an older build; `key` names the
-/// record in errors.
+/// record in errors. The checksum is verified first, so a damaged version byte reads as
+/// damage, not as a newer format.
 pub(crate) fn decode<T: Record>(key: &dyn Fn() -> String, bytes: &[u8]) -> Result<T, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt { key: key(), reason };
-    let Some((&version, payload)) = bytes.split_first() else {
+    if bytes.is_empty() {
         return Err(corrupt("empty value".into()));
-    };
+    }
+    if bytes.len() < HEADER {
+        return Err(corrupt(format!(
+            "{} bytes, shorter than the {HEADER}-byte header",
+            bytes.len()
+        )));
+    }
+    let version = bytes[0];
+    let mut stored = [0u8; 8];
+    stored.copy_from_slice(&bytes[1..HEADER]);
+    let payload = &bytes[HEADER..];
+    if checksum(version, payload) != u64::from_le_bytes(stored) {
+        return Err(corrupt(
+            "checksum mismatch: the stored bytes were changed or damaged".into(),
+        ));
+    }
     if version > T::VERSION {
         return Err(StoreError::NewerRecord {
             key: key(),
@@ -204,14 +248,34 @@ mod tests {
 
     #[test]
     fn refuses_newer_versions_and_garbage() {
-        let mut bytes = encode(&sample());
-        bytes[0] = Incident::VERSION + 1;
-        let err = decode::<Incident>(&|| "INC-1".into(), &bytes).unwrap_err();
+        let bytes = encode(&sample());
+        let mut newer = add_checksum(&[&[Incident::VERSION + 1], &bytes[HEADER..]].concat());
+        let err = decode::<Incident>(&|| "INC-1".into(), &newer).unwrap_err();
         assert!(err.to_string().contains("newer than this build"), "{err}");
-        let err = decode::<Incident>(&|| "INC-1".into(), &[1, 200]).unwrap_err();
+        // A damaged version byte is damage, not a newer format.
+        newer[0] = Incident::VERSION;
+        let err = decode::<Incident>(&|| "INC-1".into(), &newer).unwrap_err();
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        let err = decode::<Incident>(&|| "INC-1".into(), &add_checksum(&[1, 200])).unwrap_err();
         assert!(err.to_string().contains("cannot be decoded"), "{err}");
+        let err = decode::<Incident>(&|| "INC-1".into(), &[1, 200]).unwrap_err();
+        assert!(err.to_string().contains("header"), "{err}");
         let err = decode::<Incident>(&|| "INC-1".into(), &[]).unwrap_err();
         assert!(err.to_string().contains("empty"), "{err}");
+    }
+
+    /// Every single-bit flip anywhere in a stored value is caught.
+    #[test]
+    fn every_bit_flip_is_detected() {
+        let bytes = encode(&sample());
+        for i in 0..bytes.len() * 8 {
+            let mut damaged = bytes.clone();
+            damaged[i / 8] ^= 1 << (i % 8);
+            assert!(
+                decode::<Incident>(&|| "k".into(), &damaged).is_err(),
+                "bit {i}"
+            );
+        }
     }
 
     /// A field added to `Incident` (version 2: `origin`) leaves version-1 records readable,
@@ -238,7 +302,7 @@ mod tests {
         };
         let mut bytes = vec![1u8];
         bincode::encode_into_std_write(&v1, &mut bytes, bincode::config::standard()).unwrap();
-        let back: Incident = decode(&|| "k".into(), &bytes).unwrap();
+        let back: Incident = decode(&|| "k".into(), &add_checksum(&bytes)).unwrap();
         assert_eq!(back, inc);
 
         let t = inc.created_at;
@@ -259,7 +323,7 @@ mod tests {
         };
         let mut bytes = vec![1u8];
         bincode::encode_into_std_write(&migrated, &mut bytes, bincode::config::standard()).unwrap();
-        let back: Incident = decode(&|| "k".into(), &bytes).unwrap();
+        let back: Incident = decode(&|| "k".into(), &add_checksum(&bytes)).unwrap();
         assert_eq!(back.origin, Origin::Migrated);
         assert_eq!(back.resolved_at(), None);
         assert_eq!(back.resolution.unwrap().root_cause, "Pattern: PATTERN_001");

@@ -16,6 +16,10 @@ pub enum ParseError {
     },
     #[error("invalid incident id {0:?}: expected INC-YYYYMMDD-NNNN")]
     Id(String),
+    #[error("time {0:?} is outside the years 0001 to 9999")]
+    TimeRange(String),
+    #[error("incident id {0:?} has a sequence number above 999999, the highest accepted")]
+    IdSeq(String),
 }
 
 /// The storage layer failed.
@@ -62,6 +66,65 @@ pub enum StoreError {
     Compaction(#[from] redb::CompactionError),
     #[error("per-day counter for {date} is exhausted")]
     CounterExhausted { date: u32 },
+    #[error("{path} is not an incident database: {reason}")]
+    NotIncidentDb { path: String, reason: String },
+    /// The database engine failed on a damaged page (it panics on some), contained.
+    #[error("database {path} is damaged: {reason}")]
+    Damaged { path: String, reason: String },
+}
+
+impl StoreError {
+    /// Whether the file's content is damaged (as opposed to busy, newer or unwritable).
+    pub fn is_damage(&self) -> bool {
+        match self {
+            StoreError::Damaged { .. } | StoreError::Corrupt { .. } => true,
+            StoreError::Storage(e) => matches!(e, redb::StorageError::Corrupted(_)),
+            StoreError::Database(e) | StoreError::Open { source: e, .. } => {
+                matches!(
+                    e,
+                    redb::DatabaseError::Storage(redb::StorageError::Corrupted(_))
+                )
+            }
+            StoreError::Transaction(redb::TransactionError::Storage(e))
+            | StoreError::Table(redb::TableError::Storage(e))
+            | StoreError::Commit(redb::CommitError::Storage(e)) => {
+                matches!(e, redb::StorageError::Corrupted(_))
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Error {
+    /// Whether this error comes from a damaged database file.
+    pub fn is_damage(&self) -> bool {
+        matches!(self, Error::Store(s) if s.is_damage())
+    }
+}
+
+/// A file could not be written (or read): which operation, on which file, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {op} {path}: {source}")]
+pub struct FileError {
+    op: &'static str,
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
+impl FileError {
+    pub(crate) fn new(op: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        FileError {
+            op,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// The underlying I/O error.
+    pub fn io(&self) -> &std::io::Error {
+        &self.source
+    }
 }
 
 /// An operation on incidents was refused or failed.
@@ -86,6 +149,8 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
 impl From<redb::StorageError> for Error {
@@ -114,3 +179,42 @@ impl From<redb::CommitError> for Error {
 
 /// Result alias for incident operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whether `e`, or an error it wraps, comes from a damaged database file.
+pub fn is_damage(e: &(dyn std::error::Error + 'static)) -> bool {
+    find_store_error(e, &StoreError::is_damage)
+}
+
+/// Whether `e`, or an error it wraps, comes from the database (so a message that names
+/// no file is about the database file).
+pub fn is_store_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    find_store_error(e, &|_| true)
+}
+
+fn find_store_error(
+    e: &(dyn std::error::Error + 'static),
+    pred: &dyn Fn(&StoreError) -> bool,
+) -> bool {
+    let of = |e: &Error| matches!(e, Error::Store(s) if pred(s));
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        let hit = if let Some(e) = e.downcast_ref::<Error>() {
+            of(e)
+        } else if let Some(e) = e.downcast_ref::<StoreError>() {
+            pred(e)
+        } else if let Some(crate::history::ImportError::Store(e)) = e.downcast_ref() {
+            of(e)
+        } else if let Some(crate::migrate::MigrateError::Store(e)) = e.downcast_ref() {
+            of(e)
+        } else if let Some(crate::bridge_ops::BridgeError::Store(e)) = e.downcast_ref() {
+            of(e)
+        } else {
+            false
+        };
+        if hit {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}

@@ -25,6 +25,8 @@ pub enum ImportError {
     },
     #[error("the file has no \"incidents\" list or object")]
     NoIncidents,
+    #[error("the input is empty (no JSON at all)")]
+    Empty,
     #[error("incident {index}{}: {reason}", .id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default())]
     Entry {
         index: usize,
@@ -56,21 +58,196 @@ pub struct ImportSummary {
 
 #[derive(Deserialize)]
 struct HistoryFile {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "incidents")]
     incidents: Option<Value>,
 }
 
-fn validate(index: usize, v: Value) -> Result<Incident, ImportError> {
-    let id = v.get("id").and_then(Value::as_str).map(str::to_string);
+/// A JSON value in which no object repeats a key: serde_json (like Python's `json`)
+/// would keep the last value silently, so a hand-edited file could lose a field unseen.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Strict;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Strict, E> {
+                Ok(Strict(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Strict, E> {
+                Ok(Strict(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Strict, E> {
+                Ok(Strict(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Strict, E> {
+                Ok(Strict(v.into()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Strict, E> {
+                Ok(Strict(v.into()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Strict, E> {
+                Ok(Strict(v.into()))
+            }
+            fn visit_unit<E>(self) -> Result<Strict, E> {
+                Ok(Strict(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<Strict, E> {
+                Ok(Strict(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Strict(v)) = seq.next_element()? {
+                    out.push(v);
+                }
+                Ok(Strict(Value::Array(out)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    if out.contains_key(&k) {
+                        return Err(A::Error::custom(format!("duplicate key {k:?}")));
+                    }
+                    let Strict(v) = map.next_value()?;
+                    out.insert(k, v);
+                }
+                Ok(Strict(Value::Object(out)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `incidents` member, strictly; a list names the entry an error is in.
+fn incidents<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list or object of incidents")
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            loop {
+                match seq.next_element::<Strict>() {
+                    Ok(Some(Strict(v))) => out.push(v),
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(A::Error::custom(format!("incident {}: {e}", out.len())));
+                    }
+                }
+            }
+            Ok(Some(Value::Array(out)))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let Strict(v) = Strict::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            Ok(Some(v))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Rewrites an entry written by the original `incident_manager.py` into this tool's
+/// shape: `incident_id` is the id, `timestamp` the creation time, and the last change
+/// (timeline, resolution) the update time, which the original did not store. Our own
+/// export (`id`, `created_at`, ...) passes unchanged. An entry without `origin` came from
+/// another installation: `imported`.
+fn normalize(v: &mut Value) -> Result<(), String> {
+    let Some(obj) = v.as_object_mut() else {
+        return Err("not a JSON object".into());
+    };
+    match (obj.get("id"), obj.get("incident_id")) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(format!("id {a} and incident_id {b} differ"));
+        }
+        (None, Some(b)) => {
+            let b = b.clone();
+            obj.insert("id".into(), b);
+        }
+        _ => {}
+    }
+    if !obj.contains_key("created_at")
+        && let Some(t) = obj.get("timestamp").cloned()
+    {
+        obj.insert("created_at".into(), t);
+    }
+    if !obj.contains_key("updated_at") && obj.contains_key("created_at") {
+        let mut times = vec![obj["created_at"].clone()];
+        if let Some(Value::Array(tl)) = obj.get("timeline") {
+            times.extend(tl.iter().filter_map(|e| e.get("timestamp").cloned()));
+        }
+        if let Some(t) = obj.get("resolution").and_then(|r| r.get("resolved_at")) {
+            times.push(t.clone());
+        }
+        // Unparseable times are reported by the typed decoding below, with their field.
+        let latest = times
+            .into_iter()
+            .filter_map(|t| Some((Timestamp::parse(t.as_str()?).ok()?, t)))
+            .max_by_key(|(ts, _)| *ts)
+            .map(|(_, t)| t)
+            .unwrap_or_else(|| obj["created_at"].clone());
+        obj.insert("updated_at".into(), latest);
+    }
+    // A bad time is reported with its field (the typed decoding below cannot say which).
+    let mut times: Vec<(String, &Value)> = ["created_at", "updated_at", "acknowledged_at"]
+        .iter()
+        .filter_map(|f| obj.get(*f).map(|v| (f.to_string(), v)))
+        .collect();
+    if let Some(Value::Array(tl)) = obj.get("timeline") {
+        for (i, e) in tl.iter().enumerate() {
+            if let Some(t) = e.get("timestamp") {
+                times.push((format!("timeline[{i}].timestamp"), t));
+            }
+        }
+    }
+    if let Some(t) = obj.get("resolution").and_then(|r| r.get("resolved_at")) {
+        times.push(("resolution.resolved_at".into(), t));
+    }
+    for (field, t) in times {
+        if let Some(text) = t.as_str()
+            && let Err(e) = Timestamp::parse(text)
+        {
+            return Err(format!("field {field}: {e}"));
+        }
+    }
+    if !obj.contains_key("origin") {
+        obj.insert("origin".into(), Value::String("imported".into()));
+    }
+    Ok(())
+}
+
+fn validate(index: usize, mut v: Value) -> Result<Incident, ImportError> {
+    let id = v
+        .get("id")
+        .or_else(|| v.get("incident_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let entry = |reason: String| ImportError::Entry {
         index,
         id: id.clone(),
         reason,
     };
-    let inc: Incident = serde_json::from_value(v).map_err(|e| entry(e.to_string()))?;
+    normalize(&mut v).map_err(entry)?;
+    let inc: Incident = serde_json::from_value(v).map_err(|e| {
+        let msg = e.to_string();
+        // Both shapes are accepted; say so when neither id field is there.
+        entry(msg.replace(
+            "missing field `id`",
+            "missing field `id` (or `incident_id`)",
+        ))
+    })?;
     if inc.title.trim().is_empty() {
         return Err(entry("title is empty".into()));
     }
+    inc.check_limits().map_err(|e| entry(e.to_string()))?;
     if inc.updated_at < inc.created_at {
         return Err(entry("updated_at is before created_at".into()));
     }
@@ -84,12 +261,41 @@ pub fn import_history(
     manager: &IncidentManager,
     input: impl Read,
 ) -> Result<ImportSummary, ImportError> {
-    let file: HistoryFile =
-        serde_json::from_reader(std::io::BufReader::new(input)).map_err(|e| ImportError::Json {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+    import_incidents(manager, read_history(input)?)
+}
+
+/// Reads and validates every incident of an `incident_history.json` (the original tool's
+/// shape or ours) without touching a store, so that a slow input never holds one open.
+pub fn read_history(input: impl Read) -> Result<Vec<Incident>, ImportError> {
+    let mut input = std::io::BufReader::new(input);
+    // A UTF-8 byte order mark (some Windows editors write one) is skipped, as `bridge
+    // migrate` does; an input with nothing but whitespace is refused, as it does.
+    use std::io::BufRead;
+    if input.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        input.consume(3);
+    }
+    // Leading whitespace is skipped here (JSON allows it) to tell "empty" apart.
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Err(ImportError::Empty);
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(n) => {
+                input.consume(n);
+                break;
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
+    let file: HistoryFile = serde_json::from_reader(input).map_err(|e| ImportError::Json {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
     let entries: Vec<Value> = match file.incidents {
         Some(Value::Array(a)) => a,
         // Also accept an object keyed by id, in the file's order of ids.
@@ -100,6 +306,23 @@ pub fn import_history(
     for (i, v) in entries.into_iter().enumerate() {
         incidents.push(validate(i, v)?);
     }
+    Ok(incidents)
+}
+
+/// Stores incidents read by [`read_history`] in one transaction.
+pub fn import_incidents(
+    manager: &IncidentManager,
+    incidents: Vec<Incident>,
+) -> Result<ImportSummary, ImportError> {
+    manager
+        .store()
+        .contain(|| import_incidents_inner(manager, incidents))
+}
+
+fn import_incidents_inner(
+    manager: &IncidentManager,
+    incidents: Vec<Incident>,
+) -> Result<ImportSummary, ImportError> {
     let mut summary = ImportSummary::default();
     let txn = manager.store().write()?;
     {
@@ -166,6 +389,36 @@ fn io(e: std::io::Error) -> Error {
 
 /// Writes every incident, streaming, in id order.
 pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Write) -> Result<()> {
+    manager
+        .store()
+        .contain(|| export_inner(manager, format, out, None))
+}
+
+/// Like [`export`], but skips records that cannot be decoded (a damaged file) and
+/// returns, for each, its id and why.
+pub fn export_readable(
+    manager: &IncidentManager,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> Result<Vec<String>> {
+    let mut skipped = Vec::new();
+    manager
+        .store()
+        .contain(|| export_inner(manager, format, out, Some(&mut skipped)))?;
+    Ok(skipped)
+}
+
+fn export_inner(
+    manager: &IncidentManager,
+    format: ExportFormat,
+    out: &mut dyn Write,
+    mut skipped: Option<&mut Vec<String>>,
+) -> Result<()> {
+    // Every incident, in id order; with `skipped`, undecodable records are listed there.
+    let mut each = |f: &mut dyn FnMut(Incident) -> Result<()>| match skipped {
+        Some(ref mut s) => manager.for_each_readable(f, |e| s.push(e)),
+        None => manager.for_each(f),
+    };
     match format {
         ExportFormat::Json => {
             let mut stats = Statistics::default();
@@ -178,7 +431,7 @@ pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Wri
             serde_json::to_writer(&mut *out, &meta).map_err(|e| io(e.into()))?;
             out.write_all(b",\n  \"incidents\": [").map_err(io)?;
             let mut first = true;
-            manager.for_each(|inc| {
+            each(&mut |inc| {
                 stats.total_incidents += 1;
                 *stats
                     .by_category
@@ -198,7 +451,7 @@ pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Wri
             serde_json::to_writer(&mut *out, &stats).map_err(|e| io(e.into()))?;
             out.write_all(b"\n}\n").map_err(io)?;
         }
-        ExportFormat::Jsonl => manager.for_each(|inc| {
+        ExportFormat::Jsonl => each(&mut |inc| {
             serde_json::to_writer(&mut *out, &inc).map_err(|e| io(e.into()))?;
             out.write_all(b"\n").map_err(io)
         })?,
@@ -212,7 +465,7 @@ pub fn export(manager: &IncidentManager, format: ExportFormat, out: &mut dyn Wri
                 },
             };
             w.write_record(CSV_HEADER).map_err(csv_err)?;
-            manager.for_each(|inc| w.write_record(csv_row(&inc)).map_err(csv_err))?;
+            each(&mut |inc| w.write_record(csv_row(&inc)).map_err(csv_err))?;
             w.flush().map_err(io)?;
         }
     }

@@ -49,6 +49,7 @@ mod bridge_ops;
 mod check;
 mod codec;
 mod error;
+mod fsutil;
 mod history;
 mod kb;
 mod manager;
@@ -84,9 +85,11 @@ pub use bridge_ops::{
     problem_kinds, render_bridge_markdown,
 };
 pub use check::{CheckReport, Problem, check, repair};
-pub use error::{Error, ParseError, Result, StoreError};
+pub use error::{Error, FileError, ParseError, Result, StoreError, is_damage, is_store_error};
+pub use fsutil::{AtomicFile, write_atomic};
 pub use history::{
-    CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, import_history,
+    CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, export_readable,
+    import_history, import_incidents, read_history,
 };
 pub use kb::{
     AUTO_FIX_DIR, ErrorTypes, KB_FILE_NAME, KB_TEMPLATE, KbChange, KbError, KbOptions, KbRun,
@@ -101,21 +104,22 @@ pub use metrics::{
     PrioritySla, Recommendation as ReportRecommendation, RecurrenceMetrics, RecurringGroup,
     SlaAlert, SlaCounts, SlaMeasure, SlaSection, SlaTarget, SlaTargets, Summary, Window,
 };
-pub use migrate::{MigrateError, MigrateOptions, MigrateSummary, Phases, migrate};
+pub use migrate::{IdConflict, MigrateError, MigrateOptions, MigrateSummary, Phases, migrate};
 pub use miner::{
     Mined, MinedCluster, Miner, MinerConfig, TemplateMatch, TemplateMatcher, mask, render_jsonl,
     render_summary, template_id, tokenize,
 };
 pub use model::{
     Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
-    TimelineEntry, Timestamp,
+    TimelineEntry, Timestamp, limits,
 };
 pub use pattern::{Counted, Pattern};
 pub use render::{
-    display_width, format_table, incident_detail, incident_table, pad_to_width, truncate_to_width,
+    Sanitized, display_width, format_table, incident_detail, incident_table, pad_to_width,
+    truncate_to_width,
 };
 pub use report::{
     duration as format_duration, render_html, render_json, render_markdown, render_terminal,
 };
 pub use reporting::{OriginScope, compute_metrics};
-pub use store::{DEFAULT_BUSY_TIMEOUT, Filter, Order, SCHEMA_VERSION, Store};
+pub use store::{DEFAULT_BUSY_TIMEOUT, Filter, Order, SCHEMA_VERSION, Store, WAIT_NOTICE};

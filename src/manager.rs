@@ -90,8 +90,18 @@ impl IncidentManager {
 
     /// Like [`IncidentManager::open`] with an explicit wait for a busy database.
     pub fn open_with_timeout(path: impl AsRef<Path>, busy: Duration) -> Result<Self> {
+        Self::open_waiting(path, busy, &|| {})
+    }
+
+    /// Like [`IncidentManager::open_with_timeout`]; `waiting` is called once if the wait
+    /// for another process passes a second.
+    pub fn open_waiting(
+        path: impl AsRef<Path>,
+        busy: Duration,
+        waiting: &dyn Fn(),
+    ) -> Result<Self> {
         Ok(Self {
-            store: Store::open(path.as_ref(), busy)?,
+            store: Store::open_waiting(path.as_ref(), busy, waiting)?,
         })
     }
 
@@ -117,65 +127,68 @@ impl IncidentManager {
         &self,
         new: NewIncident,
     ) -> Result<(Incident, Option<PatternMatch>)> {
-        let title = non_empty("title", &new.title)?;
-        let components = clean_list(&new.components);
-        if components.is_empty() {
-            return Err(Error::Invalid {
-                field: "components",
-                reason: "at least one affected component is required".into(),
-            });
-        }
-        let now = Timestamp::now();
-        let at = new.at.unwrap_or(now);
-        let patterns = load_patterns(self)?;
-        let txn = self.store.write()?;
-        let incident = {
-            let mut w = Writer::new(&txn)?;
-            let id = w.next_id(IncidentId::date_key(at.local_date()))?;
-            let mut incident = Incident {
-                id,
-                created_at: at,
-                updated_at: at,
-                category: new.category,
-                priority: new.priority,
-                status: Status::Open,
-                title: title.clone(),
-                description: new.description.trim().to_string(),
-                affected_components: components,
-                impact: new.impact.trim().to_string(),
-                assignee: new
-                    .assignee
-                    .map(|a| a.trim().to_string())
-                    .filter(|a| !a.is_empty()),
-                timeline: vec![TimelineEntry {
-                    timestamp: at,
-                    action: "created".into(),
-                    details: format!(
-                        "Incident created: {title} (category {}, priority {})",
-                        new.category, new.priority
-                    ),
-                }],
-                resolution: None,
-                acknowledged_at: None,
-                matched_pattern: None,
-                origin: Origin::Manual,
-            };
-            let found = match_text(&patterns, &incident_text(&incident));
-            if let Some(m) = &found {
-                incident.matched_pattern = Some(PatternRef {
-                    pattern_id: m.pattern_id.clone(),
-                    name: m.name.clone(),
+        self.store.contain(|| {
+            let title = non_empty("title", &new.title)?;
+            let components = clean_list(&new.components);
+            if components.is_empty() {
+                return Err(Error::Invalid {
+                    field: "components",
+                    reason: "at least one affected component is required".into(),
                 });
             }
-            w.put(None, &incident)?;
-            if let Some(m) = &found {
-                w.set_pattern(id, Some(&m.pattern_id))?;
-            }
-            w.finish()?;
-            (incident, found)
-        };
-        txn.commit()?;
-        Ok(incident)
+            let now = Timestamp::now();
+            let at = new.at.unwrap_or(now);
+            let patterns = load_patterns(self)?;
+            let txn = self.store.write()?;
+            let incident = {
+                let mut w = Writer::new(&txn)?;
+                let id = w.next_id(IncidentId::date_key(at.local_date()))?;
+                let mut incident = Incident {
+                    id,
+                    created_at: at,
+                    updated_at: at,
+                    category: new.category,
+                    priority: new.priority,
+                    status: Status::Open,
+                    title: title.clone(),
+                    description: new.description.trim().to_string(),
+                    affected_components: components,
+                    impact: new.impact.trim().to_string(),
+                    assignee: new
+                        .assignee
+                        .map(|a| a.trim().to_string())
+                        .filter(|a| !a.is_empty()),
+                    timeline: vec![TimelineEntry {
+                        timestamp: at,
+                        action: "created".into(),
+                        details: format!(
+                            "Incident created: {title} (category {}, priority {})",
+                            new.category, new.priority
+                        ),
+                    }],
+                    resolution: None,
+                    acknowledged_at: None,
+                    matched_pattern: None,
+                    origin: Origin::Manual,
+                };
+                let found = match_text(&patterns, &incident_text(&incident));
+                if let Some(m) = &found {
+                    incident.matched_pattern = Some(PatternRef {
+                        pattern_id: m.pattern_id.clone(),
+                        name: m.name.clone(),
+                    });
+                }
+                incident.check_limits()?;
+                w.put(None, &incident)?;
+                if let Some(m) = &found {
+                    w.set_pattern(id, Some(&m.pattern_id))?;
+                }
+                w.finish()?;
+                (incident, found)
+            };
+            txn.commit()?;
+            Ok(incident)
+        })
     }
 
     /// Creates many incidents, `batch` per write transaction; returns how many were made.
@@ -185,32 +198,34 @@ impl IncidentManager {
         items: impl IntoIterator<Item = NewIncident>,
         batch: usize,
     ) -> Result<u64> {
-        let incidents = items.into_iter().map(|new| {
-            let at = new.at.unwrap_or_else(Timestamp::now);
-            Incident {
-                id: IncidentId::new(0, 0),
-                created_at: at,
-                updated_at: at,
-                category: new.category,
-                priority: new.priority,
-                status: Status::Open,
-                timeline: vec![TimelineEntry {
-                    timestamp: at,
-                    action: "created".into(),
-                    details: format!("Incident created: {}", new.title.trim()),
-                }],
-                title: new.title.trim().to_string(),
-                description: new.description,
-                affected_components: clean_list(&new.components),
-                impact: new.impact,
-                assignee: new.assignee,
-                resolution: None,
-                acknowledged_at: None,
-                matched_pattern: None,
-                origin: Origin::Manual,
-            }
-        });
-        self.bulk_insert(incidents, batch)
+        self.store.contain(|| {
+            let incidents = items.into_iter().map(|new| {
+                let at = new.at.unwrap_or_else(Timestamp::now);
+                Incident {
+                    id: IncidentId::new(0, 0),
+                    created_at: at,
+                    updated_at: at,
+                    category: new.category,
+                    priority: new.priority,
+                    status: Status::Open,
+                    timeline: vec![TimelineEntry {
+                        timestamp: at,
+                        action: "created".into(),
+                        details: format!("Incident created: {}", new.title.trim()),
+                    }],
+                    title: new.title.trim().to_string(),
+                    description: new.description,
+                    affected_components: clean_list(&new.components),
+                    impact: new.impact,
+                    assignee: new.assignee,
+                    resolution: None,
+                    acknowledged_at: None,
+                    matched_pattern: None,
+                    origin: Origin::Manual,
+                }
+            });
+            self.bulk_insert(incidents, batch)
+        })
     }
 
     /// Stores fully formed incidents (any status, timeline, resolution), `batch` per write
@@ -220,96 +235,128 @@ impl IncidentManager {
         items: impl IntoIterator<Item = Incident>,
         batch: usize,
     ) -> Result<u64> {
-        let mut items = items.into_iter().peekable();
-        let mut made = 0;
-        while items.peek().is_some() {
-            let txn = self.store.write()?;
-            {
-                let mut w = Writer::new(&txn)?;
-                let mut bulk = Bulk::default();
-                for mut incident in items.by_ref().take(batch.max(1)) {
-                    non_empty("title", &incident.title)?;
-                    if incident
-                        .affected_components
-                        .iter()
-                        .all(|c| c.trim().is_empty())
-                    {
-                        return Err(Error::Invalid {
-                            field: "components",
-                            reason: "at least one affected component is required".into(),
-                        });
+        self.store.contain(|| {
+            let mut items = items.into_iter().peekable();
+            let mut made = 0;
+            while items.peek().is_some() {
+                let txn = self.store.write()?;
+                {
+                    let mut w = Writer::new(&txn)?;
+                    let mut bulk = Bulk::default();
+                    for mut incident in items.by_ref().take(batch.max(1)) {
+                        non_empty("title", &incident.title)?;
+                        if incident
+                            .affected_components
+                            .iter()
+                            .all(|c| c.trim().is_empty())
+                        {
+                            return Err(Error::Invalid {
+                                field: "components",
+                                reason: "at least one affected component is required".into(),
+                            });
+                        }
+                        incident.check_limits()?;
+                        incident.id =
+                            w.next_id(IncidentId::date_key(incident.created_at.local_date()))?;
+                        bulk.add(&incident);
+                        made += 1;
                     }
-                    incident.id =
-                        w.next_id(IncidentId::date_key(incident.created_at.local_date()))?;
-                    bulk.add(&incident);
-                    made += 1;
+                    w.flush_bulk(&mut bulk)?;
+                    w.finish()?;
                 }
-                w.flush_bulk(&mut bulk)?;
-                w.finish()?;
+                txn.commit()?;
             }
-            txn.commit()?;
-        }
-        Ok(made)
+            Ok(made)
+        })
     }
 
     /// Reads one incident.
     pub fn get(&self, id: IncidentId) -> Result<Incident> {
-        let txn = self.store.read()?;
-        let t = txn
-            .open_table(INCIDENTS)
-            .map_err(crate::error::StoreError::from)?;
-        match t.get(id.key())? {
-            Some(v) => Ok(store::decode_incident(id.key(), v.value())?),
-            None => Err(Error::NotFound(id)),
-        }
+        self.store.contain(|| {
+            let txn = self.store.read()?;
+            let t = txn
+                .open_table(INCIDENTS)
+                .map_err(crate::error::StoreError::from)?;
+            match t.get(id.key())? {
+                Some(v) => Ok(store::decode_incident(id.key(), v.value())?),
+                None => Err(Error::NotFound(id)),
+            }
+        })
     }
 
     /// Incidents matching `filter`, in id order (newest first unless asked otherwise).
     /// Only records that the indexed fields select are decoded.
     pub fn query(&self, filter: &Filter) -> Result<Vec<Incident>> {
-        let txn = self.store.read()?;
-        let by_origin = !filter.origins.is_empty();
-        let keys = if by_origin {
-            store::query_keys(
-                &txn,
-                &Filter {
-                    limit: None,
-                    ..filter.clone()
-                },
-            )?
-        } else {
-            store::query_keys(&txn, filter)?
-        };
-        let limit = filter.limit.unwrap_or(usize::MAX);
-        let t = txn
-            .open_table(INCIDENTS)
-            .map_err(crate::error::StoreError::from)?;
-        let mut out = Vec::with_capacity(keys.len().min(limit));
-        for key in keys {
-            if out.len() >= limit {
-                break;
-            }
-            if let Some(v) = t.get(key)? {
-                let inc = store::decode_incident(key, v.value())?;
-                if !by_origin || filter.origins.contains(&inc.origin) {
-                    out.push(inc);
+        self.store.contain(|| {
+            let txn = self.store.read()?;
+            let by_origin = !filter.origins.is_empty();
+            let keys = if by_origin {
+                store::query_keys(
+                    &txn,
+                    &Filter {
+                        limit: None,
+                        ..filter.clone()
+                    },
+                )?
+            } else {
+                store::query_keys(&txn, filter)?
+            };
+            let limit = filter.limit.unwrap_or(usize::MAX);
+            let t = txn
+                .open_table(INCIDENTS)
+                .map_err(crate::error::StoreError::from)?;
+            let mut out = Vec::with_capacity(keys.len().min(limit));
+            for key in keys {
+                if out.len() >= limit {
+                    break;
+                }
+                if let Some(v) = t.get(key)? {
+                    let inc = store::decode_incident(key, v.value())?;
+                    if !by_origin || filter.origins.contains(&inc.origin) {
+                        out.push(inc);
+                    }
                 }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Calls `f` for every incident in id order, without holding them all in memory.
     pub fn for_each(&self, mut f: impl FnMut(Incident) -> Result<()>) -> Result<()> {
-        let txn = self.store.read()?;
-        let t = txn
-            .open_table(INCIDENTS)
-            .map_err(crate::error::StoreError::from)?;
-        for entry in t.range::<u64>(..)? {
-            let (k, v) = entry?;
-            f(store::decode_incident(k.value(), v.value())?)?;
-        }
-        Ok(())
+        self.store.contain(|| {
+            let txn = self.store.read()?;
+            let t = txn
+                .open_table(INCIDENTS)
+                .map_err(crate::error::StoreError::from)?;
+            for entry in t.range::<u64>(..)? {
+                let (k, v) = entry?;
+                f(store::decode_incident(k.value(), v.value())?)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Like [`IncidentManager::for_each`], but a record that cannot be decoded is passed
+    /// to `damaged` (its id and why) and skipped: what is readable of a damaged file.
+    pub fn for_each_readable(
+        &self,
+        mut f: impl FnMut(Incident) -> Result<()>,
+        mut damaged: impl FnMut(String),
+    ) -> Result<()> {
+        self.store.contain(|| {
+            let txn = self.store.read()?;
+            let t = txn
+                .open_table(INCIDENTS)
+                .map_err(crate::error::StoreError::from)?;
+            for entry in t.range::<u64>(..)? {
+                let (k, v) = entry?;
+                match store::decode_incident(k.value(), v.value()) {
+                    Ok(inc) => f(inc)?,
+                    Err(e) => damaged(e.to_string()),
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Like [`IncidentManager::for_each`], with each incident's pattern id (from the last
@@ -318,110 +365,124 @@ impl IncidentManager {
         &self,
         mut f: impl FnMut(Incident, Option<&str>) -> Result<()>,
     ) -> Result<()> {
-        let txn = self.store.read()?;
-        let t = txn
-            .open_table(INCIDENTS)
-            .map_err(crate::error::StoreError::from)?;
-        let p = txn
-            .open_table(INCIDENT_PATTERN)
-            .map_err(crate::error::StoreError::from)?;
-        let mut patterns = p.range::<u64>(..)?.peekable();
-        for entry in t.range::<u64>(..)? {
-            let (k, v) = entry?;
-            let key = k.value();
-            let mut pattern = None;
-            while let Some(next) = patterns.peek() {
-                let pk = match next {
-                    Ok((pk, _)) => pk.value(),
-                    Err(_) => {
-                        if let Some(Err(e)) = patterns.next() {
-                            return Err(e.into());
+        self.store.contain(|| {
+            let txn = self.store.read()?;
+            let t = txn
+                .open_table(INCIDENTS)
+                .map_err(crate::error::StoreError::from)?;
+            let p = txn
+                .open_table(INCIDENT_PATTERN)
+                .map_err(crate::error::StoreError::from)?;
+            let mut patterns = p.range::<u64>(..)?.peekable();
+            for entry in t.range::<u64>(..)? {
+                let (k, v) = entry?;
+                let key = k.value();
+                let mut pattern = None;
+                while let Some(next) = patterns.peek() {
+                    let pk = match next {
+                        Ok((pk, _)) => pk.value(),
+                        Err(_) => {
+                            if let Some(Err(e)) = patterns.next() {
+                                return Err(e.into());
+                            }
+                            continue;
                         }
-                        continue;
+                    };
+                    if pk < key {
+                        patterns.next();
+                    } else {
+                        if pk == key
+                            && let Some(Ok((_, pv))) = patterns.next()
+                        {
+                            pattern = Some(pv.value().to_string());
+                        }
+                        break;
                     }
-                };
-                if pk < key {
-                    patterns.next();
-                } else {
-                    if pk == key
-                        && let Some(Ok((_, pv))) = patterns.next()
-                    {
-                        pattern = Some(pv.value().to_string());
-                    }
-                    break;
                 }
+                f(store::decode_incident(key, v.value())?, pattern.as_deref())?;
             }
-            f(store::decode_incident(key, v.value())?, pattern.as_deref())?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Number of incidents in the store.
     pub fn count(&self) -> Result<u64> {
-        let txn = self.store.read()?;
-        let t = txn
-            .open_table(INCIDENTS)
-            .map_err(crate::error::StoreError::from)?;
-        Ok(t.len()?)
+        self.store.contain(|| {
+            let txn = self.store.read()?;
+            let t = txn
+                .open_table(INCIDENTS)
+                .map_err(crate::error::StoreError::from)?;
+            Ok(t.len()?)
+        })
     }
 
     /// Applies `change` to one incident in a write transaction; the change returns the
     /// timeline entries it adds. Nothing is written if it fails.
+    /// `lifecycle` (resolve, close, reopen) may pass the timeline limit: an incident
+    /// full of notes must still be closable.
     fn modify(
         &self,
         id: IncidentId,
         at: Option<Timestamp>,
+        lifecycle: bool,
         change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
     ) -> Result<Incident> {
-        let txn = self.store.write()?;
-        let updated = {
-            let mut w = Writer::new(&txn)?;
-            let old = w.get(id)?.ok_or(Error::NotFound(id))?;
-            let at = at.unwrap_or_else(Timestamp::now);
-            if at < old.created_at {
-                return Err(Error::Invalid {
-                    field: "at",
-                    reason: format!(
-                        "{} is before {id} was created ({})",
-                        at.to_rfc3339(),
-                        old.created_at.to_rfc3339()
-                    ),
-                });
-            }
-            // The timeline stays in time order: no change is dated before the last one.
-            if let Some(last) = old.timeline.iter().map(|e| e.timestamp).max()
-                && at < last
-            {
-                return Err(Error::Invalid {
-                    field: "at",
-                    reason: format!(
-                        "{} is before the last change of {id} ({})",
-                        at.to_rfc3339(),
-                        last.to_rfc3339()
-                    ),
-                });
-            }
-            let mut new = old.clone();
-            let entries = change(&mut new, at)?;
-            if entries.is_empty() {
-                return Err(Error::Invalid {
-                    field: "update",
-                    reason: "nothing to change".into(),
-                });
-            }
-            new.timeline.extend(entries);
-            new.updated_at = new.updated_at.max(at);
-            w.put(Some(&old), &new)?;
-            w.finish()?;
-            new
-        };
-        txn.commit()?;
-        Ok(updated)
+        self.store.contain(|| {
+            let txn = self.store.write()?;
+            let updated = {
+                let mut w = Writer::new(&txn)?;
+                let old = w.get(id)?.ok_or(Error::NotFound(id))?;
+                let at = at.unwrap_or_else(Timestamp::now);
+                if at < old.created_at {
+                    return Err(Error::Invalid {
+                        field: "at",
+                        reason: format!(
+                            "{} is before {id} was created ({})",
+                            at.to_rfc3339(),
+                            old.created_at.to_rfc3339()
+                        ),
+                    });
+                }
+                // The timeline stays in time order: no change is dated before the last one.
+                if let Some(last) = old.timeline.iter().map(|e| e.timestamp).max()
+                    && at < last
+                {
+                    return Err(Error::Invalid {
+                        field: "at",
+                        reason: format!(
+                            "{} is before the last change of {id} ({})",
+                            at.to_rfc3339(),
+                            last.to_rfc3339()
+                        ),
+                    });
+                }
+                let mut new = old.clone();
+                let entries = change(&mut new, at)?;
+                if entries.is_empty() {
+                    return Err(Error::Invalid {
+                        field: "update",
+                        reason: "nothing to change".into(),
+                    });
+                }
+                new.timeline.extend(entries);
+                new.updated_at = new.updated_at.max(at);
+                if lifecycle {
+                    new.check_content_limits()?;
+                } else {
+                    new.check_limits()?;
+                }
+                w.put(Some(&old), &new)?;
+                w.finish()?;
+                new
+            };
+            txn.commit()?;
+            Ok(updated)
+        })
     }
 
     /// Changes fields, moves between open and in_progress, or adds a note.
     pub fn update_incident(&self, id: IncidentId, u: Update) -> Result<Incident> {
-        self.modify(id, u.at, |inc, at| {
+        self.modify(id, u.at, false, |inc, at| {
             let mut entries = Vec::new();
             let mut entry = |action: &str, details: String| {
                 entries.push(TimelineEntry {
@@ -505,8 +566,10 @@ impl IncidentManager {
                 entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
                 inc.impact = i.to_string();
             }
+            let mut have: std::collections::HashSet<String> =
+                inc.affected_components.iter().cloned().collect();
             for c in clean_list(&u.add_components) {
-                if !inc.affected_components.contains(&c) {
+                if have.insert(c.clone()) {
                     entry("updated", format!("component added: {c}"));
                     inc.affected_components.push(c);
                 }
@@ -541,7 +604,7 @@ impl IncidentManager {
             });
         }
         let root_cause = non_empty("root cause", &r.root_cause)?;
-        self.modify(id, r.at, |inc, at| {
+        self.modify(id, r.at, true, |inc, at| {
             if !inc.status.is_active() {
                 return Err(Error::Refused {
                     id,
@@ -580,7 +643,7 @@ impl IncidentManager {
 
     /// Closes a resolved incident.
     pub fn close_incident(&self, id: IncidentId, at: Option<Timestamp>) -> Result<Incident> {
-        self.modify(id, at, |inc, at| {
+        self.modify(id, at, true, |inc, at| {
             if inc.status != Status::Resolved {
                 let reason = match inc.status {
                     Status::Closed => "it is already closed".to_string(),
@@ -608,7 +671,7 @@ impl IncidentManager {
         note: Option<&str>,
         at: Option<Timestamp>,
     ) -> Result<Incident> {
-        self.modify(id, at, |inc, at| {
+        self.modify(id, at, true, |inc, at| {
             if inc.status.is_active() {
                 return Err(Error::Refused {
                     id,

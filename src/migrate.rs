@@ -10,6 +10,10 @@
 //!   records, so a rerun after any crash skips exactly the records already stored.
 //! - Ids already carried by the file (`incident_id`) are reserved before any new id is
 //!   handed out, so a new incident never takes an id a later record links to.
+//! - A carried id links a record to a stored incident only when that incident did not come
+//!   from another error (it was imported or raised by hand): a migrated incident came from
+//!   exactly one error, found by its fingerprint. Any other carried id is a conflict; the
+//!   record becomes an incident of its own and the conflict is reported.
 
 use std::collections::BTreeMap;
 
@@ -29,8 +33,8 @@ use crate::bridge::{
 };
 use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
-use crate::model::{Category, IncidentId};
-use crate::schema::{DAY_COUNTERS, FINGERPRINTS, HEADS, Pair};
+use crate::model::{Category, IncidentId, Origin};
+use crate::schema::{DAY_COUNTERS, FINGERPRINTS, HEADS, INCIDENTS, Pair};
 use crate::store::{Bulk, Indexed, Writer};
 
 /// How to migrate.
@@ -92,6 +96,11 @@ pub struct MigrateSummary {
     pub linked: u64,
     /// Of `migrated`: records whose `incident_id` did not exist yet, created under it.
     pub created_under_carried_id: u64,
+    /// Of `migrated`: records whose `incident_id` names an incident migrated from another
+    /// error; each became an incident of its own (the first 1,000 are listed).
+    pub id_conflicts: Vec<IdConflict>,
+    /// Every id conflict, listed or not.
+    pub id_conflicts_total: u64,
     /// Invalid records skipped (with `skip_invalid`).
     pub rejected: u64,
     pub rejects_file: Option<String>,
@@ -100,6 +109,17 @@ pub struct MigrateSummary {
     /// Incident id per record index (only with `keep_ids`; 0 where none).
     #[serde(skip)]
     pub ids: Vec<u64>,
+}
+
+/// A record whose carried `incident_id` is not proof of its identity.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct IdConflict {
+    /// 0-based record index in the file.
+    pub index: u64,
+    /// The id the record carries, which belongs to an incident of another error.
+    pub carried: String,
+    /// The incident the record became instead.
+    pub migrated_to: String,
 }
 
 /// The migration stopped.
@@ -211,6 +231,17 @@ pub fn migrate(
     opts: &MigrateOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<MigrateSummary, MigrateError> {
+    manager
+        .store()
+        .contain(|| migrate_inner(manager, path, opts, progress))
+}
+
+fn migrate_inner(
+    manager: &IncidentManager,
+    path: &Path,
+    opts: &MigrateOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<MigrateSummary, MigrateError> {
     let wall = Instant::now();
     let mut summary = MigrateSummary::default();
     let t = Instant::now();
@@ -314,6 +345,8 @@ pub fn migrate(
     summary.already_present = counts.already_present;
     summary.linked = counts.linked;
     summary.created_under_carried_id = counts.created_under_carried_id;
+    summary.id_conflicts = counts.id_conflicts;
+    summary.id_conflicts_total = counts.id_conflicts_total;
     summary.rejected = counts.rejected;
     summary.ids = counts.ids;
     summary.phases.parse = counts.parse.as_secs_f64();
@@ -344,11 +377,26 @@ struct Counts {
     already_present: u64,
     linked: u64,
     created_under_carried_id: u64,
+    id_conflicts: Vec<IdConflict>,
+    id_conflicts_total: u64,
     rejected: u64,
     ids: Vec<u64>,
     parse: Duration,
     encode: Duration,
     wait: Duration,
+}
+
+/// What an `incident_id` carried by a record (whose fingerprint is not stored) proves.
+#[derive(Clone, Copy)]
+enum Carried {
+    /// No id carried, or the fingerprint already decided.
+    Nothing,
+    /// The id names an incident that came from no other error: link the record to it.
+    Link(u64),
+    /// The id names nothing stored: create the record's incident under it.
+    Create(IncidentId),
+    /// The id names an incident migrated from another error: not proof of identity.
+    Conflict(IncidentId),
 }
 
 /// Fingerprint key: `Pair::time`(error time micros, first 64 bits of the fingerprint).
@@ -542,24 +590,49 @@ fn prepare<R: Read>(
                 None => fps.get(key)?.map(|v| v.value()),
             }
         };
+        // What the record's carried id proves.
+        let carried = match rec.incident_id {
+            Some(carried) if known.is_none() => {
+                let k = carried.key();
+                if out.has_id(k) {
+                    // Created in this run, from another error.
+                    Carried::Conflict(carried)
+                } else if heads.get(k)?.is_some() {
+                    let incidents = txn.open_table(INCIDENTS).map_err(StoreError::from)?;
+                    let migrated = match incidents.get(k)? {
+                        Some(v) => {
+                            crate::store::decode_incident(k, v.value())?.origin == Origin::Migrated
+                        }
+                        None => false,
+                    };
+                    if migrated {
+                        Carried::Conflict(carried)
+                    } else {
+                        Carried::Link(k)
+                    }
+                } else {
+                    Carried::Create(carried)
+                }
+            }
+            _ => Carried::Nothing,
+        };
         let id = if let Some(existing) = known {
             c.already_present += 1;
             existing
-        } else if let Some(carried) = rec.incident_id {
+        } else if let Carried::Link(k) = carried {
+            c.linked += 1;
+            k
+        } else if let Carried::Create(carried) = carried {
             let k = carried.key();
-            if out.has_id(k) || heads.get(k)?.is_some() {
-                c.linked += 1;
-            } else {
-                add_migrated(&mut out.bulk, &rec, carried);
-                out.current.ids.insert(k);
-                let date = carried.date();
-                let seq = counter(date, &counters, &heads)?.max(carried.seq());
-                counters.insert(date, seq);
-                let e = out.bulk.counters.entry(date).or_default();
-                *e = (*e).max(seq);
-                c.migrated += 1;
-                c.created_under_carried_id += 1;
-            }
+            add_migrated(&mut out.bulk, &rec, carried);
+            out.current.ids.insert(k);
+            let date = carried.date();
+            let seq = counter(date, &counters, &heads)?.max(carried.seq());
+            counters.insert(date, seq);
+            let e = out.bulk.counters.entry(date).or_default();
+            *e = (*e).max(seq);
+            c.migrated += 1;
+            c.created_under_carried_id += 1;
             k
         } else {
             let date = IncidentId::date_key(rec.timestamp.local_date());
@@ -567,6 +640,7 @@ fn prepare<R: Read>(
             // here advance the counter too).
             let seq = counter(date, &counters, &heads)?
                 .checked_add(1)
+                .filter(|n| *n <= IncidentId::MAX_SEQ)
                 .ok_or(StoreError::CounterExhausted { date })?;
             let id = IncidentId::new(date, seq).key();
             counters.insert(date, seq);
@@ -575,6 +649,16 @@ fn prepare<R: Read>(
             let e = out.bulk.counters.entry(date).or_default();
             *e = (*e).max(seq);
             c.migrated += 1;
+            if let Carried::Conflict(carried) = carried {
+                c.id_conflicts_total += 1;
+                if c.id_conflicts.len() < 1000 {
+                    c.id_conflicts.push(IdConflict {
+                        index: c.records - 1,
+                        carried: carried.to_string(),
+                        migrated_to: IncidentId::from_key(id).to_string(),
+                    });
+                }
+            }
             id
         };
         if known.is_none() {

@@ -17,6 +17,12 @@ use crate::error::ParseError;
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// 0001-01-01T00:00:00Z: the earliest time accepted from outside.
+    pub const MIN: Timestamp = Timestamp(-62_135_596_800_000_000);
+    /// 9999-12-31T23:59:59.999999Z: the latest time accepted from outside (a later one
+    /// has no four-digit year, which ids, exports and the original's format need).
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999_999);
+
     /// The current time.
     pub fn now() -> Self {
         Self::from_datetime(Utc::now())
@@ -70,7 +76,23 @@ impl Timestamp {
     /// Parses RFC 3339 (`...+09:00`, `...Z`), a naive `YYYY-MM-DDTHH:MM:SS[.ffffff]`
     /// or `YYYY-MM-DD HH:MM[:SS]` (taken as local time, as the original tool wrote them),
     /// or a bare date `YYYY-MM-DD` (local midnight).
+    /// Only years 0001 to 9999 (UTC) are accepted.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let t = Self::parse_any(s)?;
+        if !t.in_range() {
+            return Err(ParseError::TimeRange(s.to_string()));
+        }
+        Ok(t)
+    }
+
+    /// Whether the year is 0001 to 9999 both in UTC (exports) and in local time (ids).
+    pub fn in_range(self) -> bool {
+        use chrono::Datelike;
+        (Self::MIN..=Self::MAX).contains(&self)
+            && (1..=9999).contains(&self.to_datetime().with_timezone(&Local).year())
+    }
+
+    fn parse_any(s: &str) -> Result<Self, ParseError> {
         let t = s.trim();
         if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
             return Ok(Self::from_datetime(dt.with_timezone(&Utc)));
@@ -251,6 +273,25 @@ impl Priority {
     }
 }
 
+/// What one incident may hold. Every way in (the CLI, `import`, `bridge migrate`) is held
+/// to these, so that no single record can make writes, reports or exports expensive.
+pub mod limits {
+    /// Affected components of one incident.
+    pub const COMPONENTS: usize = 1_000;
+    /// Bytes of one component or assignee name (each is an index key).
+    pub const NAME_BYTES: usize = 1_024;
+    /// Bytes of the title.
+    pub const TITLE_BYTES: usize = 4_096;
+    /// Bytes of any other text: description, impact, root cause, each list item, each
+    /// timeline entry's details.
+    pub const TEXT_BYTES: usize = 65_536;
+    /// Items of each resolution list (actions, preventive measures, knowledge updates).
+    pub const LIST_ITEMS: usize = 1_000;
+    /// Timeline entries of one incident. Notes and updates stop there; resolve, close
+    /// and reopen still work, so a full incident can always be closed.
+    pub const TIMELINE: usize = 10_000;
+}
+
 /// `INC-YYYYMMDD-NNNN`: the local creation date and a per-day sequence starting at 1.
 ///
 /// The key form `date << 32 | seq` sorts by date, then by number, so
@@ -262,6 +303,10 @@ pub struct IncidentId {
 }
 
 impl IncidentId {
+    /// The highest per-day sequence number. A higher one from outside is refused, so a
+    /// single imported id can never exhaust a day's counter.
+    pub const MAX_SEQ: u32 = 999_999;
+
     /// An id from a date as `YYYYMMDD` and a sequence number (at least 1).
     pub fn new(date: u32, seq: u32) -> Self {
         Self { date, seq }
@@ -317,10 +362,14 @@ impl FromStr for IncidentId {
             return Err(bad());
         }
         let date: u32 = date.parse().map_err(|_| bad())?;
-        let seq: u32 = seq.parse().map_err(|_| bad())?;
+        // More digits than a u32 holds is as out of range as a large u32.
+        let seq: u32 = seq.parse().unwrap_or(u32::MAX);
         let (y, m, d) = (date / 10_000, (date / 100) % 100, date % 100);
-        if seq == 0 || NaiveDate::from_ymd_opt(y as i32, m, d).is_none() {
+        if seq == 0 || NaiveDate::from_ymd_opt(y as i32, m, d).is_none() || y == 0 {
             return Err(bad());
+        }
+        if seq > Self::MAX_SEQ {
+            return Err(ParseError::IdSeq(s.to_string()));
         }
         Ok(Self { date, seq })
     }
@@ -403,6 +452,81 @@ pub struct Incident {
 }
 
 impl Incident {
+    /// Checks [`limits`], naming the field that exceeds one.
+    pub fn check_limits(&self) -> Result<(), crate::error::Error> {
+        if self.timeline.len() > limits::TIMELINE {
+            return Err(crate::error::Error::Invalid {
+                field: "timeline",
+                reason: format!(
+                    "{} entries, more than the limit of {}",
+                    self.timeline.len(),
+                    limits::TIMELINE
+                ),
+            });
+        }
+        self.check_content_limits()
+    }
+
+    /// [`Incident::check_limits`] without the number of timeline entries.
+    pub(crate) fn check_content_limits(&self) -> Result<(), crate::error::Error> {
+        use limits::*;
+        let over = |field: &'static str, reason: String| {
+            Err(crate::error::Error::Invalid { field, reason })
+        };
+        let text = |field: &'static str, s: &str, max: usize| {
+            if s.len() > max {
+                over(
+                    field,
+                    format!("{} bytes, more than the limit of {max}", s.len()),
+                )
+            } else {
+                Ok(())
+            }
+        };
+        let list = |field: &'static str, v: &[String], items: usize, bytes: usize| {
+            if v.len() > items {
+                return over(
+                    field,
+                    format!("{} items, more than the limit of {items}", v.len()),
+                );
+            }
+            v.iter().try_for_each(|s| text(field, s, bytes))
+        };
+        text("title", &self.title, TITLE_BYTES)?;
+        text("description", &self.description, TEXT_BYTES)?;
+        text("impact", &self.impact, TEXT_BYTES)?;
+        list(
+            "components",
+            &self.affected_components,
+            COMPONENTS,
+            NAME_BYTES,
+        )?;
+        if let Some(a) = &self.assignee {
+            text("assignee", a, NAME_BYTES)?;
+        }
+        for e in &self.timeline {
+            text("timeline action", &e.action, NAME_BYTES)?;
+            text("timeline details", &e.details, TEXT_BYTES)?;
+        }
+        if let Some(r) = &self.resolution {
+            list("actions", &r.actions_taken, LIST_ITEMS, TEXT_BYTES)?;
+            text("root cause", &r.root_cause, TEXT_BYTES)?;
+            list(
+                "preventive measures",
+                &r.preventive_measures,
+                LIST_ITEMS,
+                TEXT_BYTES,
+            )?;
+            list(
+                "knowledge updates",
+                &r.knowledge_updates,
+                LIST_ITEMS,
+                TEXT_BYTES,
+            )?;
+        }
+        Ok(())
+    }
+
     /// When the current resolution was recorded, if the incident is resolved or closed and
     /// the time is known (an error history records none: such incidents are resolved at an
     /// unknown time, never "in zero seconds").

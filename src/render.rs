@@ -20,6 +20,65 @@ pub(crate) fn sanitize(s: &str) -> String {
         .collect()
 }
 
+/// A writer for text meant for a terminal: every control character except newline and
+/// tab (ESC, CR, BEL, backspace, DEL, and the C1 controls U+0080-U+009F) becomes a space,
+/// so text stored in an incident can never move the cursor, recolour, retitle or ring
+/// the terminal. Every text renderer's output goes through it (the binary wraps stdout);
+/// within one line, [`sanitize`] also turns newlines and tabs into spaces.
+pub struct Sanitized<W: std::io::Write> {
+    inner: W,
+    /// A 0xC2 byte held back: with a following 0x80-0x9F it is a C1 control.
+    pending: bool,
+    buf: Vec<u8>,
+}
+
+impl<W: std::io::Write> Sanitized<W> {
+    pub fn new(inner: W) -> Self {
+        Sanitized {
+            inner,
+            pending: false,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Sanitized<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.clear();
+        for &b in data {
+            if std::mem::take(&mut self.pending) {
+                if (0x80..=0x9f).contains(&b) {
+                    self.buf.push(b' ');
+                    continue;
+                }
+                self.buf.push(0xc2);
+            }
+            match b {
+                b'\n' | b'\t' => self.buf.push(b),
+                0x00..=0x1f | 0x7f => self.buf.push(b' '),
+                0xc2 => self.pending = true,
+                _ => self.buf.push(b),
+            }
+        }
+        self.inner.write_all(&self.buf)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: std::io::Write> Drop for Sanitized<W> {
+    fn drop(&mut self) {
+        if self.pending {
+            // Not followed by anything: not a C1 control, so it is passed on.
+            let _ = self.inner.write_all(&[0xc2]);
+            let _ = self.inner.flush();
+        }
+    }
+}
+
 /// Cuts `s` to at most `max` columns, ending in `…` when cut. Control characters
 /// become spaces (see [`sanitize`]).
 pub fn truncate_to_width(s: &str, max: usize) -> String {
@@ -157,9 +216,10 @@ pub fn incident_table(incidents: &[Incident], max_width: Option<usize>) -> Strin
 /// The `show` detail view, timeline included.
 pub fn incident_detail(i: &Incident) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{}  {}", i.id, i.title);
+    // Every value stays on its line; the description keeps its own lines.
+    let _ = writeln!(s, "{}  {}", i.id, sanitize(&i.title));
     let field = |s: &mut String, k: &str, v: &str| {
-        let _ = writeln!(s, "  {}  {}", pad_to_width(k, 14), v);
+        let _ = writeln!(s, "  {}  {}", pad_to_width(k, 14), sanitize(v));
     };
     field(&mut s, "status", i.status.as_str());
     field(&mut s, "category", i.category.as_str());
@@ -180,7 +240,7 @@ pub fn incident_detail(i: &Incident) -> String {
     if !i.description.is_empty() {
         let _ = writeln!(s, "\n  description:");
         for l in i.description.lines() {
-            let _ = writeln!(s, "    {l}");
+            let _ = writeln!(s, "    {}", sanitize(l));
         }
     }
     if let Some(r) = &i.resolution {
@@ -193,7 +253,7 @@ pub fn incident_detail(i: &Incident) -> String {
         if let Some(t) = r.resolved_at {
             let _ = writeln!(s, "    resolved at   {}", t.to_local_string());
         }
-        let _ = writeln!(s, "    root cause    {}", r.root_cause);
+        let _ = writeln!(s, "    root cause    {}", sanitize(&r.root_cause));
         for (name, list) in [
             ("actions", &r.actions_taken),
             ("preventive", &r.preventive_measures),
@@ -201,7 +261,13 @@ pub fn incident_detail(i: &Incident) -> String {
         ] {
             for (n, a) in list.iter().enumerate() {
                 let label = if n == 0 { name } else { "" };
-                let _ = writeln!(s, "    {}  {}. {a}", pad_to_width(label, 12), n + 1);
+                let _ = writeln!(
+                    s,
+                    "    {}  {}. {}",
+                    pad_to_width(label, 12),
+                    n + 1,
+                    sanitize(a)
+                );
             }
         }
     }
@@ -211,8 +277,8 @@ pub fn incident_detail(i: &Incident) -> String {
             s,
             "    {}  {}  {}",
             e.timestamp.to_local_string(),
-            pad_to_width(&e.action, 14),
-            e.details
+            pad_to_width(&sanitize(&e.action), 14),
+            sanitize(&e.details)
         );
     }
     s

@@ -16,11 +16,11 @@ use crate::schema::*;
 
 /// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
 /// layout changes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Ordered upgrade steps: `UPGRADES[i]` upgrades a file from version `i + 1` to `i + 2`.
 type Upgrade = fn(&WriteTransaction) -> Result<(), StoreError>;
-const UPGRADES: &[Upgrade] = &[upgrade_1_to_2, upgrade_2_to_3];
+const UPGRADES: &[Upgrade] = &[upgrade_1_to_2, upgrade_2_to_3, upgrade_3_to_4];
 
 /// Version 2 keys fingerprints by (time, hash) instead of a bare 128-bit hash, so a
 /// migration in time order appends. Version 1 never wrote fingerprints (the bridge came
@@ -88,6 +88,43 @@ fn upgrade_2_to_3(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Version 4 checksums every stored value (`codec::HEADER`): each incident and pattern
+/// gets its checksum added, its payload unchanged. Rewritten in chunks, so memory stays
+/// bounded whatever the store's size.
+fn upgrade_3_to_4(txn: &WriteTransaction) -> Result<(), StoreError> {
+    const CHUNK: usize = 10_000;
+    let mut t = txn.open_table(INCIDENTS)?;
+    let mut from = 0u64;
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for e in t.range(from..)?.take(CHUNK) {
+            let (k, v) = e?;
+            chunk.push((k.value(), codec::add_checksum(v.value())));
+        }
+        let Some(&(last, _)) = chunk.last() else {
+            break;
+        };
+        for (k, v) in &chunk {
+            t.insert(k, v.as_slice())?;
+        }
+        match last.checked_add(1) {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    let mut t = txn.open_table(PATTERNS)?;
+    let mut all = Vec::new();
+    for e in t.range::<&str>(..)? {
+        let (k, v) = e?;
+        all.push((k.value().to_string(), codec::add_checksum(v.value())));
+    }
+    // Patterns are few (one per mined cluster): one pass.
+    for (k, v) in &all {
+        t.insert(k.as_str(), v.as_slice())?;
+    }
+    Ok(())
+}
+
 /// Component and assignee names and their ids, as written in one transaction. An id is
 /// never reused for another name.
 pub(crate) struct Names<'t> {
@@ -130,6 +167,9 @@ impl<'t> Names<'t> {
 /// the operating system's page cache still holds the file.
 const CACHE_BYTES: usize = 64 << 20;
 
+/// How long a wait for another process lasts before [`Store::open_waiting`] says so.
+pub const WAIT_NOTICE: Duration = Duration::from_secs(1);
+
 /// How long `open` waits for another process to release the file by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -149,12 +189,45 @@ impl Store {
     /// Opens (or creates) the database at `path`, waiting up to `busy_timeout` while
     /// another process holds it.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        Self::open_waiting(path, busy_timeout, &|| {})
+    }
+
+    /// Like [`Store::open`]; `waiting` is called once when the wait for another process
+    /// passes [`WAIT_NOTICE`], so a user learns why nothing happens.
+    pub fn open_waiting(
+        path: &Path,
+        busy_timeout: Duration,
+        waiting: &dyn Fn(),
+    ) -> Result<Self, StoreError> {
+        contain(path, || Self::open_inner(path, busy_timeout, waiting))
+    }
+
+    fn open_inner(
+        path: &Path,
+        busy_timeout: Duration,
+        waiting: &dyn Fn(),
+    ) -> Result<Self, StoreError> {
+        // A file this build must refuse is looked at read-only first: refusing it must
+        // leave it byte-identical (a writable open alone can grow it).
+        if path.exists() {
+            // Busy (checked again once the writable open got the file) or in need of
+            // recovery (which only a writable open does): left to the open below.
+            if let Ok(db) = Database::builder().open_read_only(path) {
+                let txn = db.begin_read()?;
+                check_schema(path, &txn)?;
+            }
+        }
         let start = Instant::now();
         let mut delay = Duration::from_millis(5);
+        let mut told = false;
         let db = loop {
             match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
                 Ok(db) => break db,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    if !told && start.elapsed() >= WAIT_NOTICE && busy_timeout > WAIT_NOTICE {
+                        told = true;
+                        waiting();
+                    }
                     if start.elapsed() >= busy_timeout {
                         return Err(StoreError::Busy {
                             path: path.display().to_string(),
@@ -187,15 +260,20 @@ impl Store {
         &self.path
     }
 
+    /// Runs `f` on this store, containing a panic of the database engine.
+    pub(crate) fn contain<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        contain(&self.path, f)
+    }
+
     /// Creates missing tables, checks the schema version and runs pending upgrades.
     fn prepare(&self) -> Result<(), StoreError> {
         {
             let txn = self.db.begin_read()?;
-            if let Ok(meta) = txn.open_table(META) {
-                let found = meta.get("schema_version")?.map(|v| v.value());
-                if found == Some(SCHEMA_VERSION) {
-                    return Ok(());
-                }
+            if check_schema(&self.path, &txn)? == Some(SCHEMA_VERSION) {
+                return Ok(());
             }
         }
         let txn = self.db.begin_write()?;
@@ -262,6 +340,63 @@ impl Store {
         let txn = self.read()?;
         let meta = txn.open_table(META)?;
         Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
+/// The schema version of an open file, refusing one this build must not write to: a
+/// newer version, version 0 (no build writes it), or tables without a version (another
+/// program's redb file). `None` is a new, empty file.
+fn check_schema(path: &Path, txn: &ReadTransaction) -> Result<Option<u64>, StoreError> {
+    let found = match txn.open_table(META) {
+        Ok(meta) => meta.get("schema_version")?.map(|v| v.value()),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => {
+            return Err(StoreError::NotIncidentDb {
+                path: path.display().to_string(),
+                reason: format!("its meta table is not ours ({e})"),
+            });
+        }
+    };
+    match found {
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
+            path: path.display().to_string(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        Some(0) => Err(StoreError::NotIncidentDb {
+            path: path.display().to_string(),
+            reason: "schema version 0, which no version of incident writes".into(),
+        }),
+        None if txn.list_tables()?.next().is_some() => Err(StoreError::NotIncidentDb {
+            path: path.display().to_string(),
+            reason: "it has tables but no schema version".into(),
+        }),
+        v => Ok(v),
+    }
+}
+
+/// Runs `f`, turning a panic inside it into [`StoreError::Damaged`] naming `path`: redb
+/// panics on some damaged pages (a stored string that is not UTF-8, a truncated entry)
+/// instead of returning an error. Every entry point that reads or writes the file goes
+/// through here.
+pub(crate) fn contain<T, E: From<StoreError>>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let reason = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("the database engine stopped");
+            Err(StoreError::Damaged {
+                path: path.display().to_string(),
+                reason: reason.to_string(),
+            }
+            .into())
+        }
     }
 }
 
@@ -376,6 +511,7 @@ impl<'t> Writer<'t> {
         };
         let next = current
             .checked_add(1)
+            .filter(|n| *n <= IncidentId::MAX_SEQ)
             .ok_or(StoreError::CounterExhausted { date })?;
         self.day_seq.insert(date, next);
         Ok(IncidentId::new(date, next))
@@ -449,14 +585,17 @@ impl<'t> Writer<'t> {
                         Pair::time(new.created_at.micros(), key),
                     )?;
                 }
+                // Both sorted and distinct: a set difference each way, linear in their sizes.
                 let (oc, nc) = (distinct_components(old), distinct_components(new));
-                for c in oc.iter().filter(|c| !nc.contains(c)) {
+                let kept: rustc_hash::FxHashSet<&str> = nc.iter().copied().collect();
+                let had: rustc_hash::FxHashSet<&str> = oc.iter().copied().collect();
+                for c in oc.iter().filter(|c| !kept.contains(*c)) {
                     if let Some(n) = self.names.get(c)? {
                         self.by_component.remove(Pair::new(n, key))?;
                     }
                     self.delta(count_key_component(c), -1);
                 }
-                for c in nc.iter().filter(|c| !oc.contains(c)) {
+                for c in nc.iter().filter(|c| !had.contains(*c)) {
                     let n = self.names.intern(c)?;
                     self.by_component.insert(Pair::new(n, key), ())?;
                     self.delta(count_key_component(c), 1);

@@ -44,3 +44,27 @@ pub fn set_schema_version(path: &Path, version: u64) -> Result<(), StoreError> {
     txn.commit()?;
     Ok(())
 }
+
+/// Maps the fingerprint of every error in the history at `history` to incident `id`, as
+/// builds before issue 17 did for an error that merely carried that id.
+pub fn link_errors(
+    path: &Path,
+    history: &Path,
+    id: crate::model::IncidentId,
+) -> Result<(), StoreError> {
+    let file = std::fs::File::open(history).map_err(|e| StoreError::Corrupt {
+        key: history.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut reader = crate::bridge::ErrorReader::new(file);
+    let db = Database::create(path)?;
+    let txn = db.begin_write()?;
+    {
+        let mut fps = txn.open_table(crate::schema::FINGERPRINTS)?;
+        while let Ok(Some(rec)) = reader.next_record() {
+            fps.insert(crate::bridge::fingerprint_key(&rec), id.key())?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}

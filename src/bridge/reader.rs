@@ -87,6 +87,14 @@ pub enum ReadError {
     TooLarge { at: Position, limit: usize },
     #[error("the top-level object has no \"error_history\" array")]
     NoHistory,
+    #[error("the input is empty (no JSON at all)")]
+    Empty,
+    /// Writing a file failed (the error names it and the operation).
+    #[error(transparent)]
+    File(#[from] crate::error::FileError),
+    /// Writing failed with an I/O error that names its file.
+    #[error("{0}")]
+    Output(io::Error),
 }
 
 impl ReadError {
@@ -114,11 +122,21 @@ pub enum RecordProblem {
     NotAnObject { found: &'static str },
     #[error("missing field \"{0}\"")]
     Missing(&'static str),
+    #[error("field \"{0}\" appears more than once")]
+    Duplicate(&'static str),
     #[error("field \"{field}\": expected {expected}, found {found}")]
     WrongType {
         field: &'static str,
         expected: &'static str,
         found: &'static str,
+    },
+    /// The incident the record would become exceeds a limit (`model::limits`); for
+    /// `error_type` the length is the title's, `error_type in file`.
+    #[error("field \"{field}\": {len} bytes, more than the limit of {max}")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
     },
     #[error("field \"{field}\": {source}")]
     Value {
@@ -574,10 +592,9 @@ impl<R: Read> ErrorReader<R> {
                 State::Start => {
                     self.skip_bom()?;
                     match self.peek()? {
-                        None => {
-                            self.shape = Some(Shape::Lines);
-                            self.state = State::Done;
-                        }
+                        // As `import` does: an empty input is almost always a mistake
+                        // (a failed redirect), not a history without errors.
+                        None => return Err(ReadError::Empty),
                         Some(b'{') => {
                             self.probe = Some(Probe {
                                 start: Some(self.offset()),
@@ -1133,11 +1150,19 @@ mod tests {
         let text = format!("\u{feff}[{REC_A},{REC_B}]");
         let (ok, _, fatal) = read_all(text.as_bytes(), 1 << 16);
         assert_eq!((ok.len(), fatal), (2, None));
-        for empty in ["", "  \n", "[]", "{\"error_history\": []}"] {
+        for empty in ["[]", "{\"error_history\": []}", "\u{feff}[]"] {
             let (ok, invalid, fatal) = read_all(empty.as_bytes(), 1 << 16);
             assert!(
                 ok.is_empty() && invalid.is_empty() && fatal.is_none(),
                 "{empty:?}"
+            );
+        }
+        for nothing in ["", "  \n", "\u{feff}", "\u{feff} \n"] {
+            let (_, _, fatal) = read_all(nothing.as_bytes(), 1 << 16);
+            assert_eq!(
+                fatal.as_deref(),
+                Some("the input is empty (no JSON at all)"),
+                "{nothing:?}"
             );
         }
     }

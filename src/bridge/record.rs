@@ -46,6 +46,29 @@ fn has_offset(s: &str) -> bool {
 }
 
 impl ErrorRecord<'_> {
+    /// The incident a record becomes must stay within `model::limits`: its title is
+    /// `error_type in file`, its component `file`, its description the message.
+    fn check_limits(&self) -> Result<(), RecordProblem> {
+        use crate::model::limits::*;
+        let check = |field: &'static str, len: usize, max: usize| {
+            if len > max {
+                Err(RecordProblem::TooLong { field, len, max })
+            } else {
+                Ok(())
+            }
+        };
+        check("file", self.file.len(), NAME_BYTES)?;
+        check(
+            "error_type",
+            self.error_type.len() + " in ".len() + self.file.len(),
+            TITLE_BYTES,
+        )?;
+        check("error_message", self.error_message.len(), TEXT_BYTES)?;
+        let optional = |s: &Option<std::borrow::Cow<'_, str>>| s.as_ref().map_or(0, |s| s.len());
+        check("pattern_id", optional(&self.pattern_id), NAME_BYTES)?;
+        check("fix_applied", optional(&self.fix_applied), TEXT_BYTES)
+    }
+
     /// A copy that owns its text.
     pub fn into_owned(self) -> ErrorRecord<'static> {
         ErrorRecord {
@@ -223,9 +246,11 @@ impl<'de> de::Deserialize<'de> for Key {
     }
 }
 
-/// The fields as found; a repeated key keeps its last value, as Python's `json` does.
+/// The fields as found. A repeated field is remembered and refuses the record: keeping
+/// the last value, as Python's `json` does, would lose the other silently.
 #[derive(Default)]
 pub(crate) struct Wire<'a> {
+    duplicate: Option<&'static str>,
     timestamp: Option<Val<'a>>,
     error_type: Option<Val<'a>>,
     file: Option<Val<'a>>,
@@ -250,21 +275,24 @@ impl<'de> Wire<'de> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire<'de>, A::Error> {
                 let mut w = Wire::default();
                 while let Some(key) = map.next_key::<Key>()? {
-                    let slot = match key {
-                        Key::Timestamp => &mut w.timestamp,
-                        Key::ErrorType => &mut w.error_type,
-                        Key::File => &mut w.file,
-                        Key::ErrorMessage => &mut w.error_message,
-                        Key::PatternId => &mut w.pattern_id,
-                        Key::FixApplied => &mut w.fix_applied,
-                        Key::Success => &mut w.success,
-                        Key::IncidentId => &mut w.incident_id,
-                        Key::ResolvedAt => &mut w.resolved_at,
+                    let (name, slot) = match key {
+                        Key::Timestamp => ("timestamp", &mut w.timestamp),
+                        Key::ErrorType => ("error_type", &mut w.error_type),
+                        Key::File => ("file", &mut w.file),
+                        Key::ErrorMessage => ("error_message", &mut w.error_message),
+                        Key::PatternId => ("pattern_id", &mut w.pattern_id),
+                        Key::FixApplied => ("fix_applied", &mut w.fix_applied),
+                        Key::Success => ("success", &mut w.success),
+                        Key::IncidentId => ("incident_id", &mut w.incident_id),
+                        Key::ResolvedAt => ("resolved_at", &mut w.resolved_at),
                         Key::Other => {
                             map.next_value::<IgnoredAny>()?;
                             continue;
                         }
                     };
+                    if slot.is_some() {
+                        w.duplicate.get_or_insert(name);
+                    }
                     *slot = Some(map.next_value()?);
                 }
                 Ok(w)
@@ -274,6 +302,9 @@ impl<'de> Wire<'de> {
     }
 
     pub(crate) fn validate(self) -> Result<ErrorRecord<'de>, RecordProblem> {
+        if let Some(field) = self.duplicate {
+            return Err(RecordProblem::Duplicate(field));
+        }
         let raw_time = required("timestamp", self.timestamp)?;
         let offset = has_offset(&raw_time);
         let timestamp = time("timestamp", raw_time)?;
@@ -309,7 +340,7 @@ impl<'de> Wire<'de> {
                 });
             }
         };
-        Ok(ErrorRecord {
+        let record = ErrorRecord {
             timestamp,
             error_type: required("error_type", self.error_type)?,
             file: required("file", self.file)?,
@@ -320,7 +351,9 @@ impl<'de> Wire<'de> {
             incident_id,
             resolved_at,
             identity_time,
-        })
+        };
+        record.check_limits()?;
+        Ok(record)
     }
 }
 
@@ -502,18 +535,21 @@ pub(crate) fn flat_wire<'a>(s: &'a str, obj: &FlatObject) -> Option<Wire<'a>> {
             FlatValue::Bool(b) => Val::Bool(b),
             FlatValue::Str(f) => Val::Str(text(f)?),
         };
-        let slot = match &*key {
-            "timestamp" => &mut w.timestamp,
-            "error_type" => &mut w.error_type,
-            "file" => &mut w.file,
-            "error_message" => &mut w.error_message,
-            "pattern_id" => &mut w.pattern_id,
-            "fix_applied" => &mut w.fix_applied,
-            "success" => &mut w.success,
-            "incident_id" => &mut w.incident_id,
-            "resolved_at" => &mut w.resolved_at,
+        let (name, slot) = match &*key {
+            "timestamp" => ("timestamp", &mut w.timestamp),
+            "error_type" => ("error_type", &mut w.error_type),
+            "file" => ("file", &mut w.file),
+            "error_message" => ("error_message", &mut w.error_message),
+            "pattern_id" => ("pattern_id", &mut w.pattern_id),
+            "fix_applied" => ("fix_applied", &mut w.fix_applied),
+            "success" => ("success", &mut w.success),
+            "incident_id" => ("incident_id", &mut w.incident_id),
+            "resolved_at" => ("resolved_at", &mut w.resolved_at),
             _ => continue,
         };
+        if slot.is_some() {
+            w.duplicate.get_or_insert(name);
+        }
         *slot = Some(value);
     }
     Some(w)
@@ -603,7 +639,11 @@ fn time(field: &'static str, s: Cow<'_, str>) -> Result<Timestamp, RecordProblem
 /// [`Timestamp::parse`], with a fast path for the shape the original tool wrote
 /// (`YYYY-MM-DDTHH:MM:SS[.ffffff](+HH:MM|Z)`); anything else takes the full parser.
 pub(crate) fn parse_time(s: &str) -> Result<Timestamp, crate::error::ParseError> {
-    fast_rfc3339(s.as_bytes()).map_or_else(|| Timestamp::parse(s), Ok)
+    // Only a year at the edge can fall outside 0001-9999 in UTC or local time.
+    let edge = matches!(s.as_bytes().get(..4), Some(b"0000" | b"0001" | b"9999"));
+    fast_rfc3339(s.as_bytes())
+        .filter(|t| !edge || t.in_range())
+        .map_or_else(|| Timestamp::parse(s), Ok)
 }
 
 fn fast_rfc3339(b: &[u8]) -> Option<Timestamp> {
@@ -904,7 +944,7 @@ mod tests {
     fn single_pass_and_serde_paths_agree() {
         let cases = [
             r#"{"timestamp": "2025-07-09T13:20:00.5+09:00", "error_type": "E\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00", "file": "日本語.py", "error_message": "m", "success": false, "pattern_id": null}"#,
-            r#"{"timestamp":"2025-07-09T13:20:00Z","error_type":"E","file":"f","error_message":"","fix_applied":"","success":true,"success":false}"#,
+            r#"{"timestamp":"2025-07-09T13:20:00Z","error_type":"E","file":"f","error_message":"","fix_applied":"","success":true}"#,
             r#"{"t\u0069mestamp": "2025-07-09 13:20:00", "error_type": "E", "file": "f", "error_message": "x", "resolved_at": "2025-07-10"}"#,
             r#"{"timestamp": "2025-07-09T13:20:00.123456789-03:30", "error_type": "E", "file": "f", "error_message": "x", "incident_id": " INC-20250709-12345 "}"#,
         ];
@@ -913,6 +953,9 @@ mod tests {
             assert!(flat.is_some(), "{json}");
             assert_eq!(flat, slow, "{json}");
         }
+        // A repeated field refuses the record on both paths.
+        let dup = r#"{"timestamp":"2025-07-09T13:20:00Z","error_type":"E","file":"f","error_message":"","success":true,"success":false}"#;
+        assert_eq!(both_paths(dup), (None, None));
         // Lone surrogates and raw control characters are left to serde_json, which refuses them.
         for json in [r#"{"a": "\ud800"}"#, "{\"a\": \"tab\there\"}"] {
             let mut obj = FlatObject::default();

@@ -1,11 +1,13 @@
 //! Writes incident ids back into the error history, in place and atomically.
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
 
 use super::reader::{ErrorReader, ReadError};
 use super::scan::{Member, members};
+use crate::error::FileError;
+use crate::fsutil::AtomicFile;
 use crate::model::IncidentId;
 
 /// What [`write_back`] did.
@@ -23,9 +25,8 @@ pub struct WriteBackSummary {
 ///
 /// An existing `incident_id` member has its value replaced; otherwise the
 /// member is appended after the record's last member, spaced like the record's
-/// own members. The result goes to a temporary file beside `src`, which is
-/// synced and then renamed over `src`, so a crash leaves either the old file
-/// or the new one. Nothing is written when no record changes. A record that is
+/// own members. The file is replaced atomically ([`AtomicFile`]), so a crash leaves
+/// either the old file or the new one. Nothing is written when no record changes. A record that is
 /// not an object is left as it is.
 pub fn write_back(
     src: &Path,
@@ -33,67 +34,49 @@ pub fn write_back(
 ) -> Result<WriteBackSummary, ReadError> {
     let io_err = |source| ReadError::Io { offset: 0, source };
     let mut reader = ErrorReader::new(File::open(src).map_err(io_err)?);
-    let tmp = temp_path(src);
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io_err)?);
-    let result = (|| {
-        let mut copy = BufReader::with_capacity(1 << 20, File::open(src).map_err(io_err)?);
-        let mut summary = WriteBackSummary::default();
-        let mut copied = 0u64;
-        let mut fields = Vec::new();
-        let mut edited = Vec::new();
-        while let Some(raw) = reader.next_raw()? {
-            summary.records += 1;
-            let Some(id) = ids(raw.index) else { continue };
-            if !with_incident_id(raw.bytes, id, &mut fields, &mut edited) {
-                continue;
-            }
-            let at = raw.at.offset;
-            pass(&mut copy, &mut out, at - copied, true).map_err(|e| io_at(at, e))?;
-            out.write_all(&edited).map_err(|e| io_at(at, e))?;
-            pass(&mut copy, &mut out, raw.bytes.len() as u64, false).map_err(|e| io_at(at, e))?;
-            copied = at + raw.bytes.len() as u64;
-            summary.updated += 1;
+    let mut file = AtomicFile::create(src)?;
+    let out = file.writer();
+    let mut copy = BufReader::with_capacity(1 << 20, File::open(src).map_err(io_err)?);
+    let mut summary = WriteBackSummary::default();
+    let mut copied = 0u64;
+    let mut fields = Vec::new();
+    let mut edited = Vec::new();
+    while let Some(raw) = reader.next_raw()? {
+        summary.records += 1;
+        let Some(id) = ids(raw.index) else { continue };
+        if !with_incident_id(raw.bytes, id, &mut fields, &mut edited) {
+            continue;
         }
-        if summary.updated > 0 {
-            io::copy(&mut copy, &mut out).map_err(|e| io_at(copied, e))?;
-            let file = out
-                .into_inner()
-                .map_err(|e| io_at(copied, e.into_error()))?;
-            file.sync_all().map_err(io_err)?;
-            drop(file);
-            if let Ok(meta) = fs::metadata(src) {
-                fs::set_permissions(&tmp, meta.permissions()).map_err(io_err)?;
-            }
-            fs::rename(&tmp, src).map_err(io_err)?;
-            if let Some(dir) = src.parent().filter(|d| !d.as_os_str().is_empty()) {
-                // Makes the rename itself durable; not possible on every platform.
-                if let Ok(d) = File::open(dir) {
-                    let _ = d.sync_all();
-                }
-            }
-        }
-        Ok(summary)
-    })();
-    if !matches!(result, Ok(s) if s.updated > 0) {
-        let _ = fs::remove_file(&tmp);
+        let at = raw.at.offset;
+        pass(&mut copy, out, at - copied, true).map_err(|e| out_err(at, e))?;
+        out.write_all(&edited).map_err(|e| out_err(at, e))?;
+        pass(&mut copy, out, raw.bytes.len() as u64, false).map_err(|e| out_err(at, e))?;
+        copied = at + raw.bytes.len() as u64;
+        summary.updated += 1;
     }
-    result
+    // Unchanged, the file is not rewritten (dropping `file` removes the temporary one).
+    if summary.updated > 0 {
+        io::copy(&mut copy, out).map_err(|e| out_err(copied, e))?;
+        file.commit()?;
+    }
+    Ok(summary)
 }
 
 fn io_at(offset: u64, source: io::Error) -> ReadError {
     ReadError::Io { offset, source }
 }
 
-fn temp_path(src: &Path) -> PathBuf {
-    let name = src
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    src.with_file_name(format!(".{name}.incident-{}.tmp", std::process::id()))
+/// Reading errors are the input's; writing errors already name the file (`AtomicFile`).
+fn out_err(offset: u64, e: io::Error) -> ReadError {
+    if e.get_ref().is_some_and(|i| i.is::<FileError>()) {
+        ReadError::Output(e)
+    } else {
+        io_at(offset, e)
+    }
 }
 
 /// Copies (`keep`) or skips `n` bytes of `from`.
-fn pass(from: &mut impl Read, to: &mut impl Write, n: u64, keep: bool) -> io::Result<()> {
+fn pass(from: &mut impl Read, to: &mut dyn Write, n: u64, keep: bool) -> io::Result<()> {
     let got = if keep {
         io::copy(&mut from.take(n), to)?
     } else {
@@ -158,6 +141,7 @@ fn with_incident_id(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn edit(record: &str, id: &str) -> Option<String> {
         let mut out = Vec::new();

@@ -375,6 +375,9 @@ pub(crate) struct ExportArgs {
     /// Write to a file instead of stdout
     #[arg(short, long)]
     pub(crate) output: Option<PathBuf>,
+    /// Skip records that cannot be read (a damaged file), listing them on stderr
+    #[arg(long)]
+    pub(crate) skip_damaged: bool,
 }
 
 #[derive(Args, Debug)]

@@ -35,7 +35,17 @@ fn busy_timeout() -> Result<Duration> {
 /// Opens the database, creating it if missing (commands that add incidents).
 pub(crate) fn open(db: &Option<PathBuf>) -> Result<IncidentManager> {
     let path = db_path(db);
-    Ok(IncidentManager::open_with_timeout(&path, busy_timeout()?)?)
+    let waiting = || {
+        eprintln!(
+            "waiting for the database {} held by another process...",
+            path.display()
+        )
+    };
+    Ok(IncidentManager::open_waiting(
+        &path,
+        busy_timeout()?,
+        &waiting,
+    )?)
 }
 
 /// Opens an existing database: a mistyped path must not answer from a new, empty file.
@@ -45,6 +55,14 @@ pub(crate) fn open_existing(db: &Option<PathBuf>) -> Result<IncidentManager> {
         anyhow::bail!(
             "database {} does not exist (`incident create`, `import` or `bridge migrate` make one; \
              --db or INCIDENT_DB choose another)",
+            path.display()
+        );
+    }
+    // A command that only reads must not turn an empty file into a database.
+    if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        anyhow::bail!(
+            "database {} is an empty file (0 bytes), not an incident database; remove it or \
+             choose another with --db or INCIDENT_DB",
             path.display()
         );
     }

@@ -31,9 +31,6 @@ fn generate(a: GenerateArgs) -> Result<ExitCode> {
             a.migrated_share
         );
     }
-    let tmp = a.output.with_extension("json.tmp");
-    let f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    let mut w = BufWriter::with_capacity(1 << 20, f);
     let opts = incident::GenerateOptions {
         n: a.count,
         seed: a.seed,
@@ -42,14 +39,16 @@ fn generate(a: GenerateArgs) -> Result<ExitCode> {
     };
     let truth = match &a.truth {
         Some(path) => {
-            Some(File::create(path).with_context(|| format!("cannot write {}", path.display()))?)
+            Some(BufWriter::new(File::create(path).with_context(|| {
+                format!("cannot write {}", path.display())
+            })?))
         }
         None => None,
     };
-    incident::generate_with(&opts, &mut w, truth)?;
-    w.flush()?;
-    drop(w);
-    std::fs::rename(&tmp, &a.output)?;
+    incident::write_atomic(&a.output, |w| {
+        incident::generate_with(&opts, BufWriter::with_capacity(1 << 20, w), truth)
+            .map_err(anyhow::Error::from)
+    })?;
     eprintln!("wrote {} errors to {}", a.count, a.output.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -68,6 +67,24 @@ fn spool_stdin(db: &Path) -> Result<Spool> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // A spool left by a killed run (its process gone, so older than any live one's
+    // writes) is removed first.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let stale = name
+                .to_str()
+                .is_some_and(|n| n.starts_with(".incident-stdin-") && n.ends_with(".json"))
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(600));
+            if stale {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let path = dir.join(format!(".incident-stdin-{}.json", std::process::id()));
     let spool = Spool(path);
     let mut f = BufWriter::new(
@@ -81,12 +98,13 @@ fn spool_stdin(db: &Path) -> Result<Spool> {
 fn summary_line(s: &MigrateSummary) -> String {
     format!(
         "{} records: migrated {}, already present {}, linked {}, created under carried id {}, \
-         rejected {} ({:.2} s)",
+         carried id conflicts {}, rejected {} ({:.2} s)",
         s.records,
         s.migrated,
         s.already_present,
         s.linked,
         s.created_under_carried_id,
+        s.id_conflicts_total,
         s.rejected,
         s.phases.wall
     )
@@ -97,7 +115,8 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
     if stdin && a.write_back {
         bail!("--write-back needs a file, not standard input");
     }
-    let m = config::open(db)?;
+    // Standard input is spooled before the database is opened: waiting for input never
+    // holds it.
     let _spool;
     let path = if stdin {
         _spool = spool_stdin(&config::db_path(db))?;
@@ -105,6 +124,7 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
     } else {
         a.file.clone()
     };
+    let m = config::open(db)?;
     let size = std::fs::metadata(&path)
         .with_context(|| format!("cannot read {}", path.display()))?
         .len();
@@ -170,6 +190,13 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
         }
         OutFormat::Text => {
             print(&format!("{}\n", summary_line(&summary)))?;
+            for c in &summary.id_conflicts {
+                eprintln!(
+                    "conflict: record {} carries incident_id {}, an incident migrated from another \
+                     error; not linked, migrated to {}",
+                    c.index, c.carried, c.migrated_to
+                );
+            }
             if let Some(f) = &summary.rejects_file
                 && summary.rejected > 0
             {
@@ -202,7 +229,7 @@ fn report(db: &Option<PathBuf>, a: BridgeReportArgs) -> Result<ExitCode> {
         errors,
         invalid_records: invalid,
     };
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = super::stdout();
     match a.format {
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &r)?;

@@ -1,5 +1,5 @@
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -30,7 +30,7 @@ pub(crate) fn run(a: ClusterArgs) -> Result<ExitCode> {
         miner.add(&String::from_utf8_lossy(&line));
     }
     let mined = miner.finish();
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = super::stdout();
     match a.format {
         ClusterFormat::Jsonl => incident::render_jsonl(&mined, &mut out)?,
         ClusterFormat::Summary => {

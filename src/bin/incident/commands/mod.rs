@@ -60,12 +60,19 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Writes `s` to stdout; a closed pipe surfaces as an io error the caller treats as success.
+/// Writes `s` to stdout (sanitised, see [`stdout`]); a closed pipe surfaces as an io error
+/// the caller treats as success.
 pub(crate) fn print(s: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout();
     out.write_all(s.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+/// Standard output for rendered text: control characters from incident text never reach
+/// the terminal (`incident::Sanitized`). Exports of data write to stdout directly.
+pub(crate) fn stdout() -> incident::Sanitized<std::io::BufWriter<std::io::StdoutLock<'static>>> {
+    incident::Sanitized::new(std::io::BufWriter::new(std::io::stdout().lock()))
 }
 
 /// A progress bar on stderr when it is a terminal and not `quiet`; hidden otherwise.
@@ -82,8 +89,22 @@ pub(crate) fn progress_bar(len: u64, template: &str, quiet: bool) -> indicatif::
     bar
 }
 
+/// Writes `v` as JSON, exactly: serde escapes C0 controls, and DEL and the C1 controls
+/// (which a terminal may act on) are escaped here too, so the data is unchanged and still
+/// safe on a terminal.
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let mut s = serde_json::to_string_pretty(v)?;
+    let text = serde_json::to_string_pretty(v)?;
+    let mut s = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            s.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            s.push(c);
+        }
+    }
     s.push('\n');
-    print(&s)
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()?;
+    Ok(())
 }

@@ -1,11 +1,10 @@
 //! report and stats.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use incident::{Metrics, MetricsOptions, OriginScope, Period, SlaTargets, Timestamp};
 
 use crate::cli::{ReportArgs, ReportFormat, StatsArgs, TrendArg, WindowArgs};
@@ -39,20 +38,15 @@ fn compute(db: &Option<PathBuf>, w: &WindowArgs) -> Result<Metrics> {
 pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
     let metrics = compute(db, &a.window)?;
     if let Some(path) = &a.html {
-        let tmp = path.with_extension("html.tmp");
-        let mut f = BufWriter::new(
-            File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
-        );
-        incident::render_html(&metrics, &mut f)?;
-        f.flush()?;
-        drop(f);
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        incident::write_atomic(path, |f| {
+            incident::render_html(&metrics, &mut { f }).map_err(anyhow::Error::from)
+        })?;
         eprintln!("wrote {}", path.display());
         if !a.summary && a.format.is_none() {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = super::stdout();
     if a.summary {
         incident::render_terminal(&metrics, &mut out)?;
     } else {
@@ -67,7 +61,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
 
 pub(crate) fn stats(db: &Option<PathBuf>, a: StatsArgs) -> Result<ExitCode> {
     let metrics = compute(db, &a.window)?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = super::stdout();
     incident::render_terminal(&metrics, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -18,9 +18,11 @@ pub(crate) fn import(db: &Option<PathBuf>, a: ImportArgs) -> Result<ExitCode> {
     } else {
         Box::new(File::open(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?)
     };
+    let failed = || format!("import of {} failed; nothing was written", a.file.display());
+    // The whole input is read before the database is opened: a slow pipe never holds it.
+    let incidents = incident::read_history(input).with_context(failed)?;
     let m = config::open(db)?;
-    let summary = incident::import_history(&m, input)
-        .with_context(|| format!("import of {} failed; nothing was written", a.file.display()))?;
+    let summary = incident::import_incidents(&m, incidents).with_context(failed)?;
     match a.format {
         OutFormat::Json => print_json(&summary)?,
         OutFormat::Text => {
@@ -47,20 +49,32 @@ pub(crate) fn export(db: &Option<PathBuf>, a: ExportArgs) -> Result<ExitCode> {
     let m = config::open_existing(db)?;
     match &a.output {
         Some(path) => {
-            let tmp = path.with_extension("tmp");
-            let mut out = BufWriter::new(
-                File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?,
-            );
-            incident::export(&m, format, &mut out)?;
-            out.flush()?;
-            out.get_ref().sync_all()?;
-            std::fs::rename(&tmp, path)?;
+            incident::write_atomic(path, |out| run_export(&m, format, out, a.skip_damaged))?;
         }
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
-            incident::export(&m, format, &mut out)?;
+            run_export(&m, format, &mut out, a.skip_damaged)?;
             out.flush()?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_export(
+    m: &incident::IncidentManager,
+    format: ExportFormat,
+    out: &mut dyn Write,
+    skip_damaged: bool,
+) -> Result<()> {
+    if !skip_damaged {
+        return Ok(incident::export(m, format, out)?);
+    }
+    let skipped = incident::export_readable(m, format, out)?;
+    for s in &skipped {
+        eprintln!("skipped: {s}");
+    }
+    if !skipped.is_empty() {
+        eprintln!("skipped {} damaged record(s)", skipped.len());
+    }
+    Ok(())
 }
