@@ -141,6 +141,16 @@ impl AtomicFile {
         })
     }
 
+    /// Gives the new file this mode (unix permission bits) instead of the target's.
+    #[cfg(unix)]
+    pub fn set_mode(&mut self, mode: u32) -> Result<(), FileError> {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = self.out.inner.get_ref();
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| FileError::new("set permissions of", tmp.path(), e))
+    }
+
     /// Where the content goes until [`AtomicFile::commit`].
     pub fn writer(&mut self) -> &mut (dyn Write + '_) {
         &mut self.out

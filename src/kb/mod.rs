@@ -27,8 +27,8 @@ pub(crate) fn readable_name(template: &str) -> String {
 }
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
-use std::io::{self, Write as _};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -640,42 +640,22 @@ pub fn run(
     })
 }
 
-/// Writes `path` through a temporary file in the same directory and a rename, so readers
-/// see the old or the new content, never a part. `mode` (unix) applies to the new file;
-/// without it an existing file keeps its permissions.
+/// Writes `path` atomically (see [`crate::fsutil::AtomicFile`]), creating its directory.
+/// `mode` (unix) applies to the new file; without it an existing file keeps its
+/// permissions.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        let perms = match mode {
-            #[cfg(unix)]
-            Some(mode) => {
-                use std::os::unix::fs::PermissionsExt;
-                Some(fs::Permissions::from_mode(mode))
-            }
-            _ => fs::metadata(path).ok().map(|m| m.permissions()),
-        };
-        if let Some(perms) = perms {
-            fs::set_permissions(&tmp, perms)?;
-        }
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
     }
-    result
+    let mut file = crate::fsutil::AtomicFile::create(path).map_err(io::Error::other)?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        file.set_mode(mode).map_err(io::Error::other)?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    file.writer().write_all(bytes)?;
+    file.commit().map_err(io::Error::other)
 }
 
 #[cfg(test)]
