@@ -115,8 +115,8 @@ pub use model::{
 };
 pub use pattern::{Counted, Pattern};
 pub use render::{
-    Sanitized, display_width, format_table, incident_detail, incident_table, pad_to_width,
-    truncate_to_width,
+    Sanitized, display_width, format_table, incident_detail, incident_table, json_terminal_safe,
+    pad_to_width, truncate_to_width,
 };
 pub use report::{
     duration as format_duration, render_html, render_json, render_markdown, render_terminal,

@@ -79,6 +79,20 @@ impl<W: std::io::Write> Drop for Sanitized<W> {
     }
 }
 
+/// JSON text as serde wrote it, with DEL and the C1 controls escaped too (serde escapes
+/// only C0): the same data, and nothing in it a terminal acts on.
+pub fn json_terminal_safe(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            s.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            s.push(c);
+        }
+    }
+    s
+}
+
 /// Cuts `s` to at most `max` columns, ending in `…` when cut. Control characters
 /// become spaces (see [`sanitize`]).
 pub fn truncate_to_width(s: &str, max: usize) -> String {

@@ -25,7 +25,8 @@ pub fn render_jsonl(mined: &Mined, w: &mut impl Write) -> io::Result<()> {
             cluster: &c.id,
             template: &c.template,
         })?;
-        let mut tail = full[r#"{"line":0"#.len()..].to_vec();
+        let text = String::from_utf8_lossy(&full[r#"{"line":0"#.len()..]);
+        let mut tail = crate::render::json_terminal_safe(&text).into_bytes();
         tail.push(b'\n');
         tails.push(tail);
     }
@@ -120,6 +121,20 @@ mod tests {
             format_usize(usize::MAX, &mut buf),
             usize::MAX.to_string().as_bytes()
         );
+    }
+
+    /// JSON Lines go to a terminal unfiltered: no control character may be left raw.
+    #[test]
+    fn jsonl_escapes_every_control_character() {
+        let mut miner = crate::miner::Miner::new(crate::miner::MinerConfig::default());
+        miner.add("title \u{1b}]0;owned\u{7} next \u{85} line \u{9b}2J");
+        let mut out = Vec::new();
+        render_jsonl(&miner.finish(), &mut out).expect("write to vec");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert!(text.contains("\\u001b") && text.contains("\\u009b"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(text.trim_end()).expect("json");
+        assert!(back["template"].as_str().expect("str").contains('\u{9b}'));
     }
 
     #[test]

@@ -30,14 +30,20 @@ pub(crate) fn run(a: ClusterArgs) -> Result<ExitCode> {
         miner.add(&String::from_utf8_lossy(&line));
     }
     let mined = miner.finish();
-    let mut out = super::stdout();
     match a.format {
-        ClusterFormat::Jsonl => incident::render_jsonl(&mined, &mut out)?,
+        // JSON Lines escape every control character themselves (`json_terminal_safe`), so
+        // they skip the byte-by-byte sanitiser: a fifth of the run time at 500k lines.
+        ClusterFormat::Jsonl => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            incident::render_jsonl(&mined, &mut out)?;
+            out.flush()?;
+        }
         ClusterFormat::Summary => {
+            let mut out = super::stdout();
             incident::render_summary(&mined, &mut out)?;
+            out.flush()?;
             eprintln!("{n} lines, {} templates", mined.clusters.len());
         }
     }
-    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -93,15 +93,7 @@ pub(crate) fn progress_bar(len: u64, template: &str, quiet: bool) -> indicatif::
 /// (which a terminal may act on) are escaped here too, so the data is unchanged and still
 /// safe on a terminal.
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(v)?;
-    let mut s = String::with_capacity(text.len() + 1);
-    for c in text.chars() {
-        if ('\u{7f}'..='\u{9f}').contains(&c) {
-            s.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            s.push(c);
-        }
-    }
+    let mut s = incident::json_terminal_safe(&serde_json::to_string_pretty(v)?);
     s.push('\n');
     let mut out = std::io::stdout().lock();
     out.write_all(s.as_bytes())?;
