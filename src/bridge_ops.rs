@@ -13,7 +13,6 @@ use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
 use crate::metrics::Metrics;
 use crate::model::{IncidentId, Origin};
-use crate::schema::{FINGERPRINTS, HEADS};
 
 /// Reading the history for a report or check failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,12 +31,6 @@ pub enum BridgeError {
 
 impl From<StoreError> for BridgeError {
     fn from(e: StoreError) -> Self {
-        BridgeError::Store(e.into())
-    }
-}
-
-impl From<redb::StorageError> for BridgeError {
-    fn from(e: redb::StorageError) -> Self {
         BridgeError::Store(e.into())
     }
 }
@@ -145,9 +138,8 @@ pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeChec
 }
 
 fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
-    let txn = manager.store().read()?;
-    let fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
-    let heads = txn.open_table(HEADS).map_err(StoreError::from)?;
+    let snapshot = manager.store().snapshot()?;
+    let fps = snapshot.fingerprints()?;
     let mut reader = open(path)?;
     let mut out = BridgeCheck::default();
     let push = |out: &mut BridgeCheck, index: u64, kind: &str, message: String| {
@@ -176,7 +168,7 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
         };
         out.records += 1;
         let key = fingerprint_key(&rec);
-        let mapped = fps.get(key)?.map(|v| v.value());
+        let mapped = fps.get(key)?;
         let mut ok = true;
         match mapped {
             None => {
@@ -191,7 +183,7 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
                     ),
                 );
             }
-            Some(k) if heads.get(k)?.is_none() => {
+            Some(k) if !snapshot.contains(k)? => {
                 ok = false;
                 push(
                     &mut out,
@@ -206,7 +198,7 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
             Some(_) => {}
         }
         if let Some(id) = rec.incident_id {
-            if heads.get(id.key())?.is_none() {
+            if !snapshot.contains(id.key())? {
                 ok = false;
                 push(
                     &mut out,

@@ -13,7 +13,7 @@ use super::scan::is_ws;
 use crate::model::{
     Category, Incident, IncidentId, Origin, Priority, Resolution, Status, TimelineEntry, Timestamp,
 };
-use crate::schema::Pair;
+use crate::store::Pair;
 
 /// One error from the history, borrowing its text from the input where it can.
 ///
@@ -793,8 +793,8 @@ pub(crate) struct MigratedIncident<'r, 'a> {
     pub(crate) priority: Priority,
 }
 
-impl crate::codec::Versioned for MigratedIncident<'_, '_> {
-    const VERSION: u8 = <Incident as crate::codec::Versioned>::VERSION;
+impl crate::store::codec::Versioned for MigratedIncident<'_, '_> {
+    const VERSION: u8 = <Incident as crate::store::codec::Versioned>::VERSION;
 }
 
 /// Text written as one string, from parts.
@@ -1020,8 +1020,8 @@ mod tests {
                 priority: priority_for(&r.error_type),
             };
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            crate::codec::encode_into(&to_incident(r, id), &mut a);
-            crate::codec::encode_into(&fast, &mut b);
+            crate::store::codec::encode_into(&to_incident(r, id), &mut a);
+            crate::store::codec::encode_into(&fast, &mut b);
             assert_eq!(a, b, "{r:?}");
         };
         let id = IncidentId::new(20250709, 70_000);

@@ -9,10 +9,24 @@ use std::time::{Duration, Instant};
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, WriteTransaction};
 
-use crate::codec;
+pub(crate) mod codec;
+mod engine;
+mod ids;
+mod query;
+pub(crate) mod schema;
+#[doc(hidden)]
+pub mod testing;
+mod verify;
+
+pub(crate) use query::Snapshot;
+pub use query::{Filter, Order};
+pub(crate) use schema::Pair;
+pub use verify::{CheckReport, Problem, check, repair};
+
 use crate::error::StoreError;
-use crate::model::{Category, Incident, IncidentId, Origin, Priority, Status, Timestamp};
-use crate::schema::*;
+use crate::model::{Category, Incident, IncidentId, Priority, Status, Timestamp};
+use crate::pattern::Pattern;
+use schema::*;
 
 /// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
 /// layout changes.
@@ -242,7 +256,7 @@ impl Store {
                 Err(e) => {
                     return Err(StoreError::Open {
                         path: path.display().to_string(),
-                        source: e,
+                        source: e.into(),
                     });
                 }
             }
@@ -304,19 +318,19 @@ impl Store {
     }
 
     /// Starts a read transaction.
-    pub(crate) fn read(&self) -> Result<ReadTransaction, StoreError> {
+    fn begin_read(&self) -> Result<ReadTransaction, StoreError> {
         Ok(self.db.begin_read()?)
     }
 
     /// Starts a write transaction.
-    pub(crate) fn write(&self) -> Result<WriteTransaction, StoreError> {
+    fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
         Ok(self.db.begin_write()?)
     }
 
     /// Starts a write transaction whose commit is not synced to disk. A crash loses it
     /// (and every later unsynced one) whole, never in part; the next synced commit
     /// makes them durable.
-    pub(crate) fn write_unsynced(&self) -> Result<WriteTransaction, StoreError> {
+    fn begin_write_unsynced(&self) -> Result<WriteTransaction, StoreError> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(redb::Durability::None)
             .map_err(|e| StoreError::Corrupt {
@@ -324,6 +338,47 @@ impl Store {
                 reason: e.to_string(),
             })?;
         Ok(txn)
+    }
+
+    /// Runs `f` in one write transaction and commits what it wrote, records and index
+    /// entries together; nothing is written when `f` fails.
+    pub(crate) fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let txn = self.begin_write()?;
+        let out = {
+            let mut w = Writer::new(&txn)?;
+            let out = f(&mut w)?;
+            w.finish()?;
+            out
+        };
+        txn.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Writes everything buffered in `bulk` in one transaction and empties it. An unsynced
+    /// commit is lost whole (with every later unsynced one) by a crash, never in part; the
+    /// next synced commit makes them durable.
+    pub(crate) fn write_bulk(&self, bulk: &mut Bulk, synced: bool) -> Result<(), StoreError> {
+        let txn = if synced {
+            self.begin_write()?
+        } else {
+            self.begin_write_unsynced()?
+        };
+        {
+            let mut w = Writer::new(&txn)?;
+            w.flush_bulk(bulk)?;
+            w.finish()?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Makes every earlier unsynced commit durable.
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        self.begin_write()?.commit()?;
+        Ok(())
     }
 
     /// Gives free space back: redb grows a file by doubling and reuses freed pages only
@@ -337,7 +392,7 @@ impl Store {
 
     /// Schema version recorded in the file.
     pub fn schema_version(&self) -> Result<u64, StoreError> {
-        let txn = self.read()?;
+        let txn = self.begin_read()?;
         let meta = txn.open_table(META)?;
         Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
     }
@@ -450,7 +505,8 @@ pub(crate) fn distinct_components(inc: &Incident) -> Vec<&str> {
 
 /// The tables of one write transaction, with index maintenance.
 pub(crate) struct Writer<'t> {
-    pub(crate) incidents: Table<'t, u64, &'static [u8]>,
+    txn: &'t WriteTransaction,
+    incidents: Table<'t, u64, &'static [u8]>,
     heads: Table<'t, u64, (i64, u8, u8, u8)>,
     by_status: Table<'t, Pair, ()>,
     by_category: Table<'t, Pair, ()>,
@@ -472,8 +528,9 @@ pub(crate) struct Writer<'t> {
 }
 
 impl<'t> Writer<'t> {
-    pub(crate) fn new(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
+    fn new(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
         Ok(Writer {
+            txn,
             incidents: txn.open_table(INCIDENTS)?,
             heads: txn.open_table(HEADS)?,
             by_status: txn.open_table(BY_STATUS)?,
@@ -675,8 +732,37 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Stores a mined pattern (replacing one with the same id).
+    pub(crate) fn put_pattern(&mut self, p: &Pattern) -> Result<(), StoreError> {
+        let mut table = self.txn.open_table(PATTERNS)?;
+        table.insert(p.id.as_str(), codec::encode(p).as_slice())?;
+        Ok(())
+    }
+
+    /// Whether a pattern with this id is stored.
+    pub(crate) fn has_pattern(&self, pattern_id: &str) -> Result<bool, StoreError> {
+        Ok(self.txn.open_table(PATTERNS)?.get(pattern_id)?.is_some())
+    }
+
+    /// Removes every stored pattern no incident belongs to.
+    pub(crate) fn remove_patterns_without_members(&mut self) -> Result<(), StoreError> {
+        let mut table = self.txn.open_table(PATTERNS)?;
+        let mut stale = Vec::new();
+        for e in table.range::<&str>(..)? {
+            let (k, _) = e?;
+            let id = k.value().to_string();
+            if !self.pattern_has_members(&id)? {
+                stale.push(id);
+            }
+        }
+        for id in stale {
+            table.remove(id.as_str())?;
+        }
+        Ok(())
+    }
+
     /// Whether any incident belongs to the pattern.
-    pub(crate) fn pattern_has_members(&self, pattern: &str) -> Result<bool, StoreError> {
+    fn pattern_has_members(&self, pattern: &str) -> Result<bool, StoreError> {
         Ok(self
             .by_pattern
             .range((pattern, 0u64)..=(pattern, u64::MAX))?
@@ -698,7 +784,7 @@ impl<'t> Writer<'t> {
     }
 
     /// Writes the accumulated index counts and day counters. Must run before commit.
-    pub(crate) fn finish(&mut self) -> Result<(), StoreError> {
+    fn finish(&mut self) -> Result<(), StoreError> {
         for (p, d) in std::mem::take(&mut self.pattern_deltas) {
             self.delta(count_key_pattern(&p), d);
         }
@@ -730,343 +816,6 @@ fn repoint(table: &mut Table<'_, Pair, ()>, from: Pair, to: Pair) -> Result<(), 
 
 pub(crate) fn decode_incident(key: u64, bytes: &[u8]) -> Result<Incident, StoreError> {
     codec::decode(&|| IncidentId::from_key(key).to_string(), bytes)
-}
-
-/// Order of query results.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Order {
-    /// Highest id first (the default).
-    #[default]
-    NewestFirst,
-    /// Lowest id first.
-    OldestFirst,
-}
-
-/// What to select. Values within one field are alternatives (OR); fields combine with AND.
-/// An empty field does not filter.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    pub statuses: Vec<Status>,
-    pub categories: Vec<Category>,
-    pub priorities: Vec<Priority>,
-    pub components: Vec<String>,
-    pub assignees: Vec<String>,
-    pub patterns: Vec<String>,
-    /// Where incidents came from. Not indexed: applied to the records the other fields
-    /// select, which are read in order until `limit` of them match.
-    pub origins: Vec<Origin>,
-    /// created_at at or after.
-    pub since: Option<Timestamp>,
-    /// created_at strictly before.
-    pub until: Option<Timestamp>,
-    pub limit: Option<usize>,
-    pub order: Order,
-}
-
-impl Filter {
-    fn head_matches(&self, head: (i64, u8, u8, u8)) -> bool {
-        let (created, s, c, p) = head;
-        (self.statuses.is_empty() || self.statuses.iter().any(|x| x.code() == s))
-            && (self.categories.is_empty() || self.categories.iter().any(|x| x.code() == c))
-            && (self.priorities.is_empty() || self.priorities.iter().any(|x| x.code() == p))
-            && self.since.is_none_or(|t| created >= t.micros())
-            && self.until.is_none_or(|t| created < t.micros())
-    }
-}
-
-/// Which index drives a query, with its estimated number of entries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Driver {
-    Status,
-    Category,
-    Priority,
-    Component,
-    Assignee,
-    Pattern,
-    Created,
-    All,
-}
-
-/// Runs a query inside a read transaction. Returns matching keys in the requested order.
-pub(crate) fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError> {
-    if f.limit == Some(0) {
-        return Ok(Vec::new());
-    }
-    let counts = txn.open_table(INDEX_COUNTS)?;
-    let sum = |keys: Vec<String>| -> Result<u64, StoreError> {
-        let mut total = 0;
-        for k in keys {
-            total += counts.get(k.as_str())?.map(|v| v.value()).unwrap_or(0);
-        }
-        Ok(total)
-    };
-    let mut candidates: Vec<(u64, Driver)> = Vec::new();
-    if !f.statuses.is_empty() {
-        candidates.push((
-            sum(f.statuses.iter().map(|s| count_key_status(*s)).collect())?,
-            Driver::Status,
-        ));
-    }
-    if !f.categories.is_empty() {
-        candidates.push((
-            sum(f
-                .categories
-                .iter()
-                .map(|s| count_key_category(*s))
-                .collect())?,
-            Driver::Category,
-        ));
-    }
-    if !f.priorities.is_empty() {
-        candidates.push((
-            sum(f
-                .priorities
-                .iter()
-                .map(|s| count_key_priority(*s))
-                .collect())?,
-            Driver::Priority,
-        ));
-    }
-    if !f.components.is_empty() {
-        candidates.push((
-            sum(f
-                .components
-                .iter()
-                .map(|s| count_key_component(s))
-                .collect())?,
-            Driver::Component,
-        ));
-    }
-    if !f.assignees.is_empty() {
-        candidates.push((
-            sum(f.assignees.iter().map(|s| count_key_assignee(s)).collect())?,
-            Driver::Assignee,
-        ));
-    }
-    if !f.patterns.is_empty() {
-        candidates.push((
-            sum(f.patterns.iter().map(|s| count_key_pattern(s)).collect())?,
-            Driver::Pattern,
-        ));
-    }
-    let driver = match candidates.iter().min_by_key(|(n, _)| *n) {
-        Some((_, d)) => *d,
-        None if f.since.is_some() || f.until.is_some() => Driver::Created,
-        None => Driver::All,
-    };
-
-    let heads = txn.open_table(HEADS)?;
-    let by_component = txn.open_table(BY_COMPONENT)?;
-    let by_assignee = txn.open_table(BY_ASSIGNEE)?;
-    let by_pattern = txn.open_table(BY_PATTERN)?;
-    // Names never indexed match nothing.
-    let name_ids = txn.open_table(NAMES)?;
-    let ids = |names: &[String]| -> Result<Vec<u32>, StoreError> {
-        let mut out = Vec::new();
-        for n in names {
-            out.extend(name_ids.get(n.as_str())?.map(|v| v.value()));
-        }
-        Ok(out)
-    };
-    let (component_ids, assignee_ids) = (ids(&f.components)?, ids(&f.assignees)?);
-    let limit = f.limit.unwrap_or(usize::MAX);
-    let newest = f.order == Order::NewestFirst;
-    let mut out = Vec::new();
-
-    let accept = |key: u64| -> Result<bool, StoreError> {
-        let Some(head) = heads.get(key)? else {
-            return Ok(false);
-        };
-        if !f.head_matches(head.value()) {
-            return Ok(false);
-        }
-        let in_str_index = |t: &redb::ReadOnlyTable<(&str, u64), ()>,
-                            vals: &[String]|
-         -> Result<bool, StoreError> {
-            for v in vals {
-                if t.get((v.as_str(), key))?.is_some() {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        };
-        let in_name_index =
-            |t: &redb::ReadOnlyTable<Pair, ()>, ids: &[u32]| -> Result<bool, StoreError> {
-                for n in ids {
-                    if t.get(Pair::new(*n, key))?.is_some() {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            };
-        if driver != Driver::Component
-            && !f.components.is_empty()
-            && !in_name_index(&by_component, &component_ids)?
-        {
-            return Ok(false);
-        }
-        if driver != Driver::Assignee
-            && !f.assignees.is_empty()
-            && !in_name_index(&by_assignee, &assignee_ids)?
-        {
-            return Ok(false);
-        }
-        if driver != Driver::Pattern
-            && !f.patterns.is_empty()
-            && !in_str_index(&by_pattern, &f.patterns)?
-        {
-            return Ok(false);
-        }
-        Ok(true)
-    };
-
-    match driver {
-        Driver::All => {
-            let mut it = heads.range::<u64>(..)?;
-            loop {
-                let next = if newest { it.next_back() } else { it.next() };
-                let Some(entry) = next else { break };
-                let (k, h) = entry?;
-                let key = k.value();
-                let _ = h;
-                if accept(key)? {
-                    out.push(key);
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-            }
-        }
-        Driver::Created => {
-            let lo = f.since.map(|t| t.micros()).unwrap_or(i64::MIN);
-            let hi = f.until.map(|t| t.micros()).unwrap_or(i64::MAX);
-            let t = txn.open_table(BY_CREATED)?;
-            let mut keys = Vec::new();
-            for entry in t.range(Pair::time(lo, 0)..Pair::time(hi, 0))? {
-                let (k, _) = entry?;
-                let key = k.value().lo;
-                if accept(key)? {
-                    keys.push(key);
-                }
-            }
-            keys.sort_unstable();
-            if newest {
-                keys.reverse();
-            }
-            keys.truncate(limit);
-            out = keys;
-        }
-        Driver::Status | Driver::Category | Driver::Priority => {
-            let (table, codes): (_, Vec<u8>) = match driver {
-                Driver::Status => (BY_STATUS, f.statuses.iter().map(|s| s.code()).collect()),
-                Driver::Category => (BY_CATEGORY, f.categories.iter().map(|s| s.code()).collect()),
-                _ => (BY_PRIORITY, f.priorities.iter().map(|s| s.code()).collect()),
-            };
-            let t = txn.open_table(table)?;
-            let mut streams = Vec::new();
-            for c in codes {
-                streams.push(t.range(Pair::all_of(c))?);
-            }
-            merge_streams(
-                streams,
-                newest,
-                |k: Pair| k.lo,
-                |key| {
-                    if accept(key)? {
-                        out.push(key);
-                    }
-                    Ok(out.len() < limit)
-                },
-            )?;
-        }
-        Driver::Component | Driver::Assignee => {
-            let (table, ids) = match driver {
-                Driver::Component => (&by_component, &component_ids),
-                _ => (&by_assignee, &assignee_ids),
-            };
-            let mut streams = Vec::new();
-            for n in ids {
-                streams.push(table.range(Pair::all_of(*n))?);
-            }
-            merge_streams(
-                streams,
-                newest,
-                |k: Pair| k.lo,
-                |key| {
-                    if accept(key)? {
-                        out.push(key);
-                    }
-                    Ok(out.len() < limit)
-                },
-            )?;
-        }
-        Driver::Pattern => {
-            let mut streams = Vec::new();
-            for v in &f.patterns {
-                streams.push(by_pattern.range((v.as_str(), 0u64)..=(v.as_str(), u64::MAX))?);
-            }
-            merge_streams(
-                streams,
-                newest,
-                |k: (&str, u64)| k.1,
-                |key| {
-                    if accept(key)? {
-                        out.push(key);
-                    }
-                    Ok(out.len() < limit)
-                },
-            )?;
-        }
-    }
-    Ok(out)
-}
-
-/// Merges index ranges (each sorted by incident key) into one stream in key order,
-/// calling `visit` until it returns false. Duplicate keys across streams are visited once.
-fn merge_streams<K: redb::Key + 'static>(
-    mut streams: Vec<redb::Range<'static, K, ()>>,
-    newest: bool,
-    key_of: impl Fn(K::SelfType<'_>) -> u64,
-    mut visit: impl FnMut(u64) -> Result<bool, StoreError>,
-) -> Result<(), StoreError> {
-    let mut heads: Vec<Option<u64>> = Vec::with_capacity(streams.len());
-    let pull = |s: &mut redb::Range<'static, K, ()>| -> Result<Option<u64>, StoreError> {
-        let next = if newest { s.next_back() } else { s.next() };
-        match next {
-            Some(e) => {
-                let (k, _) = e?;
-                Ok(Some(key_of(k.value())))
-            }
-            None => Ok(None),
-        }
-    };
-    for s in streams.iter_mut() {
-        heads.push(pull(s)?);
-    }
-    let mut last: Option<u64> = None;
-    loop {
-        let pick = heads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| h.map(|k| (i, k)))
-            .reduce(|a, b| {
-                if (newest && b.1 > a.1) || (!newest && b.1 < a.1) {
-                    b
-                } else {
-                    a
-                }
-            });
-        let Some((i, key)) = pick else { break };
-        heads[i] = pull(&mut streams[i])?;
-        if last == Some(key) {
-            continue;
-        }
-        last = Some(key);
-        if !visit(key)? {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// The fields of a record its index entries are derived from.

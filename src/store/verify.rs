@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use redb::{ReadableTable, TableDefinition};
 use serde::Serialize;
 
-use crate::error::StoreError;
-use crate::model::{Incident, IncidentId};
-use crate::schema::*;
-use crate::store::{
+use super::schema::*;
+use super::{
     Names, Store, count_key_assignee, count_key_category, count_key_component, count_key_pattern,
     count_key_priority, count_key_status, decode_incident, distinct_components,
 };
+use crate::error::StoreError;
+use crate::model::{Incident, IncidentId};
 
 /// One inconsistency found by [`check`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -146,7 +146,7 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
 }
 
 fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
-    let txn = store.read()?;
+    let txn = store.begin_read()?;
     let mut report = CheckReport::default();
     let mut exp = Expected::default();
     let incidents = txn.open_table(INCIDENTS)?;
@@ -288,7 +288,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
     for e in patterns.range::<&str>(..)? {
         let (k, v) = e?;
         let key = k.value().to_string();
-        if let Err(e) = crate::codec::decode::<crate::pattern::Pattern>(&|| key.clone(), v.value())
+        if let Err(e) = super::codec::decode::<crate::pattern::Pattern>(&|| key.clone(), v.value())
         {
             p.push(Problem {
                 table: "patterns".into(),
@@ -355,7 +355,7 @@ pub fn repair(store: &Store) -> Result<(), StoreError> {
 fn repair_inner(store: &Store) -> Result<(), StoreError> {
     let mut exp = Expected::default();
     {
-        let txn = store.read()?;
+        let txn = store.begin_read()?;
         let incidents = txn.open_table(INCIDENTS)?;
         for e in incidents.range::<u64>(..)? {
             let (k, v) = e?;
@@ -364,7 +364,7 @@ fn repair_inner(store: &Store) -> Result<(), StoreError> {
             }
         }
     }
-    let txn = store.write()?;
+    let txn = store.begin_write()?;
     {
         txn.delete_table(HEADS)?;
         txn.delete_table(BY_STATUS)?;
@@ -483,7 +483,7 @@ mod tests {
             matched_pattern: None,
             origin: Origin::Imported,
         };
-        let txn = store.write().unwrap();
+        let txn = store.begin_write().unwrap();
         {
             let mut w = Writer::new(&txn).unwrap();
             w.reserve_id(inc.id).unwrap();
