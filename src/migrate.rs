@@ -26,14 +26,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bridge::{
-    ErrorReader, ErrorRecord, MIGRATED_ASSIGNEE, MigratedIncident, ReadError, fingerprint_key,
-    priority_for,
-};
+use crate::bridge::{ErrorReader, ReadError, fingerprint_key};
 use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
-use crate::model::{Category, IncidentId, Origin};
-use crate::store::{Bulk, Indexed, Pair, Snapshot};
+use crate::model::{IncidentId, Origin};
+use crate::store::{Bulk, Pair, Snapshot};
 
 /// How to migrate.
 #[derive(Clone, Debug)]
@@ -440,25 +437,6 @@ impl Outbox {
     }
 }
 
-/// Buffers the incident `record` becomes (what `to_incident` builds) under `id`.
-fn add_migrated(bulk: &mut Bulk, record: &ErrorRecord<'_>, id: IncidentId) {
-    let incident = MigratedIncident {
-        record,
-        id,
-        priority: priority_for(&record.error_type),
-    };
-    let fields = Indexed {
-        id,
-        created_at: record.timestamp,
-        status: incident.status(),
-        category: Category::Error,
-        priority: incident.priority,
-        components: &[&record.file],
-        assignee: Some(MIGRATED_ASSIGNEE),
-    };
-    bulk.add_encoded(&fields, &incident);
-}
-
 #[allow(clippy::too_many_arguments)]
 fn prepare<R: Read>(
     store: &crate::store::Store,
@@ -589,7 +567,7 @@ fn prepare<R: Read>(
             k
         } else if let Carried::Create(carried) = carried {
             let k = carried.key();
-            add_migrated(&mut out.bulk, &rec, carried);
+            out.bulk.add_migrated(&rec, carried);
             out.current.ids.insert(k);
             let date = carried.date();
             let seq = counter(date, &counters, &snapshot)?.max(carried.seq());
@@ -609,7 +587,7 @@ fn prepare<R: Read>(
                 .ok_or(StoreError::CounterExhausted { date })?;
             let id = IncidentId::new(date, seq).key();
             counters.insert(date, seq);
-            add_migrated(&mut out.bulk, &rec, IncidentId::from_key(id));
+            out.bulk.add_migrated(&rec, IncidentId::from_key(id));
             out.current.ids.insert(id);
             let e = out.bulk.counters.entry(date).or_default();
             *e = (*e).max(seq);

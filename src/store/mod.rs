@@ -12,6 +12,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, Wr
 pub(crate) mod codec;
 mod engine;
 mod ids;
+mod migrated;
 mod query;
 pub(crate) mod schema;
 #[doc(hidden)]
