@@ -78,8 +78,8 @@ pub use bridge::{
     priority_for, to_incident, write_back,
 };
 pub use bridge_ops::{
-    BridgeCheck, BridgeError, BridgeReport, Inconsistency, bridge_check, error_stats,
-    problem_kinds, render_bridge_markdown,
+    BridgeCheck, BridgeError, BridgeReport, Inconsistency, InconsistencyKind, bridge_check,
+    error_stats, problem_kinds, render_bridge_markdown,
 };
 pub use error::{
     EngineError, Error, FileError, ParseError, Result, StoreError, is_damage, is_store_error,
@@ -121,6 +121,6 @@ pub use report::{
 };
 pub use reporting::{OriginScope, compute_metrics};
 pub use store::{
-    CheckReport, DEFAULT_BUSY_TIMEOUT, Filter, Order, Problem, SCHEMA_VERSION, Store, WAIT_NOTICE,
-    check, repair,
+    CheckReport, DEFAULT_BUSY_TIMEOUT, Filter, Order, Problem, ProblemTable, SCHEMA_VERSION, Store,
+    WAIT_NOTICE, check, repair,
 };

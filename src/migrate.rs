@@ -30,7 +30,7 @@ use crate::bridge::{ErrorReader, ReadError, fingerprint_key};
 use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
 use crate::model::{IncidentId, Origin};
-use crate::store::{Bulk, Pair, Snapshot};
+use crate::store::{Bulk, DaySeqs, Pair, Snapshot};
 
 /// How to migrate.
 #[derive(Clone, Debug)]
@@ -449,7 +449,7 @@ fn prepare<R: Read>(
     mut rejects: Option<&mut (dyn Write + Send)>,
 ) -> Result<Counts, MigrateError> {
     let mut c = Counts::default();
-    let mut counters: HashMap<u32, u32> = HashMap::default();
+    let mut ids = DaySeqs::default();
     let mut snapshot = store.snapshot()?;
     let mut fps = snapshot.fingerprints()?;
     // Duplicates share their timestamp. A record later than everything stored before this
@@ -473,13 +473,7 @@ fn prepare<R: Read>(
     // A day's next sequence number starts after the stored counter, every id the pre-scan
     // reserved, and the day's highest stored id (which the counter covers, unless the
     // file was damaged): so a new id is never a stored one.
-    let counter = |date: u32,
-                   counters: &HashMap<u32, u32>,
-                   snapshot: &Snapshot|
-     -> Result<u32, MigrateError> {
-        if let Some(&s) = counters.get(&date) {
-            return Ok(s);
-        }
+    let floor_of = |snapshot: &Snapshot, date: u32| -> Result<u32, StoreError> {
         Ok(snapshot
             .day_floor(date)?
             .max(reserved.get(&date).copied().unwrap_or(0)))
@@ -570,8 +564,7 @@ fn prepare<R: Read>(
             out.bulk.add_migrated(&rec, carried);
             out.current.ids.insert(k);
             let date = carried.date();
-            let seq = counter(date, &counters, &snapshot)?.max(carried.seq());
-            counters.insert(date, seq);
+            let seq = ids.reserve(date, carried.seq(), |d| floor_of(&snapshot, d))?;
             let e = out.bulk.counters.entry(date).or_default();
             *e = (*e).max(seq);
             c.migrated += 1;
@@ -581,13 +574,9 @@ fn prepare<R: Read>(
             let date = IncidentId::date_key(rec.timestamp.local_date());
             // Past every id stored, reserved or taken in this run (carried ids created
             // here advance the counter too).
-            let seq = counter(date, &counters, &snapshot)?
-                .checked_add(1)
-                .filter(|n| *n <= IncidentId::MAX_SEQ)
-                .ok_or(StoreError::CounterExhausted { date })?;
-            let id = IncidentId::new(date, seq).key();
-            counters.insert(date, seq);
-            out.bulk.add_migrated(&rec, IncidentId::from_key(id));
+            let new = ids.next(date, |d| floor_of(&snapshot, d))?;
+            let (seq, id) = (new.seq(), new.key());
+            out.bulk.add_migrated(&rec, new);
             out.current.ids.insert(id);
             let e = out.bulk.counters.entry(date).or_default();
             *e = (*e).max(seq);

@@ -12,6 +12,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, Wr
 pub(crate) mod codec;
 mod engine;
 mod ids;
+mod index;
 mod migrated;
 mod query;
 pub(crate) mod schema;
@@ -19,13 +20,19 @@ pub(crate) mod schema;
 pub mod testing;
 mod verify;
 
+pub(crate) use ids::DaySeqs;
+pub(crate) use index::Indexed;
+use index::{
+    Entry, count_key_assignee, count_key_category, count_key_component, count_key_pattern,
+    count_key_priority, count_key_status,
+};
 pub(crate) use query::Snapshot;
 pub use query::{Filter, Order};
 pub(crate) use schema::Pair;
-pub use verify::{CheckReport, Problem, check, repair};
+pub use verify::{CheckReport, Problem, ProblemTable, check, repair};
 
 use crate::error::StoreError;
-use crate::model::{Category, Incident, IncidentId, Priority, Status, Timestamp};
+use crate::model::{Category, Incident, IncidentId, Priority, Status};
 use crate::pattern::Pattern;
 use schema::*;
 
@@ -477,33 +484,6 @@ fn create_all_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(crate) fn count_key_status(s: Status) -> String {
-    format!("status:{}", s.as_str())
-}
-pub(crate) fn count_key_category(c: Category) -> String {
-    format!("category:{}", c.as_str())
-}
-pub(crate) fn count_key_priority(p: Priority) -> String {
-    format!("priority:{}", p.as_str())
-}
-pub(crate) fn count_key_component(c: &str) -> String {
-    format!("component:{c}")
-}
-pub(crate) fn count_key_assignee(a: &str) -> String {
-    format!("assignee:{a}")
-}
-pub(crate) fn count_key_pattern(p: &str) -> String {
-    format!("pattern:{p}")
-}
-
-/// The distinct components of an incident (duplicates in the list index once).
-pub(crate) fn distinct_components(inc: &Incident) -> Vec<&str> {
-    let mut v: Vec<&str> = inc.affected_components.iter().map(String::as_str).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
 /// The tables of one write transaction, with index maintenance.
 pub(crate) struct Writer<'t> {
     txn: &'t WriteTransaction,
@@ -523,8 +503,8 @@ pub(crate) struct Writer<'t> {
     incident_pattern: Table<'t, u64, &'static str>,
     deltas: BTreeMap<String, i64>,
     pattern_deltas: HashMap<String, i64>,
-    /// Counters read or advanced in this transaction, written back by `finish`.
-    day_seq: BTreeMap<u32, u32>,
+    /// Ids handed out or reserved in this transaction; `finish` writes the counters back.
+    day_seq: DaySeqs,
     buf: Vec<u8>,
 }
 
@@ -548,7 +528,7 @@ impl<'t> Writer<'t> {
             incident_pattern: txn.open_table(INCIDENT_PATTERN)?,
             deltas: BTreeMap::new(),
             pattern_deltas: HashMap::default(),
-            day_seq: BTreeMap::new(),
+            day_seq: DaySeqs::default(),
             buf: Vec::with_capacity(1024),
         })
     }
@@ -563,31 +543,15 @@ impl<'t> Writer<'t> {
 
     /// Hands out the next id for a local creation date.
     pub(crate) fn next_id(&mut self, date: u32) -> Result<IncidentId, StoreError> {
-        let current = match self.day_seq.get(&date) {
-            Some(&s) => s,
-            None => self.counters.get(date)?.map(|v| v.value()).unwrap_or(0),
-        };
-        let next = current
-            .checked_add(1)
-            .filter(|n| *n <= IncidentId::MAX_SEQ)
-            .ok_or(StoreError::CounterExhausted { date })?;
-        self.day_seq.insert(date, next);
-        Ok(IncidentId::new(date, next))
+        let counters = &self.counters;
+        self.day_seq.next(date, |d| counter(counters, d))
     }
 
     /// Makes sure the day counter is at or past an id that came from elsewhere (import).
     pub(crate) fn reserve_id(&mut self, id: IncidentId) -> Result<(), StoreError> {
-        let current = match self.day_seq.get(&id.date()) {
-            Some(&s) => s,
-            None => self
-                .counters
-                .get(id.date())?
-                .map(|v| v.value())
-                .unwrap_or(0),
-        };
-        if id.seq() > current {
-            self.day_seq.insert(id.date(), id.seq());
-        }
+        let counters = &self.counters;
+        self.day_seq
+            .reserve(id.date(), id.seq(), |d| counter(counters, d))?;
         Ok(())
     }
 
@@ -597,107 +561,56 @@ impl<'t> Writer<'t> {
         let key = new.id.key();
         codec::encode_into(new, &mut self.buf);
         self.incidents.insert(key, self.buf.as_slice())?;
-        self.heads.insert(
-            key,
-            (
-                new.created_at.micros(),
-                new.status.code(),
-                new.category.code(),
-                new.priority.code(),
-            ),
-        )?;
-        match old {
-            None => self.index_all(new)?,
-            Some(old) => {
-                if old.status != new.status {
-                    repoint(
-                        &mut self.by_status,
-                        Pair::new(old.status.code(), key),
-                        Pair::new(new.status.code(), key),
-                    )?;
-                    self.delta(count_key_status(old.status), -1);
-                    self.delta(count_key_status(new.status), 1);
-                }
-                if old.category != new.category {
-                    repoint(
-                        &mut self.by_category,
-                        Pair::new(old.category.code(), key),
-                        Pair::new(new.category.code(), key),
-                    )?;
-                    self.delta(count_key_category(old.category), -1);
-                    self.delta(count_key_category(new.category), 1);
-                }
-                if old.priority != new.priority {
-                    repoint(
-                        &mut self.by_priority,
-                        Pair::new(old.priority.code(), key),
-                        Pair::new(new.priority.code(), key),
-                    )?;
-                    self.delta(count_key_priority(old.priority), -1);
-                    self.delta(count_key_priority(new.priority), 1);
-                }
-                if old.created_at != new.created_at {
-                    repoint(
-                        &mut self.by_created,
-                        Pair::time(old.created_at.micros(), key),
-                        Pair::time(new.created_at.micros(), key),
-                    )?;
-                }
-                // Both sorted and distinct: a set difference each way, linear in their sizes.
-                let (oc, nc) = (distinct_components(old), distinct_components(new));
-                let kept: rustc_hash::FxHashSet<&str> = nc.iter().copied().collect();
-                let had: rustc_hash::FxHashSet<&str> = oc.iter().copied().collect();
-                for c in oc.iter().filter(|c| !kept.contains(*c)) {
-                    if let Some(n) = self.names.get(c)? {
-                        self.by_component.remove(Pair::new(n, key))?;
-                    }
-                    self.delta(count_key_component(c), -1);
-                }
-                for c in nc.iter().filter(|c| !had.contains(*c)) {
-                    let n = self.names.intern(c)?;
-                    self.by_component.insert(Pair::new(n, key), ())?;
-                    self.delta(count_key_component(c), 1);
-                }
-                if old.assignee != new.assignee {
-                    if let Some(a) = &old.assignee {
-                        if let Some(n) = self.names.get(a)? {
-                            self.by_assignee.remove(Pair::new(n, key))?;
-                        }
-                        self.delta(count_key_assignee(a), -1);
-                    }
-                    if let Some(a) = &new.assignee {
-                        let n = self.names.intern(a)?;
-                        self.by_assignee.insert(Pair::new(n, key), ())?;
-                        self.delta(count_key_assignee(a), 1);
-                    }
-                }
-            }
+        let now = index::entries(new);
+        let before = old.map(index::entries).unwrap_or_default();
+        self.heads.insert(key, Indexed::with(new, |f| f.head()))?;
+        for e in before.iter().filter(|e| !now.contains(e)) {
+            self.remove_entry(key, e)?;
+        }
+        for e in now.iter().filter(|e| !before.contains(e)) {
+            self.insert_entry(key, e)?;
         }
         Ok(())
     }
 
-    fn index_all(&mut self, new: &Incident) -> Result<(), StoreError> {
-        let key = new.id.key();
-        self.by_status
-            .insert(Pair::new(new.status.code(), key), ())?;
-        self.by_category
-            .insert(Pair::new(new.category.code(), key), ())?;
-        self.by_priority
-            .insert(Pair::new(new.priority.code(), key), ())?;
-        self.by_created
-            .insert(Pair::time(new.created_at.micros(), key), ())?;
-        self.delta(count_key_status(new.status), 1);
-        self.delta(count_key_category(new.category), 1);
-        self.delta(count_key_priority(new.priority), 1);
-        for c in distinct_components(new) {
-            let n = self.names.intern(c)?;
-            self.by_component.insert(Pair::new(n, key), ())?;
-            self.delta(count_key_component(c), 1);
+    fn insert_entry(&mut self, key: u64, e: &Entry<'_>) -> Result<(), StoreError> {
+        match *e {
+            Entry::Status(s) => self.by_status.insert(Pair::new(s.code(), key), ())?,
+            Entry::Category(c) => self.by_category.insert(Pair::new(c.code(), key), ())?,
+            Entry::Priority(p) => self.by_priority.insert(Pair::new(p.code(), key), ())?,
+            Entry::Created(t) => self.by_created.insert(Pair::time(t, key), ())?,
+            Entry::Component(c) => {
+                let n = self.names.intern(c)?;
+                self.by_component.insert(Pair::new(n, key), ())?
+            }
+            Entry::Assignee(a) => {
+                let n = self.names.intern(a)?;
+                self.by_assignee.insert(Pair::new(n, key), ())?
+            }
+        };
+        if let Some(k) = e.count_key() {
+            self.delta(k, 1);
         }
-        if let Some(a) = &new.assignee {
-            let n = self.names.intern(a)?;
-            self.by_assignee.insert(Pair::new(n, key), ())?;
-            self.delta(count_key_assignee(a), 1);
+        Ok(())
+    }
+
+    fn remove_entry(&mut self, key: u64, e: &Entry<'_>) -> Result<(), StoreError> {
+        match *e {
+            Entry::Status(s) => self.by_status.remove(Pair::new(s.code(), key))?,
+            Entry::Category(c) => self.by_category.remove(Pair::new(c.code(), key))?,
+            Entry::Priority(p) => self.by_priority.remove(Pair::new(p.code(), key))?,
+            Entry::Created(t) => self.by_created.remove(Pair::time(t, key))?,
+            Entry::Component(c) => match self.names.get(c)? {
+                Some(n) => self.by_component.remove(Pair::new(n, key))?,
+                None => None,
+            },
+            Entry::Assignee(a) => match self.names.get(a)? {
+                Some(n) => self.by_assignee.remove(Pair::new(n, key))?,
+                None => None,
+            },
+        };
+        if let Some(k) = e.count_key() {
+            self.delta(k, -1);
         }
         Ok(())
     }
@@ -801,34 +714,20 @@ impl<'t> Writer<'t> {
                 self.counts.insert(k.as_str(), next)?;
             }
         }
-        for (date, seq) in std::mem::take(&mut self.day_seq) {
+        for (date, seq) in self.day_seq.take() {
             self.counters.insert(date, seq)?;
         }
         Ok(())
     }
 }
 
-/// Moves an index entry from one key to another.
-fn repoint(table: &mut Table<'_, Pair, ()>, from: Pair, to: Pair) -> Result<(), StoreError> {
-    table.remove(from)?;
-    table.insert(to, ())?;
-    Ok(())
+/// A day's stored counter: at or past every stored id of the day.
+fn counter(counters: &Table<'_, u32, u32>, date: u32) -> Result<u32, StoreError> {
+    Ok(counters.get(date)?.map_or(0, |v| v.value()))
 }
 
 pub(crate) fn decode_incident(key: u64, bytes: &[u8]) -> Result<Incident, StoreError> {
     codec::decode(&|| IncidentId::from_key(key).to_string(), bytes)
-}
-
-/// The fields of a record its index entries are derived from.
-pub(crate) struct Indexed<'a> {
-    pub(crate) id: IncidentId,
-    pub(crate) created_at: Timestamp,
-    pub(crate) status: Status,
-    pub(crate) category: Category,
-    pub(crate) priority: Priority,
-    /// Each component once.
-    pub(crate) components: &'a [&'a str],
-    pub(crate) assignee: Option<&'a str>,
 }
 
 /// Index entries of many new records, collected so each table can be written in key
@@ -848,9 +747,9 @@ pub(crate) struct Bulk {
     /// Component and assignee names, each once, so a record adds no string allocation.
     names: Vec<String>,
     name_ids: HashMap<String, u32>,
-    status_counts: [i64; 4],
-    category_counts: [i64; 6],
-    priority_counts: [i64; 4],
+    status_counts: [i64; Status::COUNT],
+    category_counts: [i64; Category::COUNT],
+    priority_counts: [i64; Priority::COUNT],
     /// Per name index: (component entries, assignee entries).
     name_counts: Vec<(i64, i64)>,
     pub(crate) fingerprints: Vec<(Pair, u64)>,
@@ -881,51 +780,42 @@ impl Bulk {
 
     /// Buffers a record that is not stored yet, with all its index entries.
     pub(crate) fn add(&mut self, inc: &Incident) {
-        let components = distinct_components(inc);
-        let fields = Indexed {
-            id: inc.id,
-            created_at: inc.created_at,
-            status: inc.status,
-            category: inc.category,
-            priority: inc.priority,
-            components: &components,
-            assignee: inc.assignee.as_deref(),
-        };
-        self.add_encoded(&fields, inc);
+        Indexed::with(inc, |fields| self.add_encoded(fields, inc));
     }
 
     /// Buffers a new record given as its indexed fields and anything that encodes to the
     /// incident they were taken from.
-    pub(crate) fn add_encoded<T: codec::Versioned>(&mut self, fields: &Indexed<'_>, value: &T) {
+    pub(crate) fn add_encoded<T: codec::Versioned>(&mut self, fields: &Indexed<'_, '_>, value: &T) {
         let key = fields.id.key();
         let start = self.arena.len();
         codec::encode_append(value, &mut self.arena);
         self.incidents.push((key, start..self.arena.len()));
-        let (created, status, category, priority) = (
-            fields.created_at.micros(),
-            fields.status.code(),
-            fields.category.code(),
-            fields.priority.code(),
-        );
-        self.heads
-            .push((key, (created, status, category, priority)));
-        self.status.push((Pair::new(status, key), ()));
-        self.category.push((Pair::new(category, key), ()));
-        self.priority.push((Pair::new(priority, key), ()));
-        self.created.push((Pair::time(created, key), ()));
-        self.status_counts[status as usize] += 1;
-        self.category_counts[category as usize] += 1;
-        self.priority_counts[priority as usize] += 1;
-        for c in fields.components {
-            let i = self.name(c);
-            self.component.push((i, key));
-            self.name_counts[i as usize].0 += 1;
-        }
-        if let Some(a) = fields.assignee {
-            let i = self.name(a);
-            self.assignee.push((i, key));
-            self.name_counts[i as usize].1 += 1;
-        }
+        self.heads.push((key, fields.head()));
+        fields.for_each_entry(|e| match e {
+            Entry::Status(s) => {
+                self.status.push((Pair::new(s.code(), key), ()));
+                self.status_counts[s.code() as usize] += 1;
+            }
+            Entry::Category(c) => {
+                self.category.push((Pair::new(c.code(), key), ()));
+                self.category_counts[c.code() as usize] += 1;
+            }
+            Entry::Priority(p) => {
+                self.priority.push((Pair::new(p.code(), key), ()));
+                self.priority_counts[p.code() as usize] += 1;
+            }
+            Entry::Created(t) => self.created.push((Pair::time(t, key), ())),
+            Entry::Component(c) => {
+                let i = self.name(c);
+                self.component.push((i, key));
+                self.name_counts[i as usize].0 += 1;
+            }
+            Entry::Assignee(a) => {
+                let i = self.name(a);
+                self.assignee.push((i, key));
+                self.name_counts[i as usize].1 += 1;
+            }
+        });
     }
 
     /// Sorts every table's entries into key order. Called on the preparing thread, so the
@@ -955,9 +845,9 @@ impl Bulk {
         self.created.clear();
         self.component.clear();
         self.assignee.clear();
-        self.status_counts = [0; 4];
-        self.category_counts = [0; 6];
-        self.priority_counts = [0; 4];
+        self.status_counts = [0; Status::COUNT];
+        self.category_counts = [0; Category::COUNT];
+        self.priority_counts = [0; Priority::COUNT];
         self.name_counts.iter_mut().for_each(|c| *c = (0, 0));
         self.fingerprints.clear();
         self.counters.clear();
@@ -1157,12 +1047,9 @@ impl Writer<'_> {
                 *self.deltas.entry(k).or_insert(0) += d;
             }
         }
+        let counters = &self.counters;
         for (date, seq) in std::mem::take(&mut bulk.counters) {
-            let current = match self.day_seq.get(&date) {
-                Some(&s) => s,
-                None => self.counters.get(date)?.map(|v| v.value()).unwrap_or(0),
-            };
-            self.day_seq.insert(date, current.max(seq));
+            self.day_seq.reserve(date, seq, |d| counter(counters, d))?;
         }
         bulk.clear();
         Ok(())
