@@ -8,17 +8,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use redb::ReadableTable;
 use serde::Serialize;
 
-use crate::codec;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::manager::IncidentManager;
 use crate::miner::{Miner, MinerConfig, TemplateMatcher};
 use crate::model::{Category, Incident, IncidentId, Status, Timestamp};
 use crate::pattern::{Counted, Pattern};
-use crate::schema::{BY_PATTERN, INCIDENTS, PATTERNS};
-use crate::store::{Writer, decode_incident};
 
 /// What to analyse.
 #[derive(Clone, Debug, Default)]
@@ -341,32 +337,17 @@ fn store_patterns(
     clusters: &[crate::miner::MinedCluster],
     rows: &[Row],
 ) -> Result<()> {
-    let txn = manager.store().write()?;
-    {
-        let mut w = Writer::new(&txn)?;
+    manager.store().write(|w| {
         for (i, &c) in assignments.iter().enumerate() {
             w.set_pattern(IncidentId::from_key(rows[i].key), Some(&clusters[c].id))?;
         }
-        let mut table = txn.open_table(PATTERNS).map_err(StoreError::from)?;
         for p in patterns {
-            table.insert(p.id.as_str(), codec::encode(p).as_slice())?;
+            w.put_pattern(p)?;
         }
         // Patterns left without members (their incidents now belong elsewhere) go away.
-        let mut stale = Vec::new();
-        for e in table.range::<&str>(..)? {
-            let (k, _) = e?;
-            let id = k.value().to_string();
-            if !w.pattern_has_members(&id)? {
-                stale.push(id);
-            }
-        }
-        for id in stale {
-            table.remove(id.as_str())?;
-        }
-        w.finish()?;
-    }
-    txn.commit()?;
-    Ok(())
+        w.remove_patterns_without_members()?;
+        Ok(())
+    })
 }
 
 fn recommend(patterns: &[Pattern], rows: &[Row]) -> Vec<Recommendation> {
@@ -446,14 +427,7 @@ fn recommend(patterns: &[Pattern], rows: &[Row]) -> Vec<Recommendation> {
 
 /// Every stored pattern, by count descending.
 pub fn load_patterns(manager: &IncidentManager) -> Result<Vec<Pattern>> {
-    let txn = manager.store().read()?;
-    let table = txn.open_table(PATTERNS).map_err(StoreError::from)?;
-    let mut out = Vec::new();
-    for e in table.range::<&str>(..)? {
-        let (k, v) = e?;
-        let key = k.value().to_string();
-        out.push(codec::decode::<Pattern>(&|| key.clone(), v.value())?);
-    }
+    let mut out = manager.store().snapshot()?.patterns()?;
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
     Ok(out)
 }
@@ -495,24 +469,10 @@ pub(crate) fn match_text(patterns: &[Pattern], text: &str) -> Option<PatternMatc
 impl IncidentManager {
     /// Incidents of a pattern, newest first.
     pub fn pattern_members(&self, pattern_id: &str, limit: usize) -> Result<Vec<Incident>> {
-        let txn = self.store().read()?;
-        let members = txn.open_table(BY_PATTERN).map_err(StoreError::from)?;
-        let incidents = txn.open_table(INCIDENTS).map_err(StoreError::from)?;
-        let mut out = Vec::new();
-        for e in members
-            .range((pattern_id, 0u64)..=(pattern_id, u64::MAX))?
-            .rev()
-        {
-            let (k, _) = e?;
-            let key = k.value().1;
-            if let Some(v) = incidents.get(key)? {
-                out.push(decode_incident(key, v.value())?);
-            }
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        Ok(self
+            .store()
+            .snapshot()?
+            .pattern_members(pattern_id, limit)?)
     }
 }
 

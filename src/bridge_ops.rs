@@ -13,7 +13,6 @@ use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
 use crate::metrics::Metrics;
 use crate::model::{IncidentId, Origin};
-use crate::schema::{FINGERPRINTS, HEADS};
 
 /// Reading the history for a report or check failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,12 +31,6 @@ pub enum BridgeError {
 
 impl From<StoreError> for BridgeError {
     fn from(e: StoreError) -> Self {
-        BridgeError::Store(e.into())
-    }
-}
-
-impl From<redb::StorageError> for BridgeError {
-    fn from(e: redb::StorageError) -> Self {
         BridgeError::Store(e.into())
     }
 }
@@ -115,12 +108,51 @@ pub fn render_bridge_markdown(r: &BridgeReport, out: &mut impl Write) -> std::io
     crate::report::render_markdown(&r.incidents, out)
 }
 
+/// What kind of inconsistency `bridge check` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InconsistencyKind {
+    /// The record cannot be read.
+    Invalid,
+    /// No incident was made from the record.
+    NotMigrated,
+    /// The record's incident is not in the store.
+    MissingIncident,
+    /// The record carries an id the store does not have.
+    UnknownIncidentId,
+    /// The record carries the id of another error's incident.
+    IdConflict,
+    /// The record carries an id other than its incident's.
+    IdMismatch,
+}
+
+impl InconsistencyKind {
+    /// The kind's name, as in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InconsistencyKind::Invalid => "invalid",
+            InconsistencyKind::NotMigrated => "not_migrated",
+            InconsistencyKind::MissingIncident => "missing_incident",
+            InconsistencyKind::UnknownIncidentId => "unknown_incident_id",
+            InconsistencyKind::IdConflict => "id_conflict",
+            InconsistencyKind::IdMismatch => "id_mismatch",
+        }
+    }
+}
+
+impl std::fmt::Display for InconsistencyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One inconsistency between the file and the store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Inconsistency {
     /// 0-based record index in the file.
     pub index: u64,
-    pub kind: String,
+    pub kind: InconsistencyKind,
     pub message: String,
 }
 
@@ -145,18 +177,17 @@ pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeChec
 }
 
 fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
-    let txn = manager.store().read()?;
-    let fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
-    let heads = txn.open_table(HEADS).map_err(StoreError::from)?;
+    let snapshot = manager.store().snapshot()?;
+    let fps = snapshot.fingerprints()?;
     let mut reader = open(path)?;
     let mut out = BridgeCheck::default();
-    let push = |out: &mut BridgeCheck, index: u64, kind: &str, message: String| {
+    let push = |out: &mut BridgeCheck, index: u64, kind: InconsistencyKind, message: String| {
         out.problems_total += 1;
-        *out.kinds.entry(kind.to_string()).or_insert(0) += 1;
+        *out.kinds.entry(kind.as_str().to_string()).or_insert(0) += 1;
         if out.problems.len() < 1000 {
             out.problems.push(Inconsistency {
                 index,
-                kind: kind.into(),
+                kind,
                 message,
             });
         }
@@ -168,7 +199,12 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
             Ok(None) => break,
             Err(ReadError::Invalid(bad)) => {
                 out.records += 1;
-                push(&mut out, bad.index, "invalid", bad.to_string());
+                push(
+                    &mut out,
+                    bad.index,
+                    InconsistencyKind::Invalid,
+                    bad.to_string(),
+                );
                 index = bad.index + 1;
                 continue;
             }
@@ -176,7 +212,7 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
         };
         out.records += 1;
         let key = fingerprint_key(&rec);
-        let mapped = fps.get(key)?.map(|v| v.value());
+        let mapped = fps.get(key)?;
         let mut ok = true;
         match mapped {
             None => {
@@ -184,19 +220,19 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
                 push(
                     &mut out,
                     index,
-                    "not_migrated",
+                    InconsistencyKind::NotMigrated,
                     format!(
                         "record {index} ({} in {}, {}) has no incident in the store",
                         rec.error_type, rec.file, rec.timestamp
                     ),
                 );
             }
-            Some(k) if heads.get(k)?.is_none() => {
+            Some(k) if !snapshot.contains(k)? => {
                 ok = false;
                 push(
                     &mut out,
                     index,
-                    "missing_incident",
+                    InconsistencyKind::MissingIncident,
                     format!(
                         "record {index} was migrated to {}, which no longer exists",
                         IncidentId::from_key(k)
@@ -206,12 +242,12 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
             Some(_) => {}
         }
         if let Some(id) = rec.incident_id {
-            if heads.get(id.key())?.is_none() {
+            if !snapshot.contains(id.key())? {
                 ok = false;
                 push(
                     &mut out,
                     index,
-                    "unknown_incident_id",
+                    InconsistencyKind::UnknownIncidentId,
                     format!("record {index} names incident_id {id}, which is not in the store"),
                 );
             } else if mapped == Some(id.key())
@@ -221,7 +257,7 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
                 push(
                     &mut out,
                     index,
-                    "id_conflict",
+                    InconsistencyKind::IdConflict,
                     format!(
                         "record {index} ({} in {}, {}) is linked to {id} through its incident_id, \
                          but {id} was migrated from another error ({other})",
@@ -233,7 +269,7 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
                 push(
                     &mut out,
                     index,
-                    "id_mismatch",
+                    InconsistencyKind::IdMismatch,
                     format!(
                         "record {index} names {id} but was migrated to {}",
                         mapped

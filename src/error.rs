@@ -50,20 +50,10 @@ pub enum StoreError {
     Open {
         path: String,
         #[source]
-        source: redb::DatabaseError,
+        source: EngineError,
     },
     #[error(transparent)]
-    Database(#[from] redb::DatabaseError),
-    #[error(transparent)]
-    Transaction(#[from] redb::TransactionError),
-    #[error(transparent)]
-    Table(#[from] redb::TableError),
-    #[error(transparent)]
-    Storage(#[from] redb::StorageError),
-    #[error(transparent)]
-    Commit(#[from] redb::CommitError),
-    #[error(transparent)]
-    Compaction(#[from] redb::CompactionError),
+    Engine(#[from] EngineError),
     #[error("per-day counter for {date} is exhausted")]
     CounterExhausted { date: u32 },
     #[error("{path} is not an incident database: {reason}")]
@@ -78,20 +68,35 @@ impl StoreError {
     pub fn is_damage(&self) -> bool {
         match self {
             StoreError::Damaged { .. } | StoreError::Corrupt { .. } => true,
-            StoreError::Storage(e) => matches!(e, redb::StorageError::Corrupted(_)),
-            StoreError::Database(e) | StoreError::Open { source: e, .. } => {
-                matches!(
-                    e,
-                    redb::DatabaseError::Storage(redb::StorageError::Corrupted(_))
-                )
-            }
-            StoreError::Transaction(redb::TransactionError::Storage(e))
-            | StoreError::Table(redb::TableError::Storage(e))
-            | StoreError::Commit(redb::CommitError::Storage(e)) => {
-                matches!(e, redb::StorageError::Corrupted(_))
-            }
+            StoreError::Engine(e) | StoreError::Open { source: e, .. } => e.damaged,
             _ => false,
         }
+    }
+}
+
+/// A failure of the database engine, opaque so that no caller depends on which engine
+/// the store uses. Shows (and chains to) what the engine said.
+#[derive(Debug)]
+pub struct EngineError {
+    source: Box<dyn std::error::Error + Send + Sync>,
+    damaged: bool,
+}
+
+impl EngineError {
+    pub(crate) fn new(source: Box<dyn std::error::Error + Send + Sync>, damaged: bool) -> Self {
+        EngineError { source, damaged }
+    }
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+impl std::error::Error for EngineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.source()
     }
 }
 
@@ -151,30 +156,6 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     File(#[from] FileError),
-}
-
-impl From<redb::StorageError> for Error {
-    fn from(e: redb::StorageError) -> Self {
-        Error::Store(e.into())
-    }
-}
-
-impl From<redb::TableError> for Error {
-    fn from(e: redb::TableError) -> Self {
-        Error::Store(e.into())
-    }
-}
-
-impl From<redb::TransactionError> for Error {
-    fn from(e: redb::TransactionError) -> Self {
-        Error::Store(e.into())
-    }
-}
-
-impl From<redb::CommitError> for Error {
-    fn from(e: redb::CommitError) -> Self {
-        Error::Store(e.into())
-    }
 }
 
 /// Result alias for incident operations.

@@ -4,14 +4,12 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
-use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result, StoreError};
 use crate::manager::IncidentManager;
 use crate::model::{Incident, Timestamp};
-use crate::store::Writer;
 
 /// Import failed; nothing was written.
 #[derive(Debug, thiserror::Error)]
@@ -324,12 +322,7 @@ fn import_incidents_inner(
     incidents: Vec<Incident>,
 ) -> Result<ImportSummary, ImportError> {
     let mut summary = ImportSummary::default();
-    let txn = manager.store().write()?;
-    {
-        let mut w = Writer::new(&txn)?;
-        let patterns = txn
-            .open_table(crate::schema::PATTERNS)
-            .map_err(StoreError::from)?;
+    manager.store().write(|w| {
         let mut seen = std::collections::HashSet::new();
         for (i, inc) in incidents.iter().enumerate() {
             if !seen.insert(inc.id) {
@@ -347,10 +340,7 @@ fn import_incidents_inner(
                     w.put(None, inc)?;
                     // A create-time match is indexed when this store knows the pattern.
                     if let Some(p) = &inc.matched_pattern
-                        && patterns
-                            .get(p.pattern_id.as_str())
-                            .map_err(StoreError::from)?
-                            .is_some()
+                        && w.has_pattern(&p.pattern_id)?
                     {
                         w.set_pattern(inc.id, Some(&p.pattern_id))?;
                     }
@@ -358,10 +348,8 @@ fn import_incidents_inner(
                 }
             }
         }
-        w.finish()?;
-    }
-    txn.commit().map_err(StoreError::from)?;
-    Ok(summary)
+        Ok(summary)
+    })
 }
 
 /// Export formats.

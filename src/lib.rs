@@ -46,8 +46,6 @@ mod analysis;
 mod autofix;
 mod bridge;
 mod bridge_ops;
-mod check;
-mod codec;
 mod error;
 mod fsutil;
 mod history;
@@ -61,10 +59,9 @@ mod pattern;
 mod render;
 mod report;
 mod reporting;
-mod schema;
 mod store;
 #[doc(hidden)]
-pub mod testing;
+pub use store::testing;
 
 pub use analysis::{
     Analysis, AnalyzeOptions, PatternMatch, Recommendation, analyze, incident_text, load_patterns,
@@ -81,11 +78,12 @@ pub use bridge::{
     priority_for, to_incident, write_back,
 };
 pub use bridge_ops::{
-    BridgeCheck, BridgeError, BridgeReport, Inconsistency, bridge_check, error_stats,
-    problem_kinds, render_bridge_markdown,
+    BridgeCheck, BridgeError, BridgeReport, Inconsistency, InconsistencyKind, bridge_check,
+    error_stats, problem_kinds, render_bridge_markdown,
 };
-pub use check::{CheckReport, Problem, check, repair};
-pub use error::{Error, FileError, ParseError, Result, StoreError, is_damage, is_store_error};
+pub use error::{
+    EngineError, Error, FileError, ParseError, Result, StoreError, is_damage, is_store_error,
+};
 pub use fsutil::{AtomicFile, write_atomic};
 pub use history::{
     CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, export_readable,
@@ -122,4 +120,7 @@ pub use report::{
     duration as format_duration, render_html, render_json, render_markdown, render_terminal,
 };
 pub use reporting::{OriginScope, compute_metrics};
-pub use store::{DEFAULT_BUSY_TIMEOUT, Filter, Order, SCHEMA_VERSION, Store, WAIT_NOTICE};
+pub use store::{
+    CheckReport, DEFAULT_BUSY_TIMEOUT, Filter, Order, Problem, ProblemTable, SCHEMA_VERSION, Store,
+    WAIT_NOTICE, check, repair,
+};

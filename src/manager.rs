@@ -3,16 +3,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use redb::ReadableTableMetadata;
-
 use crate::analysis::{PatternMatch, incident_text, load_patterns, match_text};
 use crate::error::{Error, Result};
 use crate::model::{
     Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
     TimelineEntry, Timestamp,
 };
-use crate::schema::{INCIDENT_PATTERN, INCIDENTS};
-use crate::store::{self, Bulk, Filter, Store, Writer};
+use crate::store::{self, Bulk, Filter, Store};
 
 /// What a new incident needs.
 #[derive(Clone, Debug)]
@@ -139,9 +136,7 @@ impl IncidentManager {
             let now = Timestamp::now();
             let at = new.at.unwrap_or(now);
             let patterns = load_patterns(self)?;
-            let txn = self.store.write()?;
-            let incident = {
-                let mut w = Writer::new(&txn)?;
+            self.store.write(|w| {
                 let id = w.next_id(IncidentId::date_key(at.local_date()))?;
                 let mut incident = Incident {
                     id,
@@ -183,11 +178,8 @@ impl IncidentManager {
                 if let Some(m) = &found {
                     w.set_pattern(id, Some(&m.pattern_id))?;
                 }
-                w.finish()?;
-                (incident, found)
-            };
-            txn.commit()?;
-            Ok(incident)
+                Ok((incident, found))
+            })
         })
     }
 
@@ -239,9 +231,7 @@ impl IncidentManager {
             let mut items = items.into_iter().peekable();
             let mut made = 0;
             while items.peek().is_some() {
-                let txn = self.store.write()?;
-                {
-                    let mut w = Writer::new(&txn)?;
+                self.store.write(|w| {
                     let mut bulk = Bulk::default();
                     for mut incident in items.by_ref().take(batch.max(1)) {
                         non_empty("title", &incident.title)?;
@@ -262,9 +252,8 @@ impl IncidentManager {
                         made += 1;
                     }
                     w.flush_bulk(&mut bulk)?;
-                    w.finish()?;
-                }
-                txn.commit()?;
+                    Ok::<_, Error>(())
+                })?;
             }
             Ok(made)
         })
@@ -272,68 +261,21 @@ impl IncidentManager {
 
     /// Reads one incident.
     pub fn get(&self, id: IncidentId) -> Result<Incident> {
-        self.store.contain(|| {
-            let txn = self.store.read()?;
-            let t = txn
-                .open_table(INCIDENTS)
-                .map_err(crate::error::StoreError::from)?;
-            match t.get(id.key())? {
-                Some(v) => Ok(store::decode_incident(id.key(), v.value())?),
-                None => Err(Error::NotFound(id)),
-            }
-        })
+        self.store
+            .contain(|| self.store.snapshot()?.get(id)?.ok_or(Error::NotFound(id)))
     }
 
     /// Incidents matching `filter`, in id order (newest first unless asked otherwise).
     /// Only records that the indexed fields select are decoded.
     pub fn query(&self, filter: &Filter) -> Result<Vec<Incident>> {
-        self.store.contain(|| {
-            let txn = self.store.read()?;
-            let by_origin = !filter.origins.is_empty();
-            let keys = if by_origin {
-                store::query_keys(
-                    &txn,
-                    &Filter {
-                        limit: None,
-                        ..filter.clone()
-                    },
-                )?
-            } else {
-                store::query_keys(&txn, filter)?
-            };
-            let limit = filter.limit.unwrap_or(usize::MAX);
-            let t = txn
-                .open_table(INCIDENTS)
-                .map_err(crate::error::StoreError::from)?;
-            let mut out = Vec::with_capacity(keys.len().min(limit));
-            for key in keys {
-                if out.len() >= limit {
-                    break;
-                }
-                if let Some(v) = t.get(key)? {
-                    let inc = store::decode_incident(key, v.value())?;
-                    if !by_origin || filter.origins.contains(&inc.origin) {
-                        out.push(inc);
-                    }
-                }
-            }
-            Ok(out)
-        })
+        self.store
+            .contain(|| Ok(self.store.snapshot()?.query(filter)?))
     }
 
     /// Calls `f` for every incident in id order, without holding them all in memory.
     pub fn for_each(&self, mut f: impl FnMut(Incident) -> Result<()>) -> Result<()> {
-        self.store.contain(|| {
-            let txn = self.store.read()?;
-            let t = txn
-                .open_table(INCIDENTS)
-                .map_err(crate::error::StoreError::from)?;
-            for entry in t.range::<u64>(..)? {
-                let (k, v) = entry?;
-                f(store::decode_incident(k.value(), v.value())?)?;
-            }
-            Ok(())
-        })
+        self.store
+            .contain(|| self.store.snapshot()?.scan(|inc| f(inc?)))
     }
 
     /// Like [`IncidentManager::for_each`], but a record that cannot be decoded is passed
@@ -344,18 +286,13 @@ impl IncidentManager {
         mut damaged: impl FnMut(String),
     ) -> Result<()> {
         self.store.contain(|| {
-            let txn = self.store.read()?;
-            let t = txn
-                .open_table(INCIDENTS)
-                .map_err(crate::error::StoreError::from)?;
-            for entry in t.range::<u64>(..)? {
-                let (k, v) = entry?;
-                match store::decode_incident(k.value(), v.value()) {
-                    Ok(inc) => f(inc)?,
-                    Err(e) => damaged(e.to_string()),
+            self.store.snapshot()?.scan(|inc| match inc {
+                Ok(inc) => f(inc),
+                Err(e) => {
+                    damaged(e.to_string());
+                    Ok(())
                 }
-            }
-            Ok(())
+            })
         })
     }
 
@@ -363,57 +300,15 @@ impl IncidentManager {
     /// `analyze` or the create-time match), joined in key order without extra lookups.
     pub fn for_each_with_pattern(
         &self,
-        mut f: impl FnMut(Incident, Option<&str>) -> Result<()>,
+        f: impl FnMut(Incident, Option<&str>) -> Result<()>,
     ) -> Result<()> {
-        self.store.contain(|| {
-            let txn = self.store.read()?;
-            let t = txn
-                .open_table(INCIDENTS)
-                .map_err(crate::error::StoreError::from)?;
-            let p = txn
-                .open_table(INCIDENT_PATTERN)
-                .map_err(crate::error::StoreError::from)?;
-            let mut patterns = p.range::<u64>(..)?.peekable();
-            for entry in t.range::<u64>(..)? {
-                let (k, v) = entry?;
-                let key = k.value();
-                let mut pattern = None;
-                while let Some(next) = patterns.peek() {
-                    let pk = match next {
-                        Ok((pk, _)) => pk.value(),
-                        Err(_) => {
-                            if let Some(Err(e)) = patterns.next() {
-                                return Err(e.into());
-                            }
-                            continue;
-                        }
-                    };
-                    if pk < key {
-                        patterns.next();
-                    } else {
-                        if pk == key
-                            && let Some(Ok((_, pv))) = patterns.next()
-                        {
-                            pattern = Some(pv.value().to_string());
-                        }
-                        break;
-                    }
-                }
-                f(store::decode_incident(key, v.value())?, pattern.as_deref())?;
-            }
-            Ok(())
-        })
+        self.store
+            .contain(|| self.store.snapshot()?.scan_with_pattern(f))
     }
 
     /// Number of incidents in the store.
     pub fn count(&self) -> Result<u64> {
-        self.store.contain(|| {
-            let txn = self.store.read()?;
-            let t = txn
-                .open_table(INCIDENTS)
-                .map_err(crate::error::StoreError::from)?;
-            Ok(t.len()?)
-        })
+        self.store.contain(|| Ok(self.store.snapshot()?.count()?))
     }
 
     /// Applies `change` to one incident in a write transaction; the change returns the
@@ -428,9 +323,7 @@ impl IncidentManager {
         change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
     ) -> Result<Incident> {
         self.store.contain(|| {
-            let txn = self.store.write()?;
-            let updated = {
-                let mut w = Writer::new(&txn)?;
+            self.store.write(|w| {
                 let old = w.get(id)?.ok_or(Error::NotFound(id))?;
                 let at = at.unwrap_or_else(Timestamp::now);
                 if at < old.created_at {
@@ -472,11 +365,8 @@ impl IncidentManager {
                     new.check_limits()?;
                 }
                 w.put(Some(&old), &new)?;
-                w.finish()?;
-                new
-            };
-            txn.commit()?;
-            Ok(updated)
+                Ok(new)
+            })
         })
     }
 

@@ -17,7 +17,6 @@
 
 use std::collections::BTreeMap;
 
-use redb::ReadableTable;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -27,15 +26,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bridge::{
-    ErrorReader, ErrorRecord, MIGRATED_ASSIGNEE, MigratedIncident, ReadError, fingerprint_key,
-    priority_for,
-};
+use crate::bridge::{ErrorReader, ReadError, fingerprint_key};
 use crate::error::{Error, StoreError};
 use crate::manager::IncidentManager;
-use crate::model::{Category, IncidentId, Origin};
-use crate::schema::{DAY_COUNTERS, FINGERPRINTS, HEADS, INCIDENTS, Pair};
-use crate::store::{Bulk, Indexed, Writer};
+use crate::model::{IncidentId, Origin};
+use crate::store::{Bulk, DaySeqs, Pair, Snapshot};
 
 /// How to migrate.
 #[derive(Clone, Debug)]
@@ -148,12 +143,6 @@ pub enum MigrateError {
 
 impl From<StoreError> for MigrateError {
     fn from(e: StoreError) -> Self {
-        MigrateError::Store(e.into())
-    }
-}
-
-impl From<redb::StorageError> for MigrateError {
-    fn from(e: redb::StorageError) -> Self {
         MigrateError::Store(e.into())
     }
 }
@@ -296,18 +285,11 @@ fn migrate_inner(
                         // A batch is synced once a checkpoint interval has passed, and the
                         // end syncs the rest; a crash in between rolls back to the last
                         // synced batch, whole.
-                        let txn = if last_sync.elapsed() >= opts.checkpoint {
+                        let synced = last_sync.elapsed() >= opts.checkpoint;
+                        if synced {
                             last_sync = Instant::now();
-                            store.write()?
-                        } else {
-                            store.write_unsynced()?
-                        };
-                        {
-                            let mut w = Writer::new(&txn)?;
-                            w.flush_bulk(&mut bulk)?;
-                            w.finish()?;
                         }
-                        txn.commit().map_err(StoreError::from)?;
+                        store.write_bulk(&mut bulk, synced)?;
                         Ok(())
                     })();
                     write_time += t.elapsed();
@@ -325,10 +307,7 @@ fn migrate_inner(
         drop(stop_flusher);
         if write_result.is_ok() && summary.batches > 0 {
             let t = Instant::now();
-            write_result = store
-                .write()
-                .and_then(|txn| txn.commit().map_err(StoreError::from))
-                .map_err(MigrateError::from);
+            write_result = store.sync().map_err(MigrateError::from);
             write_time += t.elapsed();
         }
         let prepared = preparer.join();
@@ -458,25 +437,6 @@ impl Outbox {
     }
 }
 
-/// Buffers the incident `record` becomes (what `to_incident` builds) under `id`.
-fn add_migrated(bulk: &mut Bulk, record: &ErrorRecord<'_>, id: IncidentId) {
-    let incident = MigratedIncident {
-        record,
-        id,
-        priority: priority_for(&record.error_type),
-    };
-    let fields = Indexed {
-        id,
-        created_at: record.timestamp,
-        status: incident.status(),
-        category: Category::Error,
-        priority: incident.priority,
-        components: &[&record.file],
-        assignee: Some(MIGRATED_ASSIGNEE),
-    };
-    bulk.add_encoded(&fields, &incident);
-}
-
 #[allow(clippy::too_many_arguments)]
 fn prepare<R: Read>(
     store: &crate::store::Store,
@@ -489,20 +449,15 @@ fn prepare<R: Read>(
     mut rejects: Option<&mut (dyn Write + Send)>,
 ) -> Result<Counts, MigrateError> {
     let mut c = Counts::default();
-    let mut counters: HashMap<u32, u32> = HashMap::default();
-    let mut txn = store.read()?;
-    let mut fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
-    let mut heads = txn.open_table(HEADS).map_err(StoreError::from)?;
+    let mut ids = DaySeqs::default();
+    let mut snapshot = store.snapshot()?;
+    let mut fps = snapshot.fingerprints()?;
     // Duplicates share their timestamp. A record later than everything stored before this
     // run and than everything read so far can only repeat a record of this run with the
     // same time, kept in `same_time`: no store lookup needed.
-    let floor = fps
-        .last()?
-        .map(|(k, _)| k.value().micros())
-        .unwrap_or(i64::MIN);
+    let floor = fps.last_micros()?.unwrap_or(i64::MIN);
     let mut newest = i64::MIN;
     let mut same_time: HashMap<FpKey, u64> = HashMap::default();
-    let day_counters = txn.open_table(DAY_COUNTERS).map_err(StoreError::from)?;
     // The first batches are small so that the writer starts early; they double up to the
     // configured size.
     let full_batch = opts.batch.max(1);
@@ -518,24 +473,10 @@ fn prepare<R: Read>(
     // A day's next sequence number starts after the stored counter, every id the pre-scan
     // reserved, and the day's highest stored id (which the counter covers, unless the
     // file was damaged): so a new id is never a stored one.
-    let counter = |date: u32,
-                   counters: &HashMap<u32, u32>,
-                   heads: &redb::ReadOnlyTable<u64, (i64, u8, u8, u8)>|
-     -> Result<u32, MigrateError> {
-        if let Some(&s) = counters.get(&date) {
-            return Ok(s);
-        }
-        let day = IncidentId::new(date, 0).key()..=IncidentId::new(date, u32::MAX).key();
-        let stored = heads
-            .range(day)?
-            .next_back()
-            .transpose()?
-            .map_or(0, |(k, _)| IncidentId::from_key(k.value()).seq());
-        Ok(day_counters
-            .get(date)?
-            .map_or(0, |v| v.value())
-            .max(reserved.get(&date).copied().unwrap_or(0))
-            .max(stored))
+    let floor_of = |snapshot: &Snapshot, date: u32| -> Result<u32, StoreError> {
+        Ok(snapshot
+            .day_floor(date)?
+            .max(reserved.get(&date).copied().unwrap_or(0)))
     };
 
     let mut t0 = Instant::now();
@@ -587,7 +528,7 @@ fn prepare<R: Read>(
         } else {
             match out.fingerprint(&key) {
                 Some(id) => Some(id),
-                None => fps.get(key)?.map(|v| v.value()),
+                None => fps.get(key)?,
             }
         };
         // What the record's carried id proves.
@@ -597,14 +538,10 @@ fn prepare<R: Read>(
                 if out.has_id(k) {
                     // Created in this run, from another error.
                     Carried::Conflict(carried)
-                } else if heads.get(k)?.is_some() {
-                    let incidents = txn.open_table(INCIDENTS).map_err(StoreError::from)?;
-                    let migrated = match incidents.get(k)? {
-                        Some(v) => {
-                            crate::store::decode_incident(k, v.value())?.origin == Origin::Migrated
-                        }
-                        None => false,
-                    };
+                } else if snapshot.contains(k)? {
+                    let migrated = snapshot
+                        .get_key(k)?
+                        .is_some_and(|inc| inc.origin == Origin::Migrated);
                     if migrated {
                         Carried::Conflict(carried)
                     } else {
@@ -624,11 +561,10 @@ fn prepare<R: Read>(
             k
         } else if let Carried::Create(carried) = carried {
             let k = carried.key();
-            add_migrated(&mut out.bulk, &rec, carried);
+            out.bulk.add_migrated(&rec, carried);
             out.current.ids.insert(k);
             let date = carried.date();
-            let seq = counter(date, &counters, &heads)?.max(carried.seq());
-            counters.insert(date, seq);
+            let seq = ids.reserve(date, carried.seq(), |d| floor_of(&snapshot, d))?;
             let e = out.bulk.counters.entry(date).or_default();
             *e = (*e).max(seq);
             c.migrated += 1;
@@ -638,13 +574,9 @@ fn prepare<R: Read>(
             let date = IncidentId::date_key(rec.timestamp.local_date());
             // Past every id stored, reserved or taken in this run (carried ids created
             // here advance the counter too).
-            let seq = counter(date, &counters, &heads)?
-                .checked_add(1)
-                .filter(|n| *n <= IncidentId::MAX_SEQ)
-                .ok_or(StoreError::CounterExhausted { date })?;
-            let id = IncidentId::new(date, seq).key();
-            counters.insert(date, seq);
-            add_migrated(&mut out.bulk, &rec, IncidentId::from_key(id));
+            let new = ids.next(date, |d| floor_of(&snapshot, d))?;
+            let (seq, id) = (new.seq(), new.key());
+            out.bulk.add_migrated(&rec, new);
             out.current.ids.insert(id);
             let e = out.bulk.counters.entry(date).or_default();
             *e = (*e).max(seq);
@@ -691,9 +623,8 @@ fn prepare<R: Read>(
             }
             if let Some(seq) = committed {
                 out.committed(seq);
-                txn = store.read()?;
-                fps = txn.open_table(FINGERPRINTS).map_err(StoreError::from)?;
-                heads = txn.open_table(HEADS).map_err(StoreError::from)?;
+                snapshot = store.snapshot()?;
+                fps = snapshot.fingerprints()?;
             }
         }
     }

@@ -153,13 +153,17 @@ macro_rules! string_enum {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// How many values there are. Codes are `0..COUNT` (checked when compiling), so
+            /// a code indexes an array of this length.
+            pub const COUNT: usize = Self::ALL.len();
+
             /// The lowercase name used in JSON, on the command line and in the original tool.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
 
             /// The one-byte code used as an index key. Codes never change meaning.
-            pub fn code(self) -> u8 {
+            pub const fn code(self) -> u8 {
                 match self { $($name::$variant => $code),+ }
             }
 
@@ -168,6 +172,14 @@ macro_rules! string_enum {
                 match code { $($code => Some($name::$variant),)+ _ => None }
             }
         }
+
+        const _: () = {
+            let mut i = 0;
+            while i < $name::ALL.len() {
+                assert!($name::ALL[i].code() as usize == i, "codes must be 0..COUNT in order");
+                i += 1;
+            }
+        };
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -13,9 +13,9 @@ pub use generate::{GenerateOptions, generate, generate_with};
 pub use reader::{
     ErrorReader, Position, RawBatch, RawRecord, ReadError, RecordError, RecordProblem, Shape,
 };
+pub(crate) use record::fingerprint_key;
 pub use record::{
     ErrorRecord, MIGRATED_ASSIGNEE, MIGRATED_IMPACT, fingerprint, priority_for, to_incident,
 };
-pub(crate) use record::{MigratedIncident, fingerprint_key};
 pub use stats::{ErrorStats, ErrorStatsBuilder, PatternStat, TypeCount};
 pub use writeback::{WriteBackSummary, write_back};

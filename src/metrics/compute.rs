@@ -99,12 +99,12 @@ pub struct MetricsBuilder {
     targets: SlaTargets,
     pattern_names: HashMap<String, String>,
     scanned: u64,
-    by_status: [u64; 4],
+    by_status: [u64; Status::COUNT],
     first_created: Option<Timestamp>,
     last_created: Option<Timestamp>,
     overall: Timing,
-    categories: [Timing; 6],
-    priorities: [(Timing, SlaAcc); 4],
+    categories: [Timing; Category::COUNT],
+    priorities: [(Timing, SlaAcc); Priority::COUNT],
     components: Vec<ComponentAcc>,
     component_index: FxMap<Box<str>, u32>,
     periods: FxMap<NaiveDate, PeriodAcc>,
@@ -182,7 +182,7 @@ struct RawFlags {
 }
 
 fn status_index(s: Status) -> usize {
-    usize::from(s.code()).min(3)
+    usize::from(s.code())
 }
 
 fn rate(part: u64, whole: u64) -> Option<f64> {
@@ -196,7 +196,7 @@ impl MetricsBuilder {
             targets,
             pattern_names: HashMap::new(),
             scanned: 0,
-            by_status: [0; 4],
+            by_status: [0; Status::COUNT],
             first_created: None,
             last_created: None,
             overall: Timing::default(),
@@ -310,8 +310,8 @@ impl MetricsBuilder {
             }
         };
         record(&mut self.overall);
-        record(&mut self.categories[usize::from(inc.category.code()).min(5)]);
-        let (prio_timing, sla) = &mut self.priorities[usize::from(inc.priority.code()).min(3)];
+        record(&mut self.categories[usize::from(inc.category.code())]);
+        let (prio_timing, sla) = &mut self.priorities[usize::from(inc.priority.code())];
         record(prio_timing);
 
         // SLA.
@@ -582,10 +582,10 @@ impl MetricsBuilder {
         let summary = Summary {
             incidents: total,
             scanned,
-            open: by_status[0],
-            in_progress: by_status[1],
-            resolved: by_status[2],
-            closed: by_status[3],
+            open: by_status[status_index(Status::Open)],
+            in_progress: by_status[status_index(Status::InProgress)],
+            resolved: by_status[status_index(Status::Resolved)],
+            closed: by_status[status_index(Status::Closed)],
             first_created,
             last_created,
             time_to_resolve: overall.ttr.stats(),

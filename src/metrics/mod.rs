@@ -296,7 +296,7 @@ pub struct SlaAlert {
 
 /// Incident counts per category; serializes as `{"error": n, "failure": n, ...}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CategoryCounts([u64; 6]);
+pub struct CategoryCounts([u64; Category::COUNT]);
 
 impl CategoryCounts {
     pub fn get(&self, category: Category) -> u64 {

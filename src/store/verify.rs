@@ -5,19 +5,68 @@ use std::collections::{BTreeMap, BTreeSet};
 use redb::{ReadableTable, TableDefinition};
 use serde::Serialize;
 
+use super::index::{Entry, Indexed, count_key_pattern};
+use super::schema::*;
+use super::{Names, Store, decode_incident};
 use crate::error::StoreError;
 use crate::model::{Incident, IncidentId};
-use crate::schema::*;
-use crate::store::{
-    Names, Store, count_key_assignee, count_key_category, count_key_component, count_key_pattern,
-    count_key_priority, count_key_status, decode_incident, distinct_components,
-};
+
+/// The table of the store where [`check`] found a problem (named as in the schema).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ProblemTable {
+    Incidents,
+    Heads,
+    ByStatus,
+    ByCategory,
+    ByPriority,
+    NameOf,
+    ByComponent,
+    ByAssignee,
+    ByCreated,
+    ByPattern,
+    IncidentPattern,
+    Patterns,
+    IndexCounts,
+    DayCounters,
+    Fingerprints,
+}
+
+impl ProblemTable {
+    /// The table's name, as in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemTable::Incidents => "incidents",
+            ProblemTable::Heads => "heads",
+            ProblemTable::ByStatus => "by_status",
+            ProblemTable::ByCategory => "by_category",
+            ProblemTable::ByPriority => "by_priority",
+            ProblemTable::NameOf => "name_of",
+            ProblemTable::ByComponent => "by_component",
+            ProblemTable::ByAssignee => "by_assignee",
+            ProblemTable::ByCreated => "by_created",
+            ProblemTable::ByPattern => "by_pattern",
+            ProblemTable::IncidentPattern => "incident_pattern",
+            ProblemTable::Patterns => "patterns",
+            ProblemTable::IndexCounts => "index_counts",
+            ProblemTable::DayCounters => "day_counters",
+            ProblemTable::Fingerprints => "fingerprints",
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One inconsistency found by [`check`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    /// Table (or area) where it was found.
-    pub table: String,
+    /// Table where it was found.
+    pub table: ProblemTable,
     /// What is wrong, naming the key.
     pub message: String,
 }
@@ -49,36 +98,22 @@ struct Expected {
 impl Expected {
     fn add(&mut self, inc: &Incident) {
         let key = inc.id.key();
-        self.heads.insert(
-            key,
-            (
-                inc.created_at.micros(),
-                inc.status.code(),
-                inc.category.code(),
-                inc.priority.code(),
-            ),
-        );
-        self.status.insert((inc.status.code(), key));
-        self.category.insert((inc.category.code(), key));
-        self.priority.insert((inc.priority.code(), key));
-        self.created.insert((inc.created_at.micros(), key));
-        *self.counts.entry(count_key_status(inc.status)).or_default() += 1;
-        *self
-            .counts
-            .entry(count_key_category(inc.category))
-            .or_default() += 1;
-        *self
-            .counts
-            .entry(count_key_priority(inc.priority))
-            .or_default() += 1;
-        for c in distinct_components(inc) {
-            self.component.insert((c.to_string(), key));
-            *self.counts.entry(count_key_component(c)).or_default() += 1;
-        }
-        if let Some(a) = &inc.assignee {
-            self.assignee.insert((a.clone(), key));
-            *self.counts.entry(count_key_assignee(a)).or_default() += 1;
-        }
+        Indexed::with(inc, |f| {
+            self.heads.insert(key, f.head());
+            f.for_each_entry(|e| {
+                if let Some(k) = e.count_key() {
+                    *self.counts.entry(k).or_default() += 1;
+                }
+                match e {
+                    Entry::Status(s) => self.status.insert((s.code(), key)),
+                    Entry::Category(c) => self.category.insert((c.code(), key)),
+                    Entry::Priority(p) => self.priority.insert((p.code(), key)),
+                    Entry::Created(t) => self.created.insert((t, key)),
+                    Entry::Component(c) => self.component.insert((c.to_string(), key)),
+                    Entry::Assignee(a) => self.assignee.insert((a.to_string(), key)),
+                };
+            });
+        });
         let seq = self.max_seq.entry(inc.id.date()).or_default();
         *seq = (*seq).max(inc.id.seq());
     }
@@ -90,20 +125,20 @@ fn id(key: u64) -> String {
 
 fn compare<T: Ord + Clone + std::fmt::Debug>(
     problems: &mut Vec<Problem>,
-    table: &str,
+    table: ProblemTable,
     expected: &BTreeSet<T>,
     found: &BTreeSet<T>,
     show: impl Fn(&T) -> String,
 ) {
     for missing in expected.difference(found) {
         problems.push(Problem {
-            table: table.into(),
+            table,
             message: format!("missing index entry {}", show(missing)),
         });
     }
     for stale in found.difference(expected) {
         problems.push(Problem {
-            table: table.into(),
+            table,
             message: format!("entry {} does not match any record", show(stale)),
         });
     }
@@ -146,7 +181,7 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
 }
 
 fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
-    let txn = store.read()?;
+    let txn = store.begin_read()?;
     let mut report = CheckReport::default();
     let mut exp = Expected::default();
     let incidents = txn.open_table(INCIDENTS)?;
@@ -157,7 +192,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
             Ok(inc) => {
                 if inc.id.key() != k.value() {
                     report.problems.push(Problem {
-                        table: "incidents".into(),
+                        table: ProblemTable::Incidents,
                         message: format!(
                             "record stored under {} says it is {}",
                             id(k.value()),
@@ -167,7 +202,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
                 }
                 if inc.id.seq() > IncidentId::MAX_SEQ {
                     report.problems.push(Problem {
-                        table: "incidents".into(),
+                        table: ProblemTable::Incidents,
                         message: format!(
                             "{} has a sequence number above {}, which no longer parses and \
                              keeps that day's counter from handing out new ids",
@@ -179,7 +214,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
                 exp.add(&inc);
             }
             Err(e) => report.problems.push(Problem {
-                table: "incidents".into(),
+                table: ProblemTable::Incidents,
                 message: e.to_string(),
             }),
         }
@@ -195,11 +230,11 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
     for (k, h) in &exp.heads {
         match found_heads.get(k) {
             None => p.push(Problem {
-                table: "heads".into(),
+                table: ProblemTable::Heads,
                 message: format!("missing head of {}", id(*k)),
             }),
             Some(f) if f != h => p.push(Problem {
-                table: "heads".into(),
+                table: ProblemTable::Heads,
                 message: format!("head of {} is {f:?}, record says {h:?}", id(*k)),
             }),
             _ => {}
@@ -207,7 +242,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
     }
     for k in found_heads.keys().filter(|k| !exp.heads.contains_key(k)) {
         p.push(Problem {
-            table: "heads".into(),
+            table: ProblemTable::Heads,
             message: format!("head of {} has no record", id(*k)),
         });
     }
@@ -218,19 +253,31 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
     let show_code = |(c, k): &(u8, u64)| format!("({c}, {})", id(*k));
     let show_str = |(s, k): &(String, u64)| format!("({s:?}, {})", id(*k));
     let status = code_set(BY_STATUS)?;
-    compare(p, "by_status", &exp.status, &status, show_code);
+    compare(p, ProblemTable::ByStatus, &exp.status, &status, show_code);
     let category = code_set(BY_CATEGORY)?;
-    compare(p, "by_category", &exp.category, &category, show_code);
+    compare(
+        p,
+        ProblemTable::ByCategory,
+        &exp.category,
+        &category,
+        show_code,
+    );
     let priority = code_set(BY_PRIORITY)?;
-    compare(p, "by_priority", &exp.priority, &priority, show_code);
+    compare(
+        p,
+        ProblemTable::ByPriority,
+        &exp.priority,
+        &priority,
+        show_code,
+    );
     // Name ids: both directions agree, and every index entry names a known id.
     let names = read_entries(&txn, NAMES, |s, n| (n, s.to_string()))?;
     let name_of = read_entries(&txn, NAME_OF, |n, s| (n, s.to_string()))?;
-    compare(p, "name_of", &names, &name_of, |(n, s)| {
+    compare(p, ProblemTable::NameOf, &names, &name_of, |(n, s)| {
         format!("({n}, {s:?})")
     });
     let name_of: BTreeMap<u32, String> = name_of.into_iter().collect();
-    let mut by_name = |table: &str,
+    let mut by_name = |table: ProblemTable,
                        def: TableDefinition<Pair, ()>|
      -> Result<BTreeSet<(String, u64)>, StoreError> {
         let mut out = BTreeSet::new();
@@ -240,21 +287,37 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
                     out.insert((s.clone(), k));
                 }
                 None => p.push(Problem {
-                    table: table.into(),
+                    table,
                     message: format!("entry of {} has unknown name id {n}", id(k)),
                 }),
             }
         }
         Ok(out)
     };
-    let component = by_name("by_component", BY_COMPONENT)?;
-    let assignee = by_name("by_assignee", BY_ASSIGNEE)?;
-    compare(p, "by_component", &exp.component, &component, show_str);
-    compare(p, "by_assignee", &exp.assignee, &assignee, show_str);
+    let component = by_name(ProblemTable::ByComponent, BY_COMPONENT)?;
+    let assignee = by_name(ProblemTable::ByAssignee, BY_ASSIGNEE)?;
+    compare(
+        p,
+        ProblemTable::ByComponent,
+        &exp.component,
+        &component,
+        show_str,
+    );
+    compare(
+        p,
+        ProblemTable::ByAssignee,
+        &exp.assignee,
+        &assignee,
+        show_str,
+    );
     let created = read_set(&txn, BY_CREATED, |k| (k.micros(), k.lo))?;
-    compare(p, "by_created", &exp.created, &created, |(t, k)| {
-        format!("({t}, {})", id(*k))
-    });
+    compare(
+        p,
+        ProblemTable::ByCreated,
+        &exp.created,
+        &created,
+        |(t, k)| format!("({t}, {})", id(*k)),
+    );
     report.index_entries = (status.len()
         + category.len()
         + priority.len()
@@ -265,11 +328,11 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
     // Pattern membership: both directions agree and point at records.
     let by_pattern = read_set(&txn, BY_PATTERN, |(s, k)| (s.to_string(), k))?;
     let inc_pat = read_entries(&txn, INCIDENT_PATTERN, |k, p| (p.to_string(), k))?;
-    compare(p, "by_pattern", &inc_pat, &by_pattern, show_str);
+    compare(p, ProblemTable::ByPattern, &inc_pat, &by_pattern, show_str);
     for (pat, k) in &inc_pat {
         if !exp.heads.contains_key(k) {
             p.push(Problem {
-                table: "incident_pattern".into(),
+                table: ProblemTable::IncidentPattern,
                 message: format!("{} (pattern {pat}) has no record", id(*k)),
             });
         }
@@ -280,7 +343,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
     for pat in pattern_ids {
         if patterns.get(pat)?.is_none() {
             p.push(Problem {
-                table: "patterns".into(),
+                table: ProblemTable::Patterns,
                 message: format!("pattern {pat} has members but no definition"),
             });
         }
@@ -288,10 +351,10 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
     for e in patterns.range::<&str>(..)? {
         let (k, v) = e?;
         let key = k.value().to_string();
-        if let Err(e) = crate::codec::decode::<crate::pattern::Pattern>(&|| key.clone(), v.value())
+        if let Err(e) = super::codec::decode::<crate::pattern::Pattern>(&|| key.clone(), v.value())
         {
             p.push(Problem {
-                table: "patterns".into(),
+                table: ProblemTable::Patterns,
                 message: e.to_string(),
             });
         }
@@ -311,7 +374,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
         );
         if e != f {
             p.push(Problem {
-                table: "index_counts".into(),
+                table: ProblemTable::IndexCounts,
                 message: format!("{k} is {f}, index holds {e}"),
             });
         }
@@ -322,7 +385,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
         let c = counters.get(*date)?.map(|v| v.value()).unwrap_or(0);
         if c < *max {
             p.push(Problem {
-                table: "day_counters".into(),
+                table: ProblemTable::DayCounters,
                 message: format!("counter for {date} is {c}, behind INC-{date:08}-{max:04}"),
             });
         }
@@ -334,7 +397,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
         if !exp.heads.contains_key(&v.value()) {
             let (t, h) = (k.value().micros(), k.value().lo);
             p.push(Problem {
-                table: "fingerprints".into(),
+                table: ProblemTable::Fingerprints,
                 message: format!(
                     "fingerprint ({}, {h:016x}) points at missing {}",
                     crate::model::Timestamp::from_micros(t),
@@ -355,7 +418,7 @@ pub fn repair(store: &Store) -> Result<(), StoreError> {
 fn repair_inner(store: &Store) -> Result<(), StoreError> {
     let mut exp = Expected::default();
     {
-        let txn = store.read()?;
+        let txn = store.begin_read()?;
         let incidents = txn.open_table(INCIDENTS)?;
         for e in incidents.range::<u64>(..)? {
             let (k, v) = e?;
@@ -364,7 +427,7 @@ fn repair_inner(store: &Store) -> Result<(), StoreError> {
             }
         }
     }
-    let txn = store.write()?;
+    let txn = store.begin_write()?;
     {
         txn.delete_table(HEADS)?;
         txn.delete_table(BY_STATUS)?;
@@ -483,7 +546,7 @@ mod tests {
             matched_pattern: None,
             origin: Origin::Imported,
         };
-        let txn = store.write().unwrap();
+        let txn = store.begin_write().unwrap();
         {
             let mut w = Writer::new(&txn).unwrap();
             w.reserve_id(inc.id).unwrap();

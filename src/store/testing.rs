@@ -4,8 +4,8 @@ use std::path::Path;
 
 use redb::{Database, ReadableTable};
 
+use super::schema::{BY_COMPONENT, DAY_COUNTERS, FINGERPRINTS, META, NAME_OF};
 use crate::error::StoreError;
-use crate::schema::{BY_COMPONENT, DAY_COUNTERS, META, NAME_OF};
 
 /// Removes the first component index entry, forgets the name of the highest name id, and
 /// resets every day counter to zero.
@@ -60,7 +60,7 @@ pub fn link_errors(
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
     {
-        let mut fps = txn.open_table(crate::schema::FINGERPRINTS)?;
+        let mut fps = txn.open_table(FINGERPRINTS)?;
         while let Ok(Some(rec)) = reader.next_record() {
             fps.insert(crate::bridge::fingerprint_key(&rec), id.key())?;
         }
