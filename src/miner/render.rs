@@ -131,8 +131,14 @@ mod tests {
         let mut out = Vec::new();
         render_jsonl(&miner.finish(), &mut out).expect("write to vec");
         let text = String::from_utf8(out).expect("utf-8");
-        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
-        assert!(text.contains("\\u001b") && text.contains("\\u009b"), "{text}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("\\u001b") && text.contains("\\u009b"),
+            "{text}"
+        );
         let back: serde_json::Value = serde_json::from_str(text.trim_end()).expect("json");
         assert!(back["template"].as_str().expect("str").contains('\u{9b}'));
     }
