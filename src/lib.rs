@@ -75,7 +75,7 @@ pub use bridge::{
     ErrorReader, ErrorRecord, ErrorStats, ErrorStatsBuilder, GenerateOptions, MIGRATED_ASSIGNEE,
     MIGRATED_IMPACT, PatternStat, Position, RawBatch, RawRecord, ReadError, RecordError,
     RecordProblem, Shape, TypeCount, WriteBackSummary, fingerprint, generate, generate_with,
-    priority_for, to_incident, write_back,
+    parse_paths, priority_for, to_incident, write_back,
 };
 pub use bridge_ops::{
     BridgeCheck, BridgeError, BridgeReport, Inconsistency, InconsistencyKind, bridge_check,

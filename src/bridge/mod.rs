@@ -15,7 +15,8 @@ pub use reader::{
 };
 pub(crate) use record::fingerprint_key;
 pub use record::{
-    ErrorRecord, MIGRATED_ASSIGNEE, MIGRATED_IMPACT, fingerprint, priority_for, to_incident,
+    ErrorRecord, MIGRATED_ASSIGNEE, MIGRATED_IMPACT, fingerprint, parse_paths, priority_for,
+    to_incident,
 };
 pub use stats::{ErrorStats, ErrorStatsBuilder, PatternStat, TypeCount};
 pub use writeback::{WriteBackSummary, write_back};
