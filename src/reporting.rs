@@ -31,15 +31,13 @@ pub fn compute_metrics(
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
-    let (since, until, top_n) = (opts.since, opts.until, opts.top_n);
+    let window = opts.clone();
     let mut builder = MetricsBuilder::new(opts, targets).with_pattern_names(names);
     let mut errors = ErrorHistoryBuilder::default();
     manager.for_each_with_pattern(|inc, pattern| {
         match scope {
             OriginScope::Handled if inc.origin == Origin::Migrated => {
-                if since.is_none_or(|s| inc.created_at >= s)
-                    && until.is_none_or(|u| inc.created_at < u)
-                {
+                if window.in_window(inc.created_at) {
                     errors.add(&inc);
                 }
             }
@@ -56,7 +54,7 @@ pub fn compute_metrics(
                 .copied()
                 .filter(|o| *o != Origin::Migrated)
                 .collect();
-            metrics.error_history = Some(errors.finish(top_n));
+            metrics.error_history = Some(errors.finish(window.top_n));
         }
         OriginScope::Only(origins) => metrics.origins = origins.clone(),
     }

@@ -570,14 +570,7 @@ fn times_outside_years_1_to_9999_are_refused_everywhere() {
         e.contains("field \"timestamp\": time \"+10000-01-24T10:00:00\" is outside"),
         "{e}"
     );
-    let s = env.json(&[
-        "bridge",
-        "migrate",
-        "f.jsonl",
-        "--skip-invalid",
-        "--format",
-        "json",
-    ]);
+    let s = migrate_skipping(&env, "f.jsonl");
     assert_eq!(
         (s["rejected"].as_u64(), s["migrated"].as_u64()),
         (Some(2), Some(1)),
@@ -606,14 +599,7 @@ fn an_id_past_999999_is_refused_and_cannot_block_creation() {
     let e = env.fails(&["bridge", "migrate", "f.jsonl"], 1);
     assert!(e.contains("record 1"), "{e}");
     assert!(e.contains("above 999999"), "{e}");
-    let s = env.json(&[
-        "bridge",
-        "migrate",
-        "f.jsonl",
-        "--skip-invalid",
-        "--format",
-        "json",
-    ]);
+    let s = migrate_skipping(&env, "f.jsonl");
     assert_eq!(s["rejected"], 1, "{s}");
     let id = env.create_at("t", "error", "low", &["c"], "2025-01-24T12:00:00+09:00");
     assert_eq!(id, "INC-20250124-0002");
@@ -669,14 +655,7 @@ fn record_limits_hold_on_every_way_in() {
         e.contains("field \"error_message\": 70000 bytes, more than the limit of 65536"),
         "{e}"
     );
-    let s = env.json(&[
-        "bridge",
-        "migrate",
-        "f.jsonl",
-        "--skip-invalid",
-        "--format",
-        "json",
-    ]);
+    let s = migrate_skipping(&env, "f.jsonl");
     assert_eq!(
         (s["rejected"].as_u64(), s["migrated"].as_u64()),
         (Some(1), Some(1)),
@@ -850,14 +829,7 @@ fn duplicate_keys_are_refused_with_the_key_and_record() {
     let e = env.fails(&["bridge", "migrate", "f.jsonl"], 1);
     assert!(e.contains("record 0"), "{e}");
     assert!(e.contains("field \"file\" appears more than once"), "{e}");
-    let s = env.json(&[
-        "bridge",
-        "migrate",
-        "f.jsonl",
-        "--skip-invalid",
-        "--format",
-        "json",
-    ]);
+    let s = migrate_skipping(&env, "f.jsonl");
     assert_eq!(
         (s["rejected"].as_u64(), s["migrated"].as_u64()),
         (Some(2), Some(1)),
@@ -932,4 +904,16 @@ fn a_full_timeline_refuses_notes_but_still_resolves() {
         "--root-cause",
         "r",
     ]);
+}
+
+/// `bridge migrate FILE --skip-invalid --format json`: the summary.
+fn migrate_skipping(env: &Env, file: &str) -> serde_json::Value {
+    env.json(&[
+        "bridge",
+        "migrate",
+        file,
+        "--skip-invalid",
+        "--format",
+        "json",
+    ])
 }

@@ -13,10 +13,12 @@ pub use generate::{GenerateOptions, generate, generate_with};
 pub use reader::{
     ErrorReader, Position, RawBatch, RawRecord, ReadError, RecordError, RecordProblem, Shape,
 };
-pub(crate) use record::fingerprint_key;
 pub use record::{
     ErrorRecord, MIGRATED_ASSIGNEE, MIGRATED_IMPACT, fingerprint, parse_paths, priority_for,
     to_incident,
+};
+pub(crate) use record::{
+    MIGRATED_WITH_PATTERN, MIGRATED_WITHOUT_PATTERN, fingerprint_key, migrated_creation,
 };
 pub use stats::{ErrorStats, ErrorStatsBuilder, PatternStat, TypeCount};
 pub use writeback::{WriteBackSummary, write_back};

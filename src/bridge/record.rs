@@ -674,6 +674,26 @@ pub const MIGRATED_IMPACT: &str = "システムエラーによる処理中断";
 /// Assignee for every migrated error.
 pub const MIGRATED_ASSIGNEE: &str = "error_handler";
 
+/// The creation entry of a migrated error: what it was migrated from, and the history's
+/// pattern id when it had one (`... (pattern PATTERN_005)`). Metrics and the codec's
+/// upgrade read it back through [`migrated_creation`].
+pub(crate) const MIGRATED_FROM: &str = "migrated from error_history";
+pub(crate) const MIGRATED_WITH_PATTERN: &str = "migrated from error_history (pattern ";
+pub(crate) const MIGRATED_WITHOUT_PATTERN: &str = "migrated from error_history (no pattern)";
+
+/// For a migrated error's creation entry, its history pattern id (`None` inside when it
+/// had none); `None` for any other entry.
+pub(crate) fn migrated_creation(details: &str) -> Option<Option<&str>> {
+    if !details.starts_with(MIGRATED_FROM) {
+        return None;
+    }
+    Some(
+        details
+            .strip_prefix(MIGRATED_WITH_PATTERN)
+            .and_then(|rest| rest.strip_suffix(')')),
+    )
+}
+
 /// The incident an error becomes.
 ///
 /// Created at the error's time; resolved when `success` is true, at
@@ -688,8 +708,8 @@ pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
         timestamp: created,
         action: "created".to_string(),
         details: match pattern {
-            Some(p) => format!("migrated from error_history (pattern {p})"),
-            None => "migrated from error_history (no pattern)".to_string(),
+            Some(p) => format!("{MIGRATED_WITH_PATTERN}{p})"),
+            None => MIGRATED_WITHOUT_PATTERN.to_string(),
         },
     }];
     let (status, resolution, updated_at) = if record.success {

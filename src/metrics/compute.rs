@@ -33,6 +33,14 @@ pub struct MetricsOptions {
     pub utc_offset: FixedOffset,
 }
 
+impl MetricsOptions {
+    /// Whether an incident created at `created` is in the window (`since <= created <
+    /// until`, each bound optional).
+    pub fn in_window(&self, created: Timestamp) -> bool {
+        self.since.is_none_or(|s| created >= s) && self.until.is_none_or(|u| created < u)
+    }
+}
+
 impl Default for MetricsOptions {
     /// Everything, as of now, weekly trends, top 10, the local offset of now.
     fn default() -> Self {
@@ -243,7 +251,7 @@ impl MetricsBuilder {
     }
 
     fn in_window(&self, created: Timestamp) -> bool {
-        self.opts.since.is_none_or(|s| created >= s) && self.opts.until.is_none_or(|u| created < u)
+        self.opts.in_window(created)
     }
 
     fn add_inner(&mut self, inc: &Incident, pattern: Option<(&str, Option<&str>)>) {

@@ -47,15 +47,11 @@ fn error_type(title: &str) -> &str {
     title.split_once(" in ").map_or(title, |(t, _)| t).trim()
 }
 
-/// The history's pattern id, from the creation entry `migrated from error_history (pattern P)`.
+/// The history's pattern id, from the migrated error's creation entry.
 fn history_pattern(inc: &Incident) -> &str {
     inc.timeline
         .first()
-        .and_then(|e| {
-            e.details
-                .strip_prefix("migrated from error_history (pattern ")
-        })
-        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|e| crate::bridge::migrated_creation(&e.details).flatten())
         .unwrap_or("(none)")
 }
 

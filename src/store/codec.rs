@@ -176,7 +176,7 @@ impl IncidentV1 {
     /// resolution time at its own timestamp, which reads as "fixed in zero seconds".
     fn upgrade(self) -> Incident {
         let migrated = self.timeline.first().is_some_and(|e| {
-            e.action == "created" && e.details.starts_with("migrated from error_history")
+            e.action == "created" && crate::bridge::migrated_creation(&e.details).is_some()
         });
         let mut resolution = self.resolution;
         if migrated

@@ -8,7 +8,10 @@ use bincode::error::EncodeError;
 
 use super::codec;
 use super::{Bulk, Indexed};
-use crate::bridge::{ErrorRecord, MIGRATED_ASSIGNEE, MIGRATED_IMPACT, priority_for};
+use crate::bridge::{
+    ErrorRecord, MIGRATED_ASSIGNEE, MIGRATED_IMPACT, MIGRATED_WITH_PATTERN,
+    MIGRATED_WITHOUT_PATTERN, priority_for,
+};
 use crate::model::{Category, Incident, IncidentId, Origin, Priority, Status, Timestamp};
 
 impl Bulk {
@@ -101,8 +104,8 @@ impl Encode for MigratedIncident<'_, '_> {
         created.encode(e)?;
         "created".encode(e)?;
         match pattern {
-            Some(p) => Concat(["migrated from error_history (pattern ", p, ")"]).encode(e)?,
-            None => "migrated from error_history (no pattern)".encode(e)?,
+            Some(p) => Concat([MIGRATED_WITH_PATTERN, p, ")"]).encode(e)?,
+            None => MIGRATED_WITHOUT_PATTERN.encode(e)?,
         }
         if success {
             resolved_at.encode(e)?;
