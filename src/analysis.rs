@@ -28,7 +28,7 @@ pub struct AnalyzeOptions {
 }
 
 /// A concrete suggestion derived from the patterns.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Recommendation {
     /// `most_frequent_category`, `recurring_pattern`, `no_preventive_measure`,
     /// `same_fix_every_time`.
@@ -38,7 +38,7 @@ pub struct Recommendation {
 }
 
 /// The result of an analysis run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Analysis {
     pub incidents: u64,
     /// False when a window was given: patterns of part of the store are reported, not
@@ -433,7 +433,7 @@ pub fn load_patterns(manager: &IncidentManager) -> Result<Vec<Pattern>> {
 }
 
 /// A known pattern a new incident matched.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct PatternMatch {
     pub pattern_id: String,
     pub name: String,

@@ -156,6 +156,12 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     File(#[from] FileError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Result alias for incident operations.

@@ -43,6 +43,7 @@
 //! ```
 
 mod analysis;
+mod auth;
 mod autofix;
 mod bridge;
 mod bridge_ops;
@@ -59,6 +60,7 @@ mod pattern;
 mod render;
 mod report;
 mod reporting;
+pub mod server;
 mod store;
 #[doc(hidden)]
 pub use store::testing;
@@ -67,6 +69,7 @@ pub use analysis::{
     Analysis, AnalyzeOptions, PatternMatch, Recommendation, analyze, incident_text, load_patterns,
     pattern_name,
 };
+pub use auth::{Role, TokenInfo, authenticate, create_token, has_tokens, list_tokens, revoke_token};
 pub use autofix::{
     AutofixOptions, Script, ScriptPlan, ScriptStatus, Step, StepSource, candidate, plan_scripts,
     write_scripts,

@@ -332,6 +332,7 @@ impl Store {
             } else {
                 Order::NewestFirst
             },
+            after: None,
         };
         let m = self.m()?;
         let found = py.allow_threads(|| m.query(&f)).map_err(py_err)?;

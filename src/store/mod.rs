@@ -14,6 +14,7 @@ mod ids;
 mod index;
 mod migrated;
 mod query;
+mod tokens;
 pub(crate) mod schema;
 #[doc(hidden)]
 pub mod testing;
@@ -31,6 +32,7 @@ use index::{
 pub(crate) use query::Snapshot;
 pub use query::{Filter, Order};
 pub(crate) use schema::Pair;
+pub(crate) use tokens::StoredToken;
 pub use verify::{CheckReport, Problem, ProblemTable, check, repair};
 use writer::Names;
 pub(crate) use writer::Writer;

@@ -142,6 +142,14 @@ pub(crate) const BY_PATTERN: TableDefinition<(&str, u64), ()> = TableDefinition:
 pub(crate) const INCIDENT_PATTERN: TableDefinition<u64, &str> =
     TableDefinition::new("incident_pattern");
 
+// --- Server access tokens (issue 13) ---------------------------------------------------
+// Additive: a file without this table has no tokens; the first `token create` adds it.
+
+/// SHA-256 of a token's secret -> (token name, role code, created_at micros). Names are
+/// unique (checked on create); the secret itself is never stored.
+pub(crate) const TOKENS: TableDefinition<&[u8], (&str, u8, i64)> = TableDefinition::new("tokens");
+// --- end of server access tokens ----------------------------------------------------------
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -132,5 +132,6 @@ pub(crate) fn filter(a: &ListArgs) -> Result<Filter> {
         } else {
             Order::NewestFirst
         },
+        after: None,
     })
 }

@@ -1,0 +1,7 @@
+use axum::Router;
+
+use super::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,130 @@
+//! Every failure becomes one JSON shape, `{"code": ..., "message": ...}`, in one place:
+//! the message is what the CLI prints after `error: `, the code is stable.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, StoreError};
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+/// The JSON body of every error.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable: `not_found`, `refused`, `invalid`, `exists`, `unauthorized`, `forbidden`,
+    /// `too_large`, `busy`, `damaged`, `input`, `internal`.
+    pub code: String,
+    /// The message the CLI prints.
+    pub message: String,
+    /// The request field at fault, for `invalid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// More about the failure (a migration's summary up to the bad record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                code: code.into(),
+                message: message.into(),
+                field: None,
+                detail: None,
+            },
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid", message);
+        e.body.field = Some(field.to_string());
+        e
+    }
+
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.body.detail = Some(detail);
+        self
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+/// The message the CLI prints for `e`: it and its causes, each said once.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cur = c.source();
+    }
+    msg
+}
+
+fn store_status(e: &StoreError) -> (StatusCode, &'static str) {
+    match e {
+        StoreError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        e if e.is_damage() => (StatusCode::INTERNAL_SERVER_ERROR, "damaged"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let message = chain(&e);
+        let (status, code, field) = match &e {
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            Error::Refused { .. } => (StatusCode::CONFLICT, "refused", None),
+            Error::Invalid { field, .. } => (StatusCode::BAD_REQUEST, "invalid", Some(*field)),
+            Error::Exists(_) => (StatusCode::CONFLICT, "exists", None),
+            Error::Parse(_) => (StatusCode::BAD_REQUEST, "invalid", None),
+            Error::Store(s) => {
+                let (st, c) = store_status(s);
+                (st, c, None)
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+        };
+        let mut out = ApiError::new(status, code, message);
+        out.body.field = field.map(str::to_string);
+        out
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = %self.body.code, message = %self.body.message, "request failed");
+        }
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// Unknown routes answer with JSON too.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no such route: {}", uri.path()),
+    )
+}
