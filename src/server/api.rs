@@ -53,7 +53,7 @@ pub(crate) fn routes(limit: usize) -> Router<AppState> {
         .route("/api/v1/patterns", get(patterns))
         .route("/api/v1/patterns/{id}", get(pattern))
         .route("/api/v1/analyze", post(analyze))
-        .route("/api/v1/kb/inputs", get(kb_inputs))
+        .route("/api/v1/kb/inputs", get(kb_inputs_handler))
         .route("/api/v1/kb/suggest", get(kb_suggest))
         .route("/api/v1/export", get(export))
         .route("/api/v1/tokens", get(tokens).post(token_create))
@@ -615,8 +615,18 @@ async fn report(
 ) -> Result<Response, ApiError> {
     caller.need(Role::Read)?;
     let sla = st.options().sla;
-    let (body, ctype) = blocking(&st, move |m| {
-        let metrics = metrics_for(m, &r, sla)?;
+    let (body, ctype) = blocking(&st, move |m| render_report(m, &r, sla)).await?;
+    Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
+}
+
+/// The metrics report `r` asks for, rendered, with its content type. `default_sla`
+/// applies unless `r` carries an SLA config.
+pub fn render_report(
+    m: &IncidentManager,
+    r: &ReportRequest,
+    default_sla: SlaTargets,
+) -> Result<(Vec<u8>, &'static str), ApiError> {
+        let metrics = metrics_for(m, r, default_sla)?;
         let mut out = Vec::new();
         let io = |e: std::io::Error| ApiError::internal(e.to_string());
         let ctype = match r.format {
@@ -638,9 +648,6 @@ async fn report(
             }
         };
         Ok((out, ctype))
-    })
-    .await?;
-    Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -745,7 +752,8 @@ pub struct KbInputs {
     pub types: ErrorTypes,
 }
 
-pub(crate) fn kb_inputs_of(m: &IncidentManager) -> Result<KbInputs, ApiError> {
+/// The patterns and error types `kb suggest` works from.
+pub fn kb_inputs(m: &IncidentManager) -> Result<KbInputs, ApiError> {
     let mut patterns = crate::analysis::load_patterns(m)?;
     let mut analyzed = false;
     if patterns.is_empty() && m.count()? > 0 {
@@ -761,9 +769,12 @@ pub(crate) fn kb_inputs_of(m: &IncidentManager) -> Result<KbInputs, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/v1/kb/inputs", tag = "kb", responses((status = 200, body = KbInputs)))]
-async fn kb_inputs(State(st): State<AppState>, caller: Caller) -> Result<Json<KbInputs>, ApiError> {
+async fn kb_inputs_handler(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> Result<Json<KbInputs>, ApiError> {
     caller.need(Role::Read)?;
-    Ok(Json(blocking(&st, kb_inputs_of).await?))
+    Ok(Json(blocking(&st, kb_inputs).await?))
 }
 
 #[derive(Deserialize)]
@@ -794,7 +805,7 @@ async fn kb_suggest(
     let dir = st.options().kb_dir.clone();
     Ok(Json(
         blocking(&st, move |m| {
-            let inputs = kb_inputs_of(m)?;
+            let inputs = kb_inputs(m)?;
             let opts = crate::kb::KbOptions {
                 min_count: q.min_count.unwrap_or(3),
                 ..crate::kb::KbOptions::default()

@@ -61,6 +61,14 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.body.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 /// The message the CLI prints for `e`: it and its causes, each said once.
 pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = e.to_string();

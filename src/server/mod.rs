@@ -30,7 +30,7 @@ use crate::metrics::SlaTargets;
 use crate::model::IncidentId;
 
 pub use api::{
-    AnalyzeRequest, AtRequest, CreateRequest, Created, Health, KbInputs, KbSuggestion, MAX_PAGE,
+    render_report, kb_inputs, AnalyzeRequest, AtRequest, CreateRequest, Created, Health, KbInputs, KbSuggestion, MAX_PAGE,
     NoteRequest, Page, PatternDetail, ReopenRequest, ReportFormat, ReportRequest, ResolveRequest,
     TokenCreated, TokenRequest, UpdateRequest,
 };
@@ -154,7 +154,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(tower_http::trace::DefaultMakeSpan::new().include_headers(false))
+                .make_span_with(
+                    tower_http::trace::DefaultMakeSpan::new()
+                        .level(tracing::Level::INFO)
+                        .include_headers(false),
+                )
                 .on_response(
                     tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
                 ),

@@ -12,7 +12,7 @@ use super::error::ErrorBody;
     paths(
         api::health, api::create, api::list, api::show, api::update, api::resolve, api::close,
         api::reopen, api::note, api::report, api::patterns, api::pattern, api::analyze,
-        api::kb_inputs, api::kb_suggest, api::migrate, api::import, api::export, api::tokens,
+        api::kb_inputs_handler, api::kb_suggest, api::migrate, api::import, api::export, api::tokens,
         api::token_create, api::token_revoke, api::events,
     ),
     components(schemas(

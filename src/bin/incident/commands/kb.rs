@@ -2,26 +2,24 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::{AnalyzeOptions, AutofixOptions, KbError, KbOptions};
+use incident::{AutofixOptions, KbError, KbOptions};
 
 use super::print;
 use crate::cli::KbCommand;
-use crate::config;
+use crate::backend::Remote;
 
-pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
+pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
     let KbCommand::Suggest(a) = cmd;
-    let m = config::open_existing(db)?;
-    let mut patterns = incident::load_patterns(&m)?;
-    if patterns.is_empty() && m.count()? > 0 {
+    let m = r.open(db, false)?;
+    let inputs = m.kb_inputs()?;
+    if inputs.analyzed {
         eprintln!("no stored patterns: running `incident analyze` first");
-        patterns = incident::analyze(&m, &AnalyzeOptions::default(), |_| {})?.patterns;
     }
+    let (patterns, types) = (inputs.patterns, inputs.types);
     let opts = KbOptions {
         min_count: a.min_count,
         ..KbOptions::default()
     };
-    // Types the miner turned into a slot are read back from a sample of each pattern.
-    let types = incident::masked_error_types(&m, &patterns, 1000)?;
     let r = match incident::run_kb(
         &a.kb_dir,
         &patterns,
