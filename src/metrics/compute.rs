@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use chrono::{FixedOffset, Local, NaiveDate, Offset};
 
 use super::recurrence::RecurrenceAcc;
+use super::sla;
 use super::stats::Durations;
 use super::trend::Period;
 use super::{
@@ -15,7 +16,6 @@ use super::{
 };
 use crate::model::{Category, Incident, IncidentId, Priority, Status, Timestamp};
 
-const HOUR_MICROS: i64 = 3_600_000_000;
 
 /// What to compute over.
 #[derive(Clone, Debug)]
@@ -327,43 +327,40 @@ impl MetricsBuilder {
         let response_at = f.acked.or(f.resolved);
         let mut breaching = false;
         let mut at_risk = false;
-        let mut deadlines = [None, None];
-        match response_at {
-            Some(r) => SlaAcc::counts(&mut sla.response, r - f.created <= target.response_micros()),
-            None if active => {
-                deadlines[0] = Some((SlaMeasure::Response, f.created + target.response_micros()))
-            }
-            None => {}
+        if let Some(r) = response_at {
+            SlaAcc::counts(&mut sla.response, r - f.created <= target.response_micros());
         }
-        match f.resolved {
-            Some(r) => SlaAcc::counts(
+        if let Some(r) = f.resolved {
+            SlaAcc::counts(
                 &mut sla.resolution,
                 r - f.created <= target.resolution_micros(),
-            ),
-            None if active => {
-                deadlines[1] = Some((
-                    SlaMeasure::Resolution,
-                    f.created + target.resolution_micros(),
-                ))
-            }
-            None => {}
+            );
         }
+        let deadlines = if active {
+            sla::open_deadlines(target, f.created, response_at, f.resolved)
+        } else {
+            [None, None]
+        };
         for (measure, deadline) in deadlines.into_iter().flatten() {
             let counts = match measure {
                 SlaMeasure::Response => &mut sla.response,
                 SlaMeasure::Resolution => &mut sla.resolution,
             };
-            let state = if now > deadline {
-                SlaAcc::counts(counts, false);
-                breaching = true;
-                AlertState::Breaching
-            } else {
-                counts.pending += 1;
-                if deadline - now >= HOUR_MICROS {
+            let state = match sla::alert_state(deadline, now) {
+                Some(AlertState::Breaching) => {
+                    SlaAcc::counts(counts, false);
+                    breaching = true;
+                    AlertState::Breaching
+                }
+                Some(AlertState::AtRisk) => {
+                    counts.pending += 1;
+                    at_risk = true;
+                    AlertState::AtRisk
+                }
+                None => {
+                    counts.pending += 1;
                     continue;
                 }
-                at_risk = true;
-                AlertState::AtRisk
             };
             self.alerts_total += 1;
             if self.alerts.len() >= ATTENTION_CAP

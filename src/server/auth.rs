@@ -18,8 +18,6 @@ pub struct Caller {
     /// Token name; `anonymous` without a token on an open loopback server.
     pub name: String,
     pub role: Role,
-    /// The dashboard session's CSRF token, when the caller came with a session cookie.
-    pub(crate) csrf: Option<String>,
 }
 
 impl Caller {
@@ -39,9 +37,8 @@ impl Caller {
     }
 }
 
-pub(crate) fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -52,7 +49,7 @@ pub(crate) fn cookie(parts: &Parts, name: &str) -> Option<String> {
 }
 
 pub(crate) fn session(state: &AppState, parts: &Parts) -> Option<(String, Session)> {
-    let id = cookie(parts, SESSION_COOKIE)?;
+    let id = cookie(&parts.headers, SESSION_COOKIE)?;
     let sessions = state.0.sessions.lock().ok()?;
     sessions.get(&id).cloned().map(|s| (id, s))
 }
@@ -80,7 +77,6 @@ impl FromRequestParts<AppState> for Caller {
                 Some(t) => Ok(Caller {
                     name: t.name,
                     role: t.role,
-                    csrf: None,
                 }),
                 None => Err(unauthorized("the token is not valid (unknown or revoked)")),
             };
@@ -100,7 +96,6 @@ impl FromRequestParts<AppState> for Caller {
                 return Ok(Caller {
                     name: s.name,
                     role: s.role,
-                    csrf: Some(s.csrf),
                 });
             }
         }
@@ -113,7 +108,6 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller {
             name: "anonymous".into(),
             role: Role::Admin,
-            csrf: None,
         })
     }
 }
