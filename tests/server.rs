@@ -37,7 +37,9 @@ fn run(env: &Env, server: Option<&Server>, args: &[&str]) -> Run {
 
 /// Durations measured by a run differ from run to run; everything else must not.
 fn stable(s: &str) -> String {
-    let re = regex::Regex::new(r#"\(\d+\.\d+ s\)|"(reserve|parse|encode|wait|write|wall)": [0-9.e-]+"#)
+    let re = regex::Regex::new(
+        r#"\(\d+\.\d+ s\)|"(reserve|parse|encode|wait|write|wall)": [0-9.e-]+|"exported_at":"[^"]+""#,
+    )
         .unwrap();
     re.replace_all(s, "<time>").into_owned()
 }

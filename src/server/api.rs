@@ -100,7 +100,16 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." || path.is_empty() {
-            ApiError::invalid("body", format!("request body: {inner}"))
+            // serde names a missing field only in its message.
+            let text = inner.to_string();
+            let missing = text
+                .strip_prefix("missing field `")
+                .and_then(|r| r.split_once('`'))
+                .map(|(f, _)| f.to_string());
+            match missing {
+                Some(f) => ApiError::invalid(&f, format!("{f}: {text}")),
+                None => ApiError::invalid("body", format!("request body: {text}")),
+            }
         } else {
             ApiError::invalid(&path, format!("{path}: {inner}"))
         }
