@@ -23,6 +23,8 @@ pub struct NewIncident {
     pub assignee: Option<String>,
     /// When it started; defaults to now. The id's date is this time's local date.
     pub at: Option<Timestamp>,
+    /// Who records it (see [`TimelineEntry::by`]).
+    pub by: Option<String>,
 }
 
 /// Changes to an incident; `None`/empty fields stay as they are.
@@ -39,6 +41,8 @@ pub struct Update {
     pub add_components: Vec<String>,
     pub note: Option<String>,
     pub at: Option<Timestamp>,
+    /// Who makes the change (see [`TimelineEntry::by`]).
+    pub by: Option<String>,
 }
 
 /// What resolving an incident records.
@@ -49,6 +53,8 @@ pub struct ResolveInput {
     pub preventive: Vec<String>,
     pub knowledge: Vec<String>,
     pub at: Option<Timestamp>,
+    /// Who resolves it (see [`TimelineEntry::by`]).
+    pub by: Option<String>,
 }
 
 /// The incident store with its lifecycle rules.
@@ -160,6 +166,7 @@ impl IncidentManager {
                             "Incident created: {title} (category {}, priority {})",
                             new.category, new.priority
                         ),
+                        by: new.by.clone(),
                     }],
                     resolution: None,
                     acknowledged_at: None,
@@ -204,6 +211,7 @@ impl IncidentManager {
                         timestamp: at,
                         action: "created".into(),
                         details: format!("Incident created: {}", new.title.trim()),
+                        by: new.by,
                     }],
                     title: new.title.trim().to_string(),
                     description: new.description,
@@ -319,6 +327,7 @@ impl IncidentManager {
         &self,
         id: IncidentId,
         at: Option<Timestamp>,
+        by: Option<&str>,
         lifecycle: bool,
         change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
     ) -> Result<Incident> {
@@ -350,7 +359,10 @@ impl IncidentManager {
                     });
                 }
                 let mut new = old.clone();
-                let entries = change(&mut new, at)?;
+                let mut entries = change(&mut new, at)?;
+                for e in &mut entries {
+                    e.by = by.map(str::to_string);
+                }
                 if entries.is_empty() {
                     return Err(Error::Invalid {
                         field: "update",
@@ -372,13 +384,14 @@ impl IncidentManager {
 
     /// Changes fields, moves between open and in_progress, or adds a note.
     pub fn update_incident(&self, id: IncidentId, u: Update) -> Result<Incident> {
-        self.modify(id, u.at, false, |inc, at| {
+        self.modify(id, u.at, u.by.as_deref(), false, |inc, at| {
             let mut entries = Vec::new();
             let mut entry = |action: &str, details: String| {
                 entries.push(TimelineEntry {
                     timestamp: at,
                     action: action.into(),
                     details,
+                    by: None,
                 })
             };
             if let Some(s) = u.status
@@ -473,12 +486,24 @@ impl IncidentManager {
 
     /// Adds a note to the timeline.
     pub fn add_note(&self, id: IncidentId, note: &str, at: Option<Timestamp>) -> Result<Incident> {
+        self.add_note_by(id, note, at, None)
+    }
+
+    /// [`IncidentManager::add_note`], recording who wrote it.
+    pub fn add_note_by(
+        &self,
+        id: IncidentId,
+        note: &str,
+        at: Option<Timestamp>,
+        by: Option<&str>,
+    ) -> Result<Incident> {
         let note = non_empty("note", note)?;
         self.update_incident(
             id,
             Update {
                 note: Some(note),
                 at,
+                by: by.map(str::to_string),
                 ..Update::default()
             },
         )
@@ -494,7 +519,7 @@ impl IncidentManager {
             });
         }
         let root_cause = non_empty("root cause", &r.root_cause)?;
-        self.modify(id, r.at, true, |inc, at| {
+        self.modify(id, r.at, r.by.as_deref(), true, |inc, at| {
             if !inc.status.is_active() {
                 return Err(Error::Refused {
                     id,
@@ -527,13 +552,24 @@ impl IncidentManager {
                 timestamp: at,
                 action: "resolved".into(),
                 details,
+                by: None,
             }])
         })
     }
 
     /// Closes a resolved incident.
     pub fn close_incident(&self, id: IncidentId, at: Option<Timestamp>) -> Result<Incident> {
-        self.modify(id, at, true, |inc, at| {
+        self.close_incident_by(id, at, None)
+    }
+
+    /// [`IncidentManager::close_incident`], recording who closed it.
+    pub fn close_incident_by(
+        &self,
+        id: IncidentId,
+        at: Option<Timestamp>,
+        by: Option<&str>,
+    ) -> Result<Incident> {
+        self.modify(id, at, by, true, |inc, at| {
             if inc.status != Status::Resolved {
                 let reason = match inc.status {
                     Status::Closed => "it is already closed".to_string(),
@@ -550,6 +586,7 @@ impl IncidentManager {
                 timestamp: at,
                 action: "closed".into(),
                 details: "resolved -> closed".into(),
+                by: None,
             }])
         })
     }
@@ -561,7 +598,18 @@ impl IncidentManager {
         note: Option<&str>,
         at: Option<Timestamp>,
     ) -> Result<Incident> {
-        self.modify(id, at, true, |inc, at| {
+        self.reopen_incident_by(id, note, at, None)
+    }
+
+    /// [`IncidentManager::reopen_incident`], recording who reopened it.
+    pub fn reopen_incident_by(
+        &self,
+        id: IncidentId,
+        note: Option<&str>,
+        at: Option<Timestamp>,
+        by: Option<&str>,
+    ) -> Result<Incident> {
+        self.modify(id, at, by, true, |inc, at| {
             if inc.status.is_active() {
                 return Err(Error::Refused {
                     id,
@@ -585,6 +633,7 @@ impl IncidentManager {
                 timestamp: at,
                 action: "reopened".into(),
                 details,
+                by: None,
             }])
         })
     }

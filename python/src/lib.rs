@@ -198,6 +198,7 @@ impl Store {
         at: Option<&str>,
     ) -> PyResult<String> {
         let new = NewIncident {
+            by: None,
             category: parse::<Category>(category)?,
             priority: parse::<Priority>(priority)?,
             title,
@@ -247,6 +248,7 @@ impl Store {
             add_components,
             note,
             at: time(at)?,
+            by: None,
         };
         json(&self.m()?.update_incident(parse(id)?, u).map_err(py_err)?)
     }
@@ -267,6 +269,7 @@ impl Store {
             preventive,
             knowledge,
             at: time(at)?,
+            by: None,
         };
         json(&self.m()?.resolve_incident(parse(id)?, r).map_err(py_err)?)
     }

@@ -711,6 +711,7 @@ pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
             Some(p) => format!("{MIGRATED_WITH_PATTERN}{p})"),
             None => MIGRATED_WITHOUT_PATTERN.to_string(),
         },
+        by: None,
     }];
     let (status, resolution, updated_at) = if record.success {
         // An error history rarely records when a fix landed: then the time is unknown.
@@ -724,6 +725,7 @@ pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
                 Some(f) => format!("fix applied: {f}"),
                 None => "resolved (no fix recorded)".to_string(),
             },
+            by: None,
         });
         let resolution = Resolution {
             actions_taken: fix.map(str::to_string).into_iter().collect(),

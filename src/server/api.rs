@@ -186,6 +186,7 @@ async fn create(
         impact: r.impact,
         assignee: r.assignee,
         at: r.at,
+        by: Some(caller.name.clone()),
     };
     let (incident, pattern_match) = blocking(&st, move |m| Ok(m.create_incident_matched(new)?)).await?;
     st.publish(ChangeEvent {
@@ -418,6 +419,7 @@ async fn update(
         add_components: r.add_components,
         note: r.note,
         at: r.at,
+        by: Some(caller.name.clone()),
     };
     change(&st, &caller, "updated", move |m| m.update_incident(id, u)).await
 }
@@ -452,6 +454,7 @@ async fn resolve(
         preventive: r.preventive,
         knowledge: r.knowledge,
         at: r.at,
+        by: Some(caller.name.clone()),
     };
     change(&st, &caller, "resolved", move |m| m.resolve_incident(id, input)).await
 }
@@ -474,7 +477,11 @@ async fn close(
     JsonBody(r): JsonBody<AtRequest>,
 ) -> Result<Json<Incident>, ApiError> {
     let id = id_of(&id)?;
-    change(&st, &caller, "closed", move |m| m.close_incident(id, r.at)).await
+    let by = caller.name.clone();
+    change(&st, &caller, "closed", move |m| {
+        m.close_incident_by(id, r.at, Some(&by))
+    })
+    .await
 }
 
 /// Why and when an incident is reopened.
@@ -497,8 +504,9 @@ async fn reopen(
     JsonBody(r): JsonBody<ReopenRequest>,
 ) -> Result<Json<Incident>, ApiError> {
     let id = id_of(&id)?;
+    let by = caller.name.clone();
     change(&st, &caller, "reopened", move |m| {
-        m.reopen_incident(id, r.note.as_deref(), r.at)
+        m.reopen_incident_by(id, r.note.as_deref(), r.at, Some(&by))
     })
     .await
 }
@@ -522,7 +530,11 @@ async fn note(
     JsonBody(r): JsonBody<NoteRequest>,
 ) -> Result<Json<Incident>, ApiError> {
     let id = id_of(&id)?;
-    change(&st, &caller, "note", move |m| m.add_note(id, &r.text, r.at)).await
+    let by = caller.name.clone();
+    change(&st, &caller, "note", move |m| {
+        m.add_note_by(id, &r.text, r.at, Some(&by))
+    })
+    .await
 }
 
 /// Report rendering.

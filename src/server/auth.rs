@@ -9,6 +9,10 @@ use super::error::ApiError;
 use super::{AppState, Session};
 use crate::auth::Role;
 
+/// On an open loopback server, the local user a CLI client says it runs as: recorded as
+/// who made a change, as the CLI records its user when it opens the file itself.
+pub const USER_HEADER: &str = "x-incident-user";
+
 /// The session cookie of the dashboard.
 pub(crate) const SESSION_COOKIE: &str = "incident_session";
 
@@ -105,8 +109,15 @@ impl FromRequestParts<AppState> for Caller {
                  (Authorization: Bearer TOKEN)",
             ));
         }
+        let claimed = parts
+            .headers
+            .get(USER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|u| !u.is_empty() && u.chars().count() <= 64)
+            .filter(|u| !u.chars().any(char::is_control));
         Ok(Caller {
-            name: "anonymous".into(),
+            name: claimed.unwrap_or("anonymous").to_string(),
             role: Role::Admin,
         })
     }

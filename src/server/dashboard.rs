@@ -588,6 +588,7 @@ async fn act(
         Ok(p) => p,
         Err(e) => return error_page(&v, StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    let by = v.name.clone();
     type Change = Box<dyn FnOnce(&IncidentManager) -> crate::Result<Incident> + Send>;
     let (event, f): (&str, Change) = match action.as_str() {
         "acknowledge" => (
@@ -597,6 +598,7 @@ async fn act(
                     id,
                     Update {
                         status: Some(Status::InProgress),
+                        by: Some(by),
                         ..Update::default()
                     },
                 )
@@ -608,6 +610,7 @@ async fn act(
                 assignee: field(&form, "assignee"),
                 title: field(&form, "title"),
                 note: field(&form, "note").filter(|n| !n.trim().is_empty()),
+                by: Some(by),
                 ..Update::default()
             };
             ("updated", Box::new(move |m| m.update_incident(id, u)))
@@ -617,21 +620,28 @@ async fn act(
                 actions: lines(form.get("actions")),
                 root_cause: field(&form, "root_cause").unwrap_or_default(),
                 preventive: lines(form.get("preventive")),
+                by: Some(by),
                 ..ResolveInput::default()
             };
             ("resolved", Box::new(move |m| m.resolve_incident(id, r)))
         }
-        "close" => ("closed", Box::new(move |m| m.close_incident(id, None))),
+        "close" => (
+            "closed",
+            Box::new(move |m| m.close_incident_by(id, None, Some(&by))),
+        ),
         "reopen" => {
             let note = field(&form, "note");
             (
                 "reopened",
-                Box::new(move |m| m.reopen_incident(id, note.as_deref(), None)),
+                Box::new(move |m| m.reopen_incident_by(id, note.as_deref(), None, Some(&by))),
             )
         }
         "note" => {
             let text = field(&form, "text").unwrap_or_default();
-            ("note", Box::new(move |m| m.add_note(id, &text, None)))
+            (
+                "note",
+                Box::new(move |m| m.add_note_by(id, &text, None, Some(&by))),
+            )
         }
         other => {
             return error_page(
@@ -700,6 +710,7 @@ async fn create(
             impact: field(&form, "impact").unwrap_or_default(),
             assignee: field(&form, "assignee").filter(|a| !a.trim().is_empty()),
             at: None,
+            by: Some(v.name.clone()),
         })
     })();
     let new = match parsed {

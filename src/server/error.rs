@@ -13,6 +13,9 @@ use crate::error::{Error, StoreError};
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// The library error it came from: callers in this process can still ask whether it
+    /// was the database's (`incident::is_store_error`, `is_damage`).
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 /// The JSON body of every error.
@@ -42,6 +45,7 @@ impl ApiError {
                 field: None,
                 detail: None,
             },
+            cause: None,
         }
     }
 
@@ -67,7 +71,13 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl std::error::Error for ApiError {}
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// The message the CLI prints for `e`: it and its causes, each said once.
 pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -109,6 +119,7 @@ impl From<Error> for ApiError {
         };
         let mut out = ApiError::new(status, code, message);
         out.body.field = field.map(str::to_string);
+        out.cause = Some(Box::new(e));
         out
     }
 }

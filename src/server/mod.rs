@@ -34,7 +34,7 @@ pub use api::{
     NoteRequest, Page, PatternDetail, ReopenRequest, ReportFormat, ReportRequest, ResolveRequest,
     TokenCreated, TokenRequest, UpdateRequest,
 };
-pub use auth::Caller;
+pub use auth::{Caller, USER_HEADER};
 pub use error::{ApiError, ErrorBody};
 
 /// Largest JSON request body, in bytes; uploads (migrate, import) are streamed instead.

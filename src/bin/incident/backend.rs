@@ -17,6 +17,7 @@ use incident::{
 };
 
 use crate::client::{Client, query};
+use crate::config::local_user;
 
 /// A migration stopped at a bad record: what the input error said, and what was done.
 pub(crate) struct MigrateStopped {
@@ -96,8 +97,10 @@ impl Remote {
     }
 }
 
+/// Changes made on the file itself are recorded as the local user's.
 impl Incidents for IncidentManager {
-    fn create(&self, new: NewIncident) -> Result<(Incident, Option<PatternMatch>)> {
+    fn create(&self, mut new: NewIncident) -> Result<(Incident, Option<PatternMatch>)> {
+        new.by = Some(local_user());
         Ok(self.create_incident_matched(new)?)
     }
     fn query(&self, filter: &Filter) -> Result<Vec<Incident>> {
@@ -106,14 +109,16 @@ impl Incidents for IncidentManager {
     fn get(&self, id: IncidentId) -> Result<Incident> {
         Ok(IncidentManager::get(self, id)?)
     }
-    fn update(&self, id: IncidentId, u: Update) -> Result<Incident> {
+    fn update(&self, id: IncidentId, mut u: Update) -> Result<Incident> {
+        u.by = Some(local_user());
         Ok(self.update_incident(id, u)?)
     }
-    fn resolve(&self, id: IncidentId, r: ResolveInput) -> Result<Incident> {
+    fn resolve(&self, id: IncidentId, mut r: ResolveInput) -> Result<Incident> {
+        r.by = Some(local_user());
         Ok(self.resolve_incident(id, r)?)
     }
     fn close(&self, id: IncidentId, at: Option<incident::Timestamp>) -> Result<Incident> {
-        Ok(self.close_incident(id, at)?)
+        Ok(self.close_incident_by(id, at, Some(&local_user()))?)
     }
     fn reopen(
         &self,
@@ -121,10 +126,10 @@ impl Incidents for IncidentManager {
         note: Option<&str>,
         at: Option<incident::Timestamp>,
     ) -> Result<Incident> {
-        Ok(self.reopen_incident(id, note, at)?)
+        Ok(self.reopen_incident_by(id, note, at, Some(&local_user()))?)
     }
     fn note(&self, id: IncidentId, text: &str, at: Option<incident::Timestamp>) -> Result<Incident> {
-        Ok(self.add_note(id, text, at)?)
+        Ok(self.add_note_by(id, text, at, Some(&local_user()))?)
     }
     fn count(&self) -> Result<u64> {
         Ok(IncidentManager::count(self)?)

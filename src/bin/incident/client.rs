@@ -36,6 +36,8 @@ impl Client {
     }
 
     fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        // Recorded as the author only by a server open on loopback (no token).
+        let req = req.header(incident::server::USER_HEADER, crate::config::local_user());
         match &self.token {
             Some(t) => req.header("Authorization", format!("Bearer {}", t.trim())),
             None => req,

@@ -19,6 +19,7 @@ pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, a: CreateArgs) -> Result<Exi
         impact: a.impact,
         assignee: a.assignee,
         at: config::time("at", a.at.as_deref())?,
+        by: None,
     };
     let m = r.open(db, true)?;
     let (inc, found) = m.create(new)?;

@@ -44,6 +44,7 @@ pub(crate) fn update(r: &Remote, db: &Option<PathBuf>, a: UpdateArgs) -> Result<
         add_components: a.add_component,
         note: a.note,
         at: config::time("at", a.at.as_deref())?,
+        by: None,
     };
     let m = r.open(db, false)?;
     done(&m.update(id, u)?, a.format)
@@ -57,6 +58,7 @@ pub(crate) fn resolve(r: &Remote, db: &Option<PathBuf>, a: ResolveArgs) -> Resul
         preventive: a.preventive,
         knowledge: a.knowledge,
         at: config::time("at", a.at.as_deref())?,
+        by: None,
     };
     let m = r.open(db, false)?;
     done(&m.resolve(id, input)?, a.format)
