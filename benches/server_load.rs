@@ -50,10 +50,29 @@ fn store(dir: &Path, n: u64) -> Result<PathBuf> {
         return Ok(db);
     }
     let input = dir.join(format!("errors-{n}-42.json"));
-    run(&["bridge", "generate", &n.to_string(), "--seed", "42", "-o", input.to_str().ok_or("path")?])?;
+    run(&[
+        "bridge",
+        "generate",
+        &n.to_string(),
+        "--seed",
+        "42",
+        "-o",
+        input.to_str().ok_or("path")?,
+    ])?;
     let t = Instant::now();
-    run(&["--db", db.to_str().ok_or("path")?, "bridge", "migrate", input.to_str().ok_or("path")?, "--quiet"])?;
-    eprintln!("built {} in {:.1} s", db.display(), t.elapsed().as_secs_f64());
+    run(&[
+        "--db",
+        db.to_str().ok_or("path")?,
+        "bridge",
+        "migrate",
+        input.to_str().ok_or("path")?,
+        "--quiet",
+    ])?;
+    eprintln!(
+        "built {} in {:.1} s",
+        db.display(),
+        t.elapsed().as_secs_f64()
+    );
     std::fs::remove_file(&input)?;
     Ok(db)
 }
@@ -133,12 +152,21 @@ fn agent() -> ureq::Agent {
         .new_agent()
 }
 
-const COMPONENTS: &[&str] = &["db_client", "pm_worker", "rabbitmq", "api_gateway", "scheduler"];
+const COMPONENTS: &[&str] = &[
+    "db_client",
+    "pm_worker",
+    "rabbitmq",
+    "api_gateway",
+    "scheduler",
+];
 
 fn list_url(base: &str, i: u64) -> String {
     let mut u = format!("{base}/api/v1/incidents?status=open&status=in_progress&limit=50");
-    if i % 3 == 0 {
-        u.push_str(&format!("&component={}", COMPONENTS[(i / 3) as usize % COMPONENTS.len()]));
+    if i.is_multiple_of(3) {
+        u.push_str(&format!(
+            "&component={}",
+            COMPONENTS[(i / 3) as usize % COMPONENTS.len()]
+        ));
     }
     u
 }
@@ -184,7 +212,13 @@ fn sample_ids(base: &str) -> Result<Vec<String>> {
         if let Some(c) = &after {
             url.push_str(&format!("&after={c}"));
         }
-        let v: serde_json::Value = a.get(url).call()?.into_body().with_config().limit(u64::MAX).read_json()?;
+        let v: serde_json::Value = a
+            .get(url)
+            .call()?
+            .into_body()
+            .with_config()
+            .limit(u64::MAX)
+            .read_json()?;
         for i in v["incidents"].as_array().ok_or("incidents")? {
             ids.push(i["id"].as_str().ok_or("id")?.to_string());
         }
@@ -196,14 +230,21 @@ fn sample_ids(base: &str) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-fn mixed(base: &str, clients: u64, requests: u64, seconds: u64, ids: Arc<Vec<String>>) -> (Samples, f64) {
+fn mixed(
+    base: &str,
+    clients: u64,
+    requests: u64,
+    seconds: u64,
+    ids: Arc<Vec<String>>,
+) -> (Samples, f64) {
     let counter = Arc::new(AtomicU64::new(0));
     let all = Arc::new(Mutex::new(Samples::default()));
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     let handles: Vec<_> = (0..clients)
         .map(|c| {
-            let (counter, all, ids, base) = (counter.clone(), all.clone(), ids.clone(), base.to_string());
+            let (counter, all, ids, base) =
+                (counter.clone(), all.clone(), ids.clone(), base.to_string());
             std::thread::spawn(move || {
                 let a = agent();
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1000 + c);
@@ -269,14 +310,31 @@ fn main() -> Result<()> {
         s.errors
     );
     println!("| request | count | p50 ms | p99 ms |\n|---|---:|---:|---:|");
-    for (name, v) in [("list (50, open)", &mut s.list), ("show", &mut s.show), ("create", &mut s.create)] {
-        println!("| {name} | {} | {:.2} | {:.2} |", v.len(), pct(v, 0.5), pct(v, 0.99));
+    for (name, v) in [
+        ("list (50, open)", &mut s.list),
+        ("show", &mut s.show),
+        ("create", &mut s.create),
+    ] {
+        println!(
+            "| {name} | {} | {:.2} | {:.2} |",
+            v.len(),
+            pct(v, 0.5),
+            pct(v, 0.99)
+        );
     }
 
     // A second history migrated through the server while 4 clients list.
     let input = dir.join(format!("errors-{n}-43.json"));
     if !input.exists() {
-        run(&["bridge", "generate", &n.to_string(), "--seed", "43", "-o", input.to_str().ok_or("path")?])?;
+        run(&[
+            "bridge",
+            "generate",
+            &n.to_string(),
+            "--seed",
+            "43",
+            "-o",
+            input.to_str().ok_or("path")?,
+        ])?;
     }
     let started = Instant::now();
     let mut migrate = Command::new(BIN)
@@ -289,7 +347,8 @@ fn main() -> Result<()> {
     let errors = Arc::new(AtomicU64::new(0));
     let listers: Vec<_> = (0..4u64)
         .map(|c| {
-            let (running, lat, errors, base) = (running.clone(), lat.clone(), errors.clone(), base.clone());
+            let (running, lat, errors, base) =
+                (running.clone(), lat.clone(), errors.clone(), base.clone());
             std::thread::spawn(move || {
                 let a = agent();
                 let mut i = c;

@@ -80,7 +80,10 @@ fn hash(secret: &str) -> [u8; 32] {
 fn info(t: StoredToken) -> Result<TokenInfo> {
     let role = Role::from_code(t.role).ok_or_else(|| Error::Invalid {
         field: "token role",
-        reason: format!("token {} has role code {}, unknown to this build", t.name, t.role),
+        reason: format!(
+            "token {} has role code {}, unknown to this build",
+            t.name, t.role
+        ),
     })?;
     Ok(TokenInfo {
         name: t.name,

@@ -70,7 +70,9 @@ pub use analysis::{
     Analysis, AnalyzeOptions, PatternMatch, Recommendation, analyze, incident_text, load_patterns,
     pattern_name,
 };
-pub use auth::{Role, TokenInfo, authenticate, create_token, has_tokens, list_tokens, revoke_token};
+pub use auth::{
+    Role, TokenInfo, authenticate, create_token, has_tokens, list_tokens, revoke_token,
+};
 pub use autofix::{
     AutofixOptions, Script, ScriptPlan, ScriptStatus, Step, StepSource, candidate, plan_scripts,
     write_scripts,

@@ -113,7 +113,13 @@ async fn fill(c: &Client, css: &str, text: &str) {
     e.send_keys(text).await.unwrap();
 }
 
-async fn flow(base: String, token: String, driver_url: String, chromium: PathBuf, profiles: PathBuf) {
+async fn flow(
+    base: String,
+    token: String,
+    driver_url: String,
+    chromium: PathBuf,
+    profiles: PathBuf,
+) {
     let a = session(&driver_url, &chromium, &profiles.join("a")).await;
     let b = session(&driver_url, &chromium, &profiles.join("b")).await;
     login(&a, &base, &token).await;
@@ -123,14 +129,24 @@ async fn flow(base: String, token: String, driver_url: String, chromium: PathBuf
     // Session A creates an incident through the form.
     a.goto(&format!("{base}/new")).await.unwrap();
     fill(&a, "input[name=title]", TITLE).await;
-    fill(&a, "input[name=components]", "payment_api, 決済ゲートウェイ").await;
+    fill(
+        &a,
+        "input[name=components]",
+        "payment_api, 決済ゲートウェイ",
+    )
+    .await;
     a.find(Locator::Css("select[name=priority]"))
         .await
         .unwrap()
         .select_by_value("critical")
         .await
         .unwrap();
-    fill(&a, "textarea[name=description]", "upstream timed out after 30 s").await;
+    fill(
+        &a,
+        "textarea[name=description]",
+        "upstream timed out after 30 s",
+    )
+    .await;
     a.find(Locator::Css("#create button[type=submit]"))
         .await
         .unwrap()
@@ -145,7 +161,10 @@ async fn flow(base: String, token: String, driver_url: String, chromium: PathBuf
         .unwrap();
     // The title shows as text: no script ran, no alert is open.
     assert_eq!(heading.text().await.unwrap(), TITLE);
-    assert!(a.get_alert_text().await.is_err(), "a script from the title ran");
+    assert!(
+        a.get_alert_text().await.is_err(),
+        "a script from the title ran"
+    );
     let id = a
         .current_url()
         .await
@@ -159,7 +178,13 @@ async fn flow(base: String, token: String, driver_url: String, chromium: PathBuf
     // Session B sees it appear without reloading.
     let start = Instant::now();
     loop {
-        let table = b.find(Locator::Id("incidents")).await.unwrap().text().await.unwrap();
+        let table = b
+            .find(Locator::Id("incidents"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if table.contains(&id) {
             assert!(table.contains(TITLE), "{table}");
             break;
@@ -180,13 +205,23 @@ async fn flow(base: String, token: String, driver_url: String, chromium: PathBuf
     shot(&b, "dashboard-live-update.png").await;
 
     // Session A acknowledges, resolves and closes it, and reads the timeline.
-    a.find(Locator::Id("acknowledge")).await.unwrap().click().await.unwrap();
+    a.find(Locator::Id("acknowledge"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     a.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Id("resolve"))
         .await
         .unwrap();
-    fill(&a, "#resolve textarea[name=actions]", "systemctl restart payment-api\nキャッシュ削除").await;
+    fill(
+        &a,
+        "#resolve textarea[name=actions]",
+        "systemctl restart payment-api\nキャッシュ削除",
+    )
+    .await;
     fill(&a, "#resolve input[name=root_cause]", "接続プール枯渇").await;
     a.find(Locator::Css("#resolve button[type=submit]"))
         .await
@@ -211,7 +246,13 @@ async fn flow(base: String, token: String, driver_url: String, chromium: PathBuf
         .for_element(Locator::Id("timeline"))
         .await
         .unwrap();
-    let timeline = a.find(Locator::Id("timeline")).await.unwrap().text().await.unwrap();
+    let timeline = a
+        .find(Locator::Id("timeline"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for expected in [
         "created",
         "status_changed",
@@ -221,7 +262,10 @@ async fn flow(base: String, token: String, driver_url: String, chromium: PathBuf
         "actions: systemctl restart payment-api; キャッシュ削除",
         "再発防止策を検討中",
     ] {
-        assert!(timeline.contains(expected), "timeline lacks {expected:?}:\n{timeline}");
+        assert!(
+            timeline.contains(expected),
+            "timeline lacks {expected:?}:\n{timeline}"
+        );
     }
     shot(&a, "incident-resolved-timeline.png").await;
 
@@ -274,7 +318,10 @@ fn dashboard_in_a_real_browser() {
     let driver_url = format!("http://127.0.0.1:{port}");
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

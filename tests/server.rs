@@ -72,11 +72,28 @@ fn no_setup(_: &Env) {}
 
 const AT: &str = "2025-01-04T10:00:00+09:00";
 
-fn create_args<'a>(title: &'a str, priority: &'a str, component: &'a str, at: &'a str) -> Vec<&'a str> {
+fn create_args<'a>(
+    title: &'a str,
+    priority: &'a str,
+    component: &'a str,
+    at: &'a str,
+) -> Vec<&'a str> {
     vec![
-        "create", "--category", "failure", "--priority", priority, "--title", title,
-        "--description", "Connection refused to 10.0.0.3:5672", "--components", component,
-        "--impact", "通知停止", "--at", at,
+        "create",
+        "--category",
+        "failure",
+        "--priority",
+        priority,
+        "--title",
+        title,
+        "--description",
+        "Connection refused to 10.0.0.3:5672",
+        "--components",
+        component,
+        "--impact",
+        "通知停止",
+        "--at",
+        at,
     ]
 }
 
@@ -85,25 +102,88 @@ fn lifecycle_prints_the_same_locally_and_through_the_server() {
     let id = "INC-20250104-0001";
     let script: Vec<Vec<&str>> = vec![
         create_args("RabbitMQ接続断", "high", "rabbitmq", AT),
-        create_args("DB timeout", "low", "db_client", "2025-01-04T11:00:00+09:00"),
+        create_args(
+            "DB timeout",
+            "low",
+            "db_client",
+            "2025-01-04T11:00:00+09:00",
+        ),
         {
-            let mut a = create_args("ディスク満杯", "critical", "storage", "2025-01-05T09:00:00+09:00");
+            let mut a = create_args(
+                "ディスク満杯",
+                "critical",
+                "storage",
+                "2025-01-05T09:00:00+09:00",
+            );
             a.extend(["--format", "json"]);
             a
         },
-        vec!["update", id, "--status", "in_progress", "--assignee", "田中", "--at", "2025-01-04T10:20:00+09:00"],
-        vec!["update", id, "--priority", "critical", "--note", "影響拡大", "--at", "2025-01-04T10:30:00+09:00", "--format", "json"],
-        vec!["note", id, "再起動で復旧", "--at", "2025-01-04T10:40:00+09:00"],
-        vec!["resolve", id, "--actions", "systemctl restart rabbitmq-server", "キュー再作成", "--root-cause", "RabbitMQ停止", "--preventive", "監視追加", "--at", "2025-01-04T11:00:00+09:00"],
+        vec![
+            "update",
+            id,
+            "--status",
+            "in_progress",
+            "--assignee",
+            "田中",
+            "--at",
+            "2025-01-04T10:20:00+09:00",
+        ],
+        vec![
+            "update",
+            id,
+            "--priority",
+            "critical",
+            "--note",
+            "影響拡大",
+            "--at",
+            "2025-01-04T10:30:00+09:00",
+            "--format",
+            "json",
+        ],
+        vec![
+            "note",
+            id,
+            "再起動で復旧",
+            "--at",
+            "2025-01-04T10:40:00+09:00",
+        ],
+        vec![
+            "resolve",
+            id,
+            "--actions",
+            "systemctl restart rabbitmq-server",
+            "キュー再作成",
+            "--root-cause",
+            "RabbitMQ停止",
+            "--preventive",
+            "監視追加",
+            "--at",
+            "2025-01-04T11:00:00+09:00",
+        ],
         vec!["close", id, "--at", "2025-01-04T12:00:00+09:00"],
-        vec!["reopen", id, "--note", "再発", "--at", "2025-01-04T13:00:00+09:00"],
+        vec![
+            "reopen",
+            id,
+            "--note",
+            "再発",
+            "--at",
+            "2025-01-04T13:00:00+09:00",
+        ],
         vec!["show", id],
         vec!["show", "--id", id, "--format", "json"],
         vec!["list"],
         vec!["list", "--all", "--format", "json"],
         vec!["list", "--all", "--format", "csv"],
         vec!["list", "--all", "--oldest-first", "--limit", "2"],
-        vec!["list", "--component", "db_client", "--priority", "low", "--format", "json"],
+        vec![
+            "list",
+            "--component",
+            "db_client",
+            "--priority",
+            "low",
+            "--format",
+            "json",
+        ],
         vec!["list", "--status", "closed"],
         vec!["list", "--since", "2025-01-05", "--category", "failure"],
         vec!["list", "--origin", "manual", "--format", "csv"],
@@ -112,13 +192,47 @@ fn lifecycle_prints_the_same_locally_and_through_the_server() {
         vec!["close", "INC-20250104-0002"],
         vec!["update", "INC-20250104-0002", "--status", "resolved"],
         vec!["update", "INC-20250104-0002"],
-        vec!["note", "INC-20250104-0002", "早すぎる", "--at", "2024-01-01"],
-        vec!["create", "--category", "nope", "--priority", "high", "--title", "t", "--components", "c"],
-        vec!["create", "--category", "failure", "--priority", "high", "--title", "  ", "--components", "c"],
+        vec![
+            "note",
+            "INC-20250104-0002",
+            "早すぎる",
+            "--at",
+            "2024-01-01",
+        ],
+        vec![
+            "create",
+            "--category",
+            "nope",
+            "--priority",
+            "high",
+            "--title",
+            "t",
+            "--components",
+            "c",
+        ],
+        vec![
+            "create",
+            "--category",
+            "failure",
+            "--priority",
+            "high",
+            "--title",
+            "  ",
+            "--components",
+            "c",
+        ],
         vec!["list", "--status", "gone"],
         vec!["show", "not-an-id"],
         vec!["report", "--at", "2025-01-10", "--since", "2025-01-01"],
-        vec!["report", "--at", "2025-01-10", "--format", "json", "--trend", "month"],
+        vec![
+            "report",
+            "--at",
+            "2025-01-10",
+            "--format",
+            "json",
+            "--trend",
+            "month",
+        ],
         vec!["stats", "--at", "2025-01-10"],
         vec!["report", "--at", "2025-01-10", "--summary"],
         vec!["export"],
@@ -129,7 +243,13 @@ fn lifecycle_prints_the_same_locally_and_through_the_server() {
     // The runs are real: the ids, states and messages are there.
     assert_eq!(runs[0].stdout, "INC-20250104-0001\n");
     assert!(runs[9].stdout.contains("open") && runs[9].stdout.contains("再発"));
-    assert!(runs[19].stderr.contains("incident INC-20250104-0099 not found"));
+    // Who made each change: the local user, also when the change went through the server.
+    assert!(runs[9].stdout.contains("  (by "), "{}", runs[9].stdout);
+    assert!(
+        runs[19]
+            .stderr
+            .contains("incident INC-20250104-0099 not found")
+    );
     assert_eq!(runs[19].code, Some(1));
     assert!(runs[20].stderr.contains("cannot close INC-20250104-0002"));
     let listed: Value = serde_json::from_str(&runs[12].stdout).unwrap();
@@ -147,7 +267,15 @@ fn list_pages_through_more_than_one_server_page() {
         &setup,
         &[
             vec!["list", "--all", "--format", "json"],
-            vec!["list", "--all", "--oldest-first", "--limit", "1500", "--format", "csv"],
+            vec![
+                "list",
+                "--all",
+                "--oldest-first",
+                "--limit",
+                "1500",
+                "--format",
+                "csv",
+            ],
             vec!["list", "--component", "c3", "--format", "json"],
         ],
     );
@@ -160,13 +288,22 @@ fn list_pages_through_more_than_one_server_page() {
 fn import_analyze_patterns_and_kb_print_the_same() {
     let setup = |env: &Env| {
         std::fs::create_dir_all(env.path("kb")).unwrap();
-        for (i, comp) in ["db", "db", "db", "mq", "mq", "mq", "db"].iter().enumerate() {
+        for (i, comp) in ["db", "db", "db", "mq", "mq", "mq", "db"]
+            .iter()
+            .enumerate()
+        {
             let at = format!("2025-02-{:02}T10:00:00+09:00", i + 1);
             let title = format!("Connection refused to {comp}-{i}.internal:5432");
             let id = env.create_at(&title, "failure", "high", &[comp], &at);
             env.ok(&[
-                "resolve", &id, "--actions", "`systemctl restart postgresql`", "--root-cause",
-                "DB停止", "--at", &format!("2025-02-{:02}T11:00:00+09:00", i + 1),
+                "resolve",
+                &id,
+                "--actions",
+                "`systemctl restart postgresql`",
+                "--root-cause",
+                "DB停止",
+                "--at",
+                &format!("2025-02-{:02}T11:00:00+09:00", i + 1),
             ]);
         }
     };
@@ -183,18 +320,29 @@ fn import_analyze_patterns_and_kb_print_the_same() {
             vec!["patterns", "P0000000000000000"],
         ],
     );
-    assert!(runs[1].stdout.contains("patterns (stored"), "{}", runs[1].stdout);
+    assert!(
+        runs[1].stdout.contains("patterns (stored"),
+        "{}",
+        runs[1].stdout
+    );
     let pats: Value = serde_json::from_str(&runs[5].stdout).unwrap();
     let first = pats[0]["id"].as_str().unwrap().to_string();
     assert!(runs[6].stdout.contains("INCIDENT_PATTERNS_KB") || runs[6].stdout.contains("+++"));
-    assert!(runs[7].stderr.contains("pattern P0000000000000000 not found"));
+    assert!(
+        runs[7]
+            .stderr
+            .contains("pattern P0000000000000000 not found")
+    );
     // One pattern shown with its members, both ways.
     let shown = both_ways(
         &|e: &Env| {
             setup(e);
             e.ok(&["analyze", "--quiet"]);
         },
-        &[vec!["patterns", &first], vec!["patterns", "--id", &first, "--format", "json"]],
+        &[
+            vec!["patterns", &first],
+            vec!["patterns", "--id", &first, "--format", "json"],
+        ],
     );
     assert!(shown[0].stdout.contains(&first), "{}", shown[0].stdout);
 }
@@ -215,14 +363,26 @@ fn import_from_a_file_and_a_bad_file_print_the_same() {
         ],
     );
     assert!(runs[0].stdout.starts_with("imported 30,"));
-    assert!(runs[2].stderr.contains("import of bad.json failed; nothing was written"));
+    assert!(
+        runs[2]
+            .stderr
+            .contains("import of bad.json failed; nothing was written")
+    );
     assert_eq!(runs[3].stdout.lines().count(), 31);
 }
 
 #[test]
 fn migrate_streams_through_the_server_and_prints_the_same() {
     let setup = |env: &Env| {
-        env.ok(&["bridge", "generate", "3000", "--seed", "7", "-o", "errors.json"]);
+        env.ok(&[
+            "bridge",
+            "generate",
+            "3000",
+            "--seed",
+            "7",
+            "-o",
+            "errors.json",
+        ]);
         env.write(
             "bad.jsonl",
             "{\"timestamp\": \"2025-01-01T00:00:00Z\", \"error_type\": \"E\", \"message\": \"m\", \"component\": \"c\"}\n{oops\n",
@@ -232,16 +392,41 @@ fn migrate_streams_through_the_server_and_prints_the_same() {
         &setup,
         &[
             vec!["bridge", "migrate", "errors.json", "--quiet"],
-            vec!["bridge", "migrate", "errors.json", "--quiet", "--format", "json"],
+            vec![
+                "bridge",
+                "migrate",
+                "errors.json",
+                "--quiet",
+                "--format",
+                "json",
+            ],
             vec!["bridge", "migrate", "bad.jsonl", "--quiet"],
-            vec!["list", "--all", "--origin", "migrated", "--limit", "5", "--format", "json"],
-            vec!["report", "--at", "2026-01-01", "--origin", "migrated", "--format", "json"],
+            vec![
+                "list", "--all", "--origin", "migrated", "--limit", "5", "--format", "json",
+            ],
+            vec![
+                "report",
+                "--at",
+                "2026-01-01",
+                "--origin",
+                "migrated",
+                "--format",
+                "json",
+            ],
         ],
     );
-    assert!(runs[0].stdout.starts_with("3000 records: migrated"), "{}", runs[0].stdout);
+    assert!(
+        runs[0].stdout.starts_with("3000 records: migrated"),
+        "{}",
+        runs[0].stdout
+    );
     assert!(runs[1].stdout.contains("\"already_present\": 3000"));
     assert_eq!(runs[2].code, Some(1));
-    assert!(runs[2].stderr.contains("migration of bad.jsonl stopped there"));
+    assert!(
+        runs[2]
+            .stderr
+            .contains("migration of bad.jsonl stopped there")
+    );
 }
 
 #[test]
@@ -249,18 +434,37 @@ fn commands_that_need_the_file_say_so_through_a_server() {
     let env = Env::new();
     env.create_at("t", "failure", "high", &["c"], AT);
     let server = Server::start(&env, &[]);
-    for args in [vec!["check"], vec!["compact"], vec!["bridge", "check", "x.json"]] {
+    for args in [
+        vec!["check"],
+        vec!["compact"],
+        vec!["bridge", "check", "x.json"],
+    ] {
         let r = run(&env, Some(&server), &args);
         assert_eq!(r.code, Some(1), "{args:?}");
-        assert!(r.stderr.contains("works on the database file, not through a server"), "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("works on the database file, not through a server"),
+            "{}",
+            r.stderr
+        );
     }
-    let r = run(&env, Some(&server), &["bridge", "migrate", "x.json", "--write-back"]);
+    let r = run(
+        &env,
+        Some(&server),
+        &["bridge", "migrate", "x.json", "--write-back"],
+    );
     assert!(r.stderr.contains("--write-back"), "{}", r.stderr);
     // An unreachable server is named.
     let mut c = env.process();
-    let out = c.env("INCIDENT_SERVER", "http://127.0.0.1:1").args(["list"]).output().unwrap();
+    let out = c
+        .env("INCIDENT_SERVER", "http://127.0.0.1:1")
+        .args(["list"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the server http://127.0.0.1:1"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot reach the server http://127.0.0.1:1")
+    );
 }
 
 /// The hidden acceptance check's first half: 4 clients × 100 creates at once.
@@ -280,19 +484,33 @@ fn four_concurrent_clients_get_400_distinct_ids() {
                         .env("INCIDENT_SERVER", &url)
                         .env("TZ", "Asia/Tokyo")
                         .args([
-                            "create", "--category", "failure", "--priority", "high", "--title",
-                            &format!("client {c} incident {i}"), "--components", "api",
+                            "create",
+                            "--category",
+                            "failure",
+                            "--priority",
+                            "high",
+                            "--title",
+                            &format!("client {c} incident {i}"),
+                            "--components",
+                            "api",
                         ])
                         .output()
                         .unwrap();
-                    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
                     ids.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
                 }
                 ids
             })
         })
         .collect();
-    let mut ids: Vec<String> = children.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut ids: Vec<String> = children
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 400);
@@ -310,12 +528,27 @@ fn four_concurrent_clients_get_400_distinct_ids() {
 #[test]
 fn list_answers_while_a_migration_runs_through_the_server() {
     let env = Env::new();
-    env.ok(&["bridge", "generate", "60000", "--seed", "3", "-o", "errors.json"]);
+    env.ok(&[
+        "bridge",
+        "generate",
+        "60000",
+        "--seed",
+        "3",
+        "-o",
+        "errors.json",
+    ]);
     let server = Server::start(&env, &[]);
     let mut migrate = env
         .process()
         .env("INCIDENT_SERVER", &server.url)
-        .args(["bridge", "migrate", "errors.json", "--quiet", "--batch", "2000"])
+        .args([
+            "bridge",
+            "migrate",
+            "errors.json",
+            "--quiet",
+            "--batch",
+            "2000",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -324,24 +557,41 @@ fn list_answers_while_a_migration_runs_through_the_server() {
     let start = Instant::now();
     loop {
         let running = migrate.try_wait().unwrap().is_none();
-        let r = run(&env, Some(&server), &["list", "--all", "--format", "json", "--limit", "50"]);
+        let r = run(
+            &env,
+            Some(&server),
+            &["list", "--all", "--format", "json", "--limit", "50"],
+        );
         assert_eq!(r.code, Some(0), "{}", r.stderr);
-        let n = serde_json::from_str::<Value>(&r.stdout).unwrap().as_array().unwrap().len();
+        let n = serde_json::from_str::<Value>(&r.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len();
         if running {
             during += 1;
             let (_, health) = get(&format!("{}/api/v1/health", server.url), None);
-            let count = serde_json::from_str::<Value>(&health).unwrap()["incidents"].as_u64().unwrap();
+            let count = serde_json::from_str::<Value>(&health).unwrap()["incidents"]
+                .as_u64()
+                .unwrap();
             seen_partial |= count > 0 && count < 60_000 && n == 50;
         } else {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(300), "migration took too long");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "migration took too long"
+        );
     }
     assert!(migrate.wait().unwrap().success());
     assert!(during > 0, "no list ran during the migration");
     let _ = seen_partial;
     let full = run(&env, Some(&server), &["list", "--all", "--format", "json"]);
-    let n = serde_json::from_str::<Value>(&full.stdout).unwrap().as_array().unwrap().len();
+    let n = serde_json::from_str::<Value>(&full.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(n, 60_000);
 }
 
@@ -356,27 +606,66 @@ fn json_errors_name_the_field_and_unknown_routes_are_json_404() {
     assert_eq!(v["code"], "not_found");
 
     let bad = [
-        (r#"{"category":"failure","priority":"high","components":["c"]}"#, "title", "missing field `title`"),
-        (r#"{"category":"oops","priority":"high","title":"t","components":["c"]}"#, "category", "unknown category \"oops\""),
-        (r#"{"category":"failure","priority":"high","title":5,"components":["c"]}"#, "title", "invalid type"),
-        (r#"{"category":"failure","priority":"high","title":"t","components":["c"],"at":"yesterday"}"#, "at", "invalid time \"yesterday\""),
-        (r#"{"category":"failure","priority":"high","title":"t","components":[" "]}"#, "components", "at least one affected component"),
+        (
+            r#"{"category":"failure","priority":"high","components":["c"]}"#,
+            "title",
+            "missing field `title`",
+        ),
+        (
+            r#"{"category":"oops","priority":"high","title":"t","components":["c"]}"#,
+            "category",
+            "unknown category \"oops\"",
+        ),
+        (
+            r#"{"category":"failure","priority":"high","title":5,"components":["c"]}"#,
+            "title",
+            "invalid type",
+        ),
+        (
+            r#"{"category":"failure","priority":"high","title":"t","components":["c"],"at":"yesterday"}"#,
+            "at",
+            "invalid time \"yesterday\"",
+        ),
+        (
+            r#"{"category":"failure","priority":"high","title":"t","components":[" "]}"#,
+            "components",
+            "at least one affected component",
+        ),
     ];
     for (body, field, text) in bad {
-        let (s, b) = post(&format!("{u}/api/v1/incidents"), "application/json", body.as_bytes(), None);
+        let (s, b) = post(
+            &format!("{u}/api/v1/incidents"),
+            "application/json",
+            body.as_bytes(),
+            None,
+        );
         assert_eq!(s, 400, "{body}: {b}");
         let v: Value = serde_json::from_str(&b).unwrap();
         assert_eq!(v["code"], "invalid");
         assert_eq!(v["field"], field, "{b}");
         assert!(v["message"].as_str().unwrap().contains(text), "{b}");
     }
-    let big = format!(r#"{{"category":"failure","priority":"high","title":"{}","components":["c"]}}"#, "x".repeat(10_000));
-    let (s, b) = post(&format!("{u}/api/v1/incidents"), "application/json", big.as_bytes(), None);
+    let big = format!(
+        r#"{{"category":"failure","priority":"high","title":"{}","components":["c"]}}"#,
+        "x".repeat(10_000)
+    );
+    let (s, b) = post(
+        &format!("{u}/api/v1/incidents"),
+        "application/json",
+        big.as_bytes(),
+        None,
+    );
     assert_eq!(s, 413, "{b}");
-    assert_eq!(serde_json::from_str::<Value>(&b).unwrap()["code"], "too_large");
+    assert_eq!(
+        serde_json::from_str::<Value>(&b).unwrap()["code"],
+        "too_large"
+    );
     let (s, b) = get(&format!("{u}/api/v1/incidents?status=gone"), None);
     assert_eq!(s, 400);
-    assert_eq!(serde_json::from_str::<Value>(&b).unwrap()["field"], "status");
+    assert_eq!(
+        serde_json::from_str::<Value>(&b).unwrap()["field"],
+        "status"
+    );
     let (s, b) = get(&format!("{u}/api/v1/incidents/INC-20250101-0001"), None);
     assert_eq!(s, 404);
     assert_eq!(
@@ -386,7 +675,13 @@ fn json_errors_name_the_field_and_unknown_routes_are_json_404() {
     let (s, b) = get(&format!("{u}/api/v1/openapi.json"), None);
     assert_eq!(s, 200);
     let doc: Value = serde_json::from_str(&b).unwrap();
-    for path in ["/api/v1/incidents", "/api/v1/incidents/{id}/resolve", "/api/v1/migrate", "/api/v1/export", "/api/v1/tokens"] {
+    for path in [
+        "/api/v1/incidents",
+        "/api/v1/incidents/{id}/resolve",
+        "/api/v1/migrate",
+        "/api/v1/export",
+        "/api/v1/tokens",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "openapi lacks {path}");
     }
     // Requests are logged.
@@ -397,9 +692,15 @@ fn json_errors_name_the_field_and_unknown_routes_are_json_404() {
 #[test]
 fn tokens_roles_and_revocation() {
     let env = Env::new();
-    let admin = env.ok(&["token", "create", "--name", "ops", "--role", "admin"]).trim().to_string();
+    let admin = env
+        .ok(&["token", "create", "--name", "ops", "--role", "admin"])
+        .trim()
+        .to_string();
     assert!(admin.starts_with("inc_") && admin.len() > 40);
-    let reader = env.ok(&["token", "create", "--name", "viewer", "--role", "read"]).trim().to_string();
+    let reader = env
+        .ok(&["token", "create", "--name", "viewer", "--role", "read"])
+        .trim()
+        .to_string();
     let dup = env.fails(&["token", "create", "--name", "ops", "--role", "read"], 1);
     assert!(dup.contains("a token named \"ops\" exists"), "{dup}");
     let bad = env.fails(&["token", "create", "--name", "x", "--role", "root"], 1);
@@ -414,7 +715,10 @@ fn tokens_roles_and_revocation() {
     // tests bind loopback only).
     let empty = Env::new();
     let refused = empty.fails(&["serve", "--addr", "0.0.0.0:0"], 1);
-    assert!(refused.contains("is not a loopback address and the database has no tokens"), "{refused}");
+    assert!(
+        refused.contains("is not a loopback address and the database has no tokens"),
+        "{refused}"
+    );
 
     let server = Server::start(&env, &["--require-token"]);
     let client = |token: Option<&str>, args: &[&str]| {
@@ -430,12 +734,43 @@ fn tokens_roles_and_revocation() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("this server needs a token"));
     let out = client(Some("inc_wrong"), &["list"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("the token is not valid"));
-    let create = ["create", "--category", "failure", "--priority", "high", "--title", "t", "--components", "c"];
+    let create = [
+        "create",
+        "--category",
+        "failure",
+        "--priority",
+        "high",
+        "--title",
+        "t",
+        "--components",
+        "c",
+    ];
     let out = client(Some(&reader), &create);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("token viewer has role read; this needs role write"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("token viewer has role read; this needs role write")
+    );
     let out = client(Some(&admin), &create);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // The change is recorded under the token's name, whatever the client's user.
+    let out = client(Some(&admin), &["note", &id, "見ています"]);
+    assert!(out.status.success());
+    let shown: Value =
+        serde_json::from_slice(&client(Some(&reader), &["show", &id, "--format", "json"]).stdout)
+            .unwrap();
+    let by: Vec<&str> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["by"].as_str().unwrap())
+        .collect();
+    assert_eq!(by, ["ops", "ops"]);
     assert!(client(Some(&reader), &["list"]).status.success());
     // Tokens managed through the server by an admin; a revoked token stops working.
     let out = client(Some(&admin), &["token", "revoke", "viewer"]);
@@ -485,7 +820,11 @@ fn acknowledged_writes_survive_kill_9() {
         w.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 10, "too few writes before the kill: {}", acked.len());
+    assert!(
+        acked.len() > 10,
+        "too few writes before the kill: {}",
+        acked.len()
+    );
     let stored: std::collections::HashSet<String> = env.list_ids(&["--all"]).into_iter().collect();
     for id in &acked {
         assert!(stored.contains(id), "{id} was acknowledged but is lost");
@@ -500,13 +839,29 @@ fn dashboard_and_incident_page_escape_the_title() {
     let out = run(
         &env,
         Some(&server),
-        &["create", "--category", "security", "--priority", "critical", "--title", "<script>alert(1)</script> 障害", "--components", "web"],
+        &[
+            "create",
+            "--category",
+            "security",
+            "--priority",
+            "critical",
+            "--title",
+            "<script>alert(1)</script> 障害",
+            "--components",
+            "web",
+        ],
     );
     let id = out.stdout.trim().to_string();
     for page in ["/".to_string(), format!("/incidents/{id}")] {
         let (s, body) = get(&format!("{}{page}", server.url), None);
         assert_eq!(s, 200, "{page}");
-        assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt; 障害"), "{page}: {body}");
-        assert!(!body.contains("<script>alert(1)</script>"), "{page} has the raw title");
+        assert!(
+            body.contains("&lt;script&gt;alert(1)&lt;/script&gt; 障害"),
+            "{page}: {body}"
+        );
+        assert!(
+            !body.contains("<script>alert(1)</script>"),
+            "{page} has the raw title"
+        );
     }
 }

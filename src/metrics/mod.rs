@@ -87,8 +87,8 @@ use crate::model::{Category, IncidentId, Origin, Priority, Timestamp};
 pub use compute::{MetricsBuilder, MetricsOptions};
 pub use errors::{ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics};
 pub use recurrence::GroupKind;
-pub(crate) use sla::{alert_state, open_deadlines};
 pub use sla::{ConfigError, SlaTarget, SlaTargets};
+pub(crate) use sla::{alert_state, open_deadlines};
 pub use stats::DurationStats;
 pub use trend::Period;
 

@@ -188,7 +188,8 @@ async fn create(
         at: r.at,
         by: Some(caller.name.clone()),
     };
-    let (incident, pattern_match) = blocking(&st, move |m| Ok(m.create_incident_matched(new)?)).await?;
+    let (incident, pattern_match) =
+        blocking(&st, move |m| Ok(m.create_incident_matched(new)?)).await?;
     st.publish(ChangeEvent {
         action: "created".into(),
         id: Some(incident.id),
@@ -456,7 +457,10 @@ async fn resolve(
         at: r.at,
         by: Some(caller.name.clone()),
     };
-    change(&st, &caller, "resolved", move |m| m.resolve_incident(id, input)).await
+    change(&st, &caller, "resolved", move |m| {
+        m.resolve_incident(id, input)
+    })
+    .await
 }
 
 /// When a change happened (default now).
@@ -590,11 +594,10 @@ pub(crate) fn metrics_for(
     default_sla: SlaTargets,
 ) -> Result<crate::metrics::Metrics, ApiError> {
     let targets = match &r.sla_config {
-        Some(text) => SlaTargets::from_json(
-            text,
-            r.sla_config_name.as_deref().unwrap_or("sla_config"),
-        )
-        .map_err(|e| ApiError::invalid("sla_config", chain(&e)))?,
+        Some(text) => {
+            SlaTargets::from_json(text, r.sla_config_name.as_deref().unwrap_or("sla_config"))
+                .map_err(|e| ApiError::invalid("sla_config", chain(&e)))?
+        }
         None => default_sla,
     };
     let mut opts = MetricsOptions {
@@ -647,28 +650,28 @@ pub fn render_report(
     r: &ReportRequest,
     default_sla: SlaTargets,
 ) -> Result<(Vec<u8>, &'static str), ApiError> {
-        let metrics = metrics_for(m, r, default_sla)?;
-        let mut out = Vec::new();
-        let io = |e: std::io::Error| ApiError::internal(e.to_string());
-        let ctype = match r.format {
-            ReportFormat::Json => {
-                crate::report::render_json(&metrics, &mut out).map_err(io)?;
-                "application/json"
-            }
-            ReportFormat::Markdown => {
-                crate::report::render_markdown(&metrics, &mut out).map_err(io)?;
-                "text/markdown; charset=utf-8"
-            }
-            ReportFormat::Terminal => {
-                crate::report::render_terminal(&metrics, &mut out).map_err(io)?;
-                "text/plain; charset=utf-8"
-            }
-            ReportFormat::Html => {
-                crate::report::render_html(&metrics, &mut out).map_err(io)?;
-                "text/html; charset=utf-8"
-            }
-        };
-        Ok((out, ctype))
+    let metrics = metrics_for(m, r, default_sla)?;
+    let mut out = Vec::new();
+    let io = |e: std::io::Error| ApiError::internal(e.to_string());
+    let ctype = match r.format {
+        ReportFormat::Json => {
+            crate::report::render_json(&metrics, &mut out).map_err(io)?;
+            "application/json"
+        }
+        ReportFormat::Markdown => {
+            crate::report::render_markdown(&metrics, &mut out).map_err(io)?;
+            "text/markdown; charset=utf-8"
+        }
+        ReportFormat::Terminal => {
+            crate::report::render_terminal(&metrics, &mut out).map_err(io)?;
+            "text/plain; charset=utf-8"
+        }
+        ReportFormat::Html => {
+            crate::report::render_html(&metrics, &mut out).map_err(io)?;
+            "text/html; charset=utf-8"
+        }
+    };
+    Ok((out, ctype))
 }
 
 #[derive(Deserialize)]
@@ -757,7 +760,10 @@ async fn analyze(
         examples: 5,
     };
     Ok(Json(
-        blocking(&st, move |m| Ok(crate::analysis::analyze(m, &opts, |_| {})?)).await?,
+        blocking(&st, move |m| {
+            Ok(crate::analysis::analyze(m, &opts, |_| {})?)
+        })
+        .await?,
     ))
 }
 
@@ -1089,8 +1095,10 @@ async fn token_create(
     JsonBody(r): JsonBody<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
     caller.need(Role::Admin)?;
-    let (token, info) =
-        blocking(&st, move |m| Ok(crate::auth::create_token(m, &r.name, r.role)?)).await?;
+    let (token, info) = blocking(&st, move |m| {
+        Ok(crate::auth::create_token(m, &r.name, r.role)?)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(TokenCreated { token, info })))
 }
 
@@ -1114,13 +1122,9 @@ pub(crate) fn event_stream(st: &AppState) -> impl Stream<Item = Result<Event, In
     tokio_stream::wrappers::BroadcastStream::new(st.subscribe())
         .take_until(stop)
         .filter_map(|e| async move {
-        let e = e.ok()?;
-        Event::default()
-            .event("change")
-            .json_data(&e)
-            .ok()
-            .map(Ok)
-    })
+            let e = e.ok()?;
+            Event::default().event("change").json_data(&e).ok().map(Ok)
+        })
 }
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "server",

@@ -68,7 +68,9 @@ impl FromRequestParts<AppState> for Caller {
             .map(|v| v.to_str().unwrap_or_default().to_string());
         if let Some(h) = header {
             let Some(secret) = h.strip_prefix("Bearer ").map(str::trim) else {
-                return Err(unauthorized("the Authorization header must be `Bearer TOKEN`"));
+                return Err(unauthorized(
+                    "the Authorization header must be `Bearer TOKEN`",
+                ));
             };
             let st = state.clone();
             let secret = secret.to_string();

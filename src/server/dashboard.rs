@@ -114,17 +114,17 @@ impl FromRequestParts<AppState> for Viewer {
 }
 
 impl Viewer {
-    /// Refuses a form without this session's CSRF token, or from a role below `role`.
-    fn check(&self, form: &HashMap<String, String>, role: Role) -> Result<(), Response> {
+    /// The refusal of a form without this session's CSRF token, or from a role below `role`.
+    fn refuse(&self, form: &HashMap<String, String>, role: Role) -> Option<Response> {
         if form.get("csrf").map(String::as_str) != Some(self.csrf.as_str()) {
-            return Err(error_page(
+            return Some(error_page(
                 self,
                 StatusCode::FORBIDDEN,
                 "the form's CSRF token does not match this session; reload the page and try again",
             ));
         }
         if self.role < role {
-            return Err(error_page(
+            return Some(error_page(
                 self,
                 StatusCode::FORBIDDEN,
                 &format!(
@@ -133,12 +133,16 @@ impl Viewer {
                 ),
             ));
         }
-        Ok(())
+        None
     }
 
     fn respond(&self, status: StatusCode, body: Markup) -> Response {
         let mut headers = HeaderMap::new();
-        if let Some(c) = self.set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+        if let Some(c) = self
+            .set_cookie
+            .as_deref()
+            .and_then(|c| HeaderValue::from_str(c).ok())
+        {
             headers.insert(header::SET_COOKIE, c);
         }
         (status, headers, body).into_response()
@@ -244,14 +248,12 @@ fn login_form(st: &AppState, error: Option<&str>) -> Markup {
     }
 }
 
-async fn login(
-    State(st): State<AppState>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+async fn login(State(st): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
     let secret = form.get("token").cloned().unwrap_or_default();
     let st2 = st.clone();
-    let found = tokio::task::spawn_blocking(move || crate::auth::authenticate(st2.manager(), &secret))
-        .await;
+    let found =
+        tokio::task::spawn_blocking(move || crate::auth::authenticate(st2.manager(), &secret))
+            .await;
     match found {
         Ok(Ok(Some(t))) => match new_session(&st, t.name, t.role) {
             Some(id) => {
@@ -279,7 +281,7 @@ async fn logout(
     headers: axum::http::HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = v.check(&form, Role::Read) {
+    if let Some(r) = v.refuse(&form, Role::Read) {
         return r;
     }
     let id = cookie(&headers, SESSION_COOKIE);
@@ -295,12 +297,11 @@ async fn logout(
     (out, Redirect::to("/login")).into_response()
 }
 
-/// An incident's most urgent open SLA deadline: (measure, deadline, state).
-fn sla_of(
-    inc: &Incident,
-    st: &AppState,
-    now: Timestamp,
-) -> Option<(SlaMeasure, Timestamp, Option<AlertState>)> {
+/// An open SLA deadline: what it measures, when it is, where it stands (`None`: on track).
+type Deadline = (SlaMeasure, Timestamp, Option<AlertState>);
+
+/// An incident's most urgent open SLA deadline.
+fn sla_of(inc: &Incident, st: &AppState, now: Timestamp) -> Option<Deadline> {
     if !inc.status.is_active() {
         return None;
     }
@@ -365,7 +366,11 @@ async fn index(
     v: Viewer,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let get = |k: &str| q.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let get = |k: &str| {
+        q.get(k)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
     let component = get("component");
     let status = get("status");
     let category = get("category");
@@ -403,7 +408,7 @@ async fn index(
         Err(e) => return error_page(&v, e.status, &e.body.message),
     };
     let now = Timestamp::now();
-    let mut rows: Vec<(Incident, Option<(SlaMeasure, Timestamp, Option<AlertState>)>)> = incidents
+    let mut rows: Vec<(Incident, Option<Deadline>)> = incidents
         .into_iter()
         .map(|i| {
             let s = sla_of(&i, &st, now);
@@ -576,7 +581,7 @@ async fn act(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = v.check(&form, Role::Write) {
+    if let Some(r) = v.refuse(&form, Role::Write) {
         return r;
     }
     let id = match id.parse::<IncidentId>() {
@@ -687,7 +692,7 @@ async fn create(
     v: Viewer,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = v.check(&form, Role::Write) {
+    if let Some(r) = v.refuse(&form, Role::Write) {
         return r;
     }
     let parsed = (|| -> Result<NewIncident, String> {
@@ -827,7 +832,10 @@ mod tests {
     #[test]
     fn kb_sections_are_found_by_pattern_id() {
         let kb = "# KB\n\n## 既知\n\n### A\nx <!-- incident:match P1 -->\n\n### B\ny\n\n## Other\n";
-        assert_eq!(kb_sections(kb, "P1"), vec!["### A\nx <!-- incident:match P1 -->"]);
+        assert_eq!(
+            kb_sections(kb, "P1"),
+            vec!["### A\nx <!-- incident:match P1 -->"]
+        );
         assert!(kb_sections(kb, "P2").is_empty());
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{Error, StoreError};
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub body: ErrorBody,
+    pub body: Box<ErrorBody>,
     /// The library error it came from: callers in this process can still ask whether it
     /// was the database's (`incident::is_store_error`, `is_damage`).
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -39,12 +39,12 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 code: code.into(),
                 message: message.into(),
                 field: None,
                 detail: None,
-            },
+            }),
             cause: None,
         }
     }
@@ -135,7 +135,7 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(code = %self.body.code, message = %self.body.message, "request failed");
         }
-        (self.status, Json(self.body)).into_response()
+        (self.status, Json(*self.body)).into_response()
     }
 }
 

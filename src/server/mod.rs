@@ -30,9 +30,9 @@ use crate::metrics::SlaTargets;
 use crate::model::IncidentId;
 
 pub use api::{
-    render_report, kb_inputs, AnalyzeRequest, AtRequest, CreateRequest, Created, Health, KbInputs, KbSuggestion, MAX_PAGE,
+    AnalyzeRequest, AtRequest, CreateRequest, Created, Health, KbInputs, KbSuggestion, MAX_PAGE,
     NoteRequest, Page, PatternDetail, ReopenRequest, ReportFormat, ReportRequest, ResolveRequest,
-    TokenCreated, TokenRequest, UpdateRequest,
+    TokenCreated, TokenRequest, UpdateRequest, kb_inputs, render_report,
 };
 pub use auth::{Caller, USER_HEADER};
 pub use error::{ApiError, ErrorBody};

@@ -208,7 +208,11 @@ impl IncidentV2 {
             affected_components: self.affected_components,
             impact: self.impact,
             assignee: self.assignee,
-            timeline: self.timeline.into_iter().map(TimelineEntryV1::upgrade).collect(),
+            timeline: self
+                .timeline
+                .into_iter()
+                .map(TimelineEntryV1::upgrade)
+                .collect(),
             resolution: self.resolution,
             acknowledged_at: self.acknowledged_at,
             matched_pattern: self.matched_pattern,
@@ -264,7 +268,11 @@ impl IncidentV1 {
             affected_components: self.affected_components,
             impact: self.impact,
             assignee: self.assignee,
-            timeline: self.timeline.into_iter().map(TimelineEntryV1::upgrade).collect(),
+            timeline: self
+                .timeline
+                .into_iter()
+                .map(TimelineEntryV1::upgrade)
+                .collect(),
             resolution,
             acknowledged_at: self.acknowledged_at,
             matched_pattern: self.matched_pattern,

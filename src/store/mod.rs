@@ -14,10 +14,10 @@ mod ids;
 mod index;
 mod migrated;
 mod query;
-mod tokens;
 pub(crate) mod schema;
 #[doc(hidden)]
 pub mod testing;
+mod tokens;
 mod upgrade;
 mod verify;
 mod writer;

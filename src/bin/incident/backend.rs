@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use incident::server::{
-    AnalyzeRequest, AtRequest, CreateRequest, Created, KbInputs, NoteRequest, Page,
-    PatternDetail, ReopenRequest, ReportRequest, ResolveRequest, UpdateRequest,
+    AnalyzeRequest, AtRequest, CreateRequest, Created, KbInputs, NoteRequest, Page, PatternDetail,
+    ReopenRequest, ReportRequest, ResolveRequest, UpdateRequest,
 };
 use incident::{
     Analysis, AnalyzeOptions, ExportFormat, Filter, ImportSummary, Incident, IncidentId,
@@ -39,7 +39,8 @@ pub(crate) trait Incidents {
         note: Option<&str>,
         at: Option<incident::Timestamp>,
     ) -> Result<Incident>;
-    fn note(&self, id: IncidentId, text: &str, at: Option<incident::Timestamp>) -> Result<Incident>;
+    fn note(&self, id: IncidentId, text: &str, at: Option<incident::Timestamp>)
+    -> Result<Incident>;
     fn count(&self) -> Result<u64>;
     /// A rendered metrics report.
     fn report(&self, r: &ReportRequest) -> Result<Vec<u8>>;
@@ -58,8 +59,12 @@ pub(crate) trait Incidents {
     /// Imports an incident_history.json; errors are the input's or the store's.
     fn import(&self, input: &mut dyn Read) -> Result<ImportSummary>;
     /// Writes every incident; returns the damaged records skipped (with `skip_damaged`).
-    fn export(&self, format: ExportFormat, out: &mut dyn Write, skip_damaged: bool)
-    -> Result<Vec<String>>;
+    fn export(
+        &self,
+        format: ExportFormat,
+        out: &mut dyn Write,
+        skip_damaged: bool,
+    ) -> Result<Vec<String>>;
     fn token_create(&self, name: &str, role: Role) -> Result<(String, TokenInfo)>;
     fn tokens(&self) -> Result<Vec<TokenInfo>>;
     fn token_revoke(&self, name: &str) -> Result<()>;
@@ -128,7 +133,12 @@ impl Incidents for IncidentManager {
     ) -> Result<Incident> {
         Ok(self.reopen_incident_by(id, note, at, Some(&local_user()))?)
     }
-    fn note(&self, id: IncidentId, text: &str, at: Option<incident::Timestamp>) -> Result<Incident> {
+    fn note(
+        &self,
+        id: IncidentId,
+        text: &str,
+        at: Option<incident::Timestamp>,
+    ) -> Result<Incident> {
         Ok(self.add_note_by(id, text, at, Some(&local_user()))?)
     }
     fn count(&self) -> Result<u64> {
@@ -302,7 +312,12 @@ impl Incidents for Client {
         self.post(&format!("{}/reopen", path_id(id)), &req)
     }
 
-    fn note(&self, id: IncidentId, text: &str, at: Option<incident::Timestamp>) -> Result<Incident> {
+    fn note(
+        &self,
+        id: IncidentId,
+        text: &str,
+        at: Option<incident::Timestamp>,
+    ) -> Result<Incident> {
         let req = NoteRequest {
             text: text.to_string(),
             at,
@@ -323,10 +338,8 @@ impl Incidents for Client {
     }
 
     fn pattern_members(&self, id: &str, limit: usize) -> Result<Vec<Incident>> {
-        let d: PatternDetail = Client::get(
-            self,
-            &format!("/patterns/{}?limit={limit}", segment(id)),
-        )?;
+        let d: PatternDetail =
+            Client::get(self, &format!("/patterns/{}?limit={limit}", segment(id)))?;
         Ok(d.members)
     }
 

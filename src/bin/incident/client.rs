@@ -80,12 +80,20 @@ impl Client {
         Self::json(self.check(r)?)
     }
 
-    pub(crate) fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+    pub(crate) fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         let r = self.auth(self.agent.post(self.url(path))).send_json(body);
         Self::json(self.check(r)?)
     }
 
-    pub(crate) fn patch<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+    pub(crate) fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         let r = self.auth(self.agent.patch(self.url(path))).send_json(body);
         Self::json(self.check(r)?)
     }
@@ -108,7 +116,11 @@ impl Client {
     }
 
     /// Streams `input` as the request body (chunked; never held in memory).
-    pub(crate) fn upload<T: DeserializeOwned>(&self, path: &str, input: &mut dyn Read) -> Result<T> {
+    pub(crate) fn upload<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        input: &mut dyn Read,
+    ) -> Result<T> {
         let r = self
             .auth(self.agent.post(self.url(path)))
             .header("Content-Type", "application/octet-stream")

@@ -5,8 +5,8 @@ use anyhow::Result;
 use incident::{AutofixOptions, KbError, KbOptions};
 
 use super::print;
-use crate::cli::KbCommand;
 use crate::backend::Remote;
+use crate::cli::KbCommand;
 
 pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
     let KbCommand::Suggest(a) = cmd;

@@ -75,10 +75,7 @@ pub(crate) fn reopen(r: &Remote, db: &Option<PathBuf>, a: ReopenArgs) -> Result<
     let id = config::id(a.id.get())?;
     let at = config::time("at", a.at.as_deref())?;
     let m = r.open(db, false)?;
-    done(
-        &m.reopen(id, a.note.as_deref(), at)?,
-        OutFormat::Text,
-    )
+    done(&m.reopen(id, a.note.as_deref(), at)?, OutFormat::Text)
 }
 
 pub(crate) fn note(r: &Remote, db: &Option<PathBuf>, a: NoteArgs) -> Result<ExitCode> {

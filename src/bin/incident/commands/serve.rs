@@ -11,10 +11,12 @@ use crate::cli::{LogFormat, ServeArgs};
 use crate::config;
 
 pub(crate) fn run(db: &Option<PathBuf>, a: ServeArgs) -> Result<ExitCode> {
-    let addr: std::net::SocketAddr = a
-        .addr
-        .parse()
-        .with_context(|| format!("--addr: {:?} is not an address such as 127.0.0.1:7807", a.addr))?;
+    let addr: std::net::SocketAddr = a.addr.parse().with_context(|| {
+        format!(
+            "--addr: {:?} is not an address such as 127.0.0.1:7807",
+            a.addr
+        )
+    })?;
     let sla = match &a.config {
         Some(path) => SlaTargets::load(path)?,
         None => SlaTargets::default(),
