@@ -53,6 +53,9 @@ fn random_hex() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Sessions kept in memory at most.
+const MAX_SESSIONS: usize = 10_000;
+
 fn session_cookie(id: &str) -> String {
     format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; Secure; SameSite=Strict")
 }
@@ -64,6 +67,13 @@ fn new_session(state: &AppState, name: String, role: Role) -> Option<String> {
         return None;
     }
     let mut sessions = state.0.sessions.lock().ok()?;
+    // Browsers that drop cookies would make a session per page: anonymous ones go first.
+    if sessions.len() >= MAX_SESSIONS {
+        sessions.retain(|_, s| s.name != "anonymous");
+        if sessions.len() >= MAX_SESSIONS {
+            sessions.clear();
+        }
+    }
     sessions.insert(id.clone(), Session { name, role, csrf });
     Some(id)
 }
