@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use incident::{Miner, MinerConfig};
+use incident::patterns::miner::Miner;
+use incident::patterns::miner::MinerConfig;
 
 /// SplitMix64: a fixed generator, so every run clusters the same lines.
 struct Rng(u64);

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use incident::{Mined, Miner, MinerConfig};
+use incident::patterns::miner::Mined;
+use incident::patterns::miner::Miner;
+use incident::patterns::miner::MinerConfig;
 
 struct Row {
     content: String,

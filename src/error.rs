@@ -183,11 +183,11 @@ fn find_store_error(
             of(e)
         } else if let Some(e) = e.downcast_ref::<StoreError>() {
             pred(e)
-        } else if let Some(crate::history::ImportError::Store(e)) = e.downcast_ref() {
+        } else if let Some(crate::import::ImportError::Store(e)) = e.downcast_ref() {
             of(e)
-        } else if let Some(crate::migrate::MigrateError::Store(e)) = e.downcast_ref() {
+        } else if let Some(crate::import::MigrateError::Store(e)) = e.downcast_ref() {
             of(e)
-        } else if let Some(crate::bridge_ops::BridgeError::Store(e)) = e.downcast_ref() {
+        } else if let Some(crate::import::BridgeError::Store(e)) = e.downcast_ref() {
             of(e)
         } else {
             false

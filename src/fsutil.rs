@@ -191,6 +191,24 @@ pub fn write_atomic<T, E: From<FileError>>(
     Ok(value)
 }
 
+/// Writes `path` atomically (see [`AtomicFile`]), creating its directory.
+/// `mode` (unix) applies to the new file; without it an existing file keeps its
+/// permissions.
+pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let mut file = AtomicFile::create(path).map_err(io::Error::other)?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        file.set_mode(mode).map_err(io::Error::other)?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    file.writer().write_all(bytes)?;
+    file.commit().map_err(io::Error::other)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

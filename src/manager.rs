@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::analysis::{PatternMatch, incident_text, load_patterns, match_text};
 use crate::error::{Error, Result};
 use crate::model::{
-    Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
+    Category, Incident, IncidentId, Origin, Pattern, PatternRef, Priority, Resolution, Status,
     TimelineEntry, Timestamp,
 };
+use crate::patterns::matching::{PatternMatch, incident_text, match_text};
 use crate::store::{self, Bulk, Filter, Store};
 
 /// What a new incident needs.
@@ -103,8 +103,23 @@ impl IncidentManager {
     }
 
     /// The underlying store.
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Checks every record and index of the file (see [`crate::db::CheckReport`]).
+    pub fn check(&self) -> Result<store::CheckReport> {
+        Ok(store::check(&self.store)?)
+    }
+
+    /// Rebuilds every index, count and counter from the records.
+    pub fn repair(&self) -> Result<()> {
+        Ok(store::repair(&self.store)?)
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u64> {
+        Ok(self.store.schema_version()?)
     }
 
     /// Compacts the database file; returns its size before and after, in bytes.
@@ -135,7 +150,7 @@ impl IncidentManager {
             }
             let now = Timestamp::now();
             let at = new.at.unwrap_or(now);
-            let patterns = load_patterns(self)?;
+            let patterns = self.patterns()?;
             self.store.write(|w| {
                 let id = w.next_id(IncidentId::date_key(at.local_date()))?;
                 let mut incident = Incident {
@@ -309,6 +324,18 @@ impl IncidentManager {
     /// Number of incidents in the store.
     pub fn count(&self) -> Result<u64> {
         self.store.contain(|| Ok(self.store.snapshot()?.count()?))
+    }
+
+    /// Every stored pattern, by count descending.
+    pub fn patterns(&self) -> Result<Vec<Pattern>> {
+        let mut out = self.store.snapshot()?.patterns()?;
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Incidents of a pattern, newest first.
+    pub fn pattern_members(&self, pattern_id: &str, limit: usize) -> Result<Vec<Incident>> {
+        Ok(self.store.snapshot()?.pattern_members(pattern_id, limit)?)
     }
 
     /// Applies `change` to one incident in a write transaction; the change returns the

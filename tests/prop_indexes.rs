@@ -3,10 +3,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use incident::{
-    Category, Filter, Incident, IncidentManager, NewIncident, Order, Priority, ResolveInput,
-    Status, Timestamp, Update,
-};
+use incident::Category;
+use incident::Filter;
+use incident::Incident;
+use incident::IncidentManager;
+use incident::NewIncident;
+use incident::Order;
+use incident::Priority;
+use incident::ResolveInput;
+use incident::Status;
+use incident::Timestamp;
+use incident::Update;
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -142,7 +149,7 @@ proptest! {
                 },
             };
         }
-        let report = incident::check(m.store()).unwrap();
+        let report = m.check().unwrap();
         prop_assert!(report.problems.is_empty(), "{:?}", report.problems);
 
         let mut all = Vec::new();

@@ -5,11 +5,24 @@
 
 use std::path::PathBuf;
 
-use incident::{
-    AnalyzeOptions, Category, Error as IncidentErr, Filter, IncidentId, IncidentManager,
-    MetricsOptions, MigrateOptions, NewIncident, Order, Origin, OriginScope, Priority,
-    ResolveInput, SlaTargets, Status, Timestamp, Update,
-};
+use incident::Category;
+use incident::Error as IncidentErr;
+use incident::Filter;
+use incident::IncidentId;
+use incident::IncidentManager;
+use incident::NewIncident;
+use incident::Order;
+use incident::Origin;
+use incident::Priority;
+use incident::ResolveInput;
+use incident::Status;
+use incident::Timestamp;
+use incident::Update;
+use incident::import::MigrateOptions;
+use incident::metrics::MetricsOptions;
+use incident::metrics::OriginScope;
+use incident::metrics::SlaTargets;
+use incident::patterns::AnalyzeOptions;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -113,8 +126,8 @@ mod anyhow_like {
         }
     }
 
-    impl From<incident::MigrateError> for Any {
-        fn from(e: incident::MigrateError) -> Self {
+    impl From<incident::import::MigrateError> for Any {
+        fn from(e: incident::import::MigrateError) -> Self {
             Any(chain(&e), Kind::Invalid)
         }
     }
@@ -347,7 +360,7 @@ impl Store {
             ..MigrateOptions::default()
         };
         let summary = py
-            .allow_threads(|| incident::migrate(m, &path, &opts, &|_| {}))
+            .allow_threads(|| incident::import::migrate(m, &path, &opts, &|_| {}))
             .map_err(py_err)?;
         json(&summary)
     }
@@ -360,7 +373,7 @@ impl Store {
             ..AnalyzeOptions::default()
         };
         let a = py
-            .allow_threads(|| incident::analyze(m, &opts, |_| {}))
+            .allow_threads(|| incident::patterns::analyze(m, &opts, |_| {}))
             .map_err(py_err)?;
         json(&a)
     }
@@ -375,7 +388,7 @@ impl Store {
         }
         let m = self.m()?;
         let out = py.allow_threads(|| -> Result<Vec<u8>, anyhow_like::Any> {
-            let metrics = incident::compute_metrics(
+            let metrics = incident::metrics::compute_metrics(
                 m,
                 MetricsOptions::default(),
                 SlaTargets::default(),
@@ -383,9 +396,9 @@ impl Store {
             )?;
             let mut out = Vec::new();
             if format == "json" {
-                incident::render_json(&metrics, &mut out)?;
+                incident::report::render_json(&metrics, &mut out)?;
             } else {
-                incident::render_markdown(&metrics, &mut out)?;
+                incident::report::render_markdown(&metrics, &mut out)?;
             }
             Ok(out)
         });

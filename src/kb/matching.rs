@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::pattern::Pattern;
+use crate::model::Pattern;
 
 #[rustfmt::skip]
 const STOP_WORDS: &[&str] = &[
@@ -147,7 +147,7 @@ fn type_names(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
         let w = w.trim_matches('.');
-        if super::slots::is_error_type(w) {
+        if crate::patterns::naming::is_error_type(w) {
             out.insert(w.to_string());
             if let Some(last) = w.rsplit('.').next() {
                 out.insert(last.to_string());

@@ -1,10 +1,15 @@
-//! Renderers over [`Metrics`]: Markdown, self-contained HTML, JSON and a terminal summary.
+//! Renderers over computed results: the incident report over [`Metrics`] (Markdown,
+//! self-contained HTML, JSON and a terminal summary), the integrated bridge report,
+//! incident tables and details, and mined clusters.
 //!
-//! Nothing here computes a metric; wording and formatting shared by the renderers lives
-//! in this file.
+//! Nothing here computes a metric; wording and formatting shared by the report renderers
+//! lives in this file.
 
+mod bridge;
+mod cluster;
 mod html;
 mod markdown;
+mod table;
 mod terminal;
 
 use std::io::{self, Write};
@@ -14,8 +19,11 @@ use chrono::{FixedOffset, Offset, Utc};
 use crate::metrics::{GroupKind, Metrics, Period, Recommendation, RecurringGroup};
 use crate::model::Timestamp;
 
+pub use bridge::render_bridge_markdown;
+pub use cluster::{render_jsonl, render_summary};
 pub use html::render_html;
 pub use markdown::render_markdown;
+pub use table::{format_table, incident_detail, incident_table};
 pub use terminal::render_terminal;
 
 /// Writes `metrics` as pretty-printed JSON (the [`Metrics`] schema), with a final newline.

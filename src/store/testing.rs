@@ -56,13 +56,16 @@ pub fn link_errors(
         key: history.display().to_string(),
         reason: e.to_string(),
     })?;
-    let mut reader = crate::bridge::ErrorReader::new(file);
+    let mut reader = crate::import::error_history::ErrorReader::new(file);
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
     {
         let mut fps = txn.open_table(FINGERPRINTS)?;
         while let Ok(Some(rec)) = reader.next_record() {
-            fps.insert(crate::bridge::fingerprint_key(&rec), id.key())?;
+            fps.insert(
+                crate::import::error_history::fingerprint_key(&rec),
+                id.key(),
+            )?;
         }
     }
     txn.commit()?;

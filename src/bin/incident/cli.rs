@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use incident::{Category, Origin, Priority, Status};
+use incident::Category;
+use incident::Origin;
+use incident::Priority;
+use incident::Status;
 
 const EXAMPLES: &str = "\
 Examples:

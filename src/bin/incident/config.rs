@@ -5,7 +5,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use incident::{Filter, IncidentId, IncidentManager, Order, Status, Timestamp};
+use incident::Filter;
+use incident::IncidentId;
+use incident::IncidentManager;
+use incident::Order;
+use incident::Status;
+use incident::Timestamp;
 
 use crate::cli::ListArgs;
 
@@ -28,7 +33,7 @@ fn busy_timeout() -> Result<Duration> {
                 "INCIDENT_BUSY_TIMEOUT_MS must be a whole number of milliseconds, not {v:?}"
             )
         }),
-        Err(_) => Ok(incident::DEFAULT_BUSY_TIMEOUT),
+        Err(_) => Ok(incident::db::DEFAULT_BUSY_TIMEOUT),
     }
 }
 

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::{Incident, ResolveInput, Update};
+use incident::Incident;
+use incident::ResolveInput;
+use incident::Update;
 
 use super::{print, print_json};
 use crate::cli::{CloseArgs, NoteArgs, OutFormat, ReopenArgs, ResolveArgs, UpdateArgs};

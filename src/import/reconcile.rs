@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::bridge::{ErrorReader, ErrorStats, ErrorStatsBuilder, ReadError, fingerprint_key};
 use crate::error::{Error, StoreError};
+use crate::import::error_history::{
+    ErrorReader, ErrorStats, ErrorStatsBuilder, ReadError, fingerprint_key,
+};
 use crate::manager::IncidentManager;
 use crate::metrics::Metrics;
 use crate::model::{IncidentId, Origin};
@@ -68,44 +69,6 @@ pub struct BridgeReport {
     pub errors: ErrorStats,
     /// Records of the file that failed validation.
     pub invalid_records: u64,
-}
-
-/// Writes the integrated report as Markdown: the error statistics, then the incident report.
-pub fn render_bridge_markdown(r: &BridgeReport, out: &mut impl Write) -> std::io::Result<()> {
-    let e = &r.errors;
-    writeln!(out, "# Integrated report: error history and incidents\n")?;
-    writeln!(out, "## Error statistics\n")?;
-    writeln!(out, "| Metric | Value |\n|---|--:|")?;
-    writeln!(out, "| Total errors | {} |", e.total_errors)?;
-    writeln!(out, "| Resolved errors | {} |", e.resolved_errors)?;
-    writeln!(out, "| Resolution rate | {:.1}% |", e.resolution_rate)?;
-    writeln!(out, "| Errors without a pattern | {} |", e.unmatched_errors)?;
-    writeln!(out, "| Invalid records | {} |\n", r.invalid_records)?;
-    writeln!(out, "### By pattern\n")?;
-    writeln!(
-        out,
-        "| Pattern | Errors | Resolved | Resolution rate |\n|---|--:|--:|--:|"
-    )?;
-    for p in &e.patterns {
-        writeln!(
-            out,
-            "| {} | {} | {} | {:.1}% |",
-            p.pattern_id, p.count, p.resolved, p.resolution_rate
-        )?;
-    }
-    writeln!(out, "\n### By error type\n")?;
-    writeln!(out, "| Error type | Errors | Resolved |\n|---|--:|--:|")?;
-    for t in e.error_types.iter().take(20) {
-        writeln!(
-            out,
-            "| {} | {} | {} |",
-            t.error_type.replace('|', "\\|"),
-            t.count,
-            t.resolved
-        )?;
-    }
-    writeln!(out)?;
-    crate::report::render_markdown(&r.incidents, out)
 }
 
 /// What kind of inconsistency `bridge check` found.
@@ -293,13 +256,13 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
 fn linked_to_another_error(
     manager: &IncidentManager,
     id: IncidentId,
-    rec: &crate::bridge::ErrorRecord<'_>,
+    rec: &crate::import::error_history::ErrorRecord<'_>,
 ) -> Result<Option<String>, BridgeError> {
     let inc = manager.get(id).map_err(BridgeError::from)?;
     if inc.origin != Origin::Migrated {
         return Ok(None);
     }
-    let own = crate::bridge::to_incident(rec, id);
+    let own = crate::import::error_history::to_incident(rec, id);
     if inc.created_at == own.created_at
         && inc.title == own.title
         && inc.description == own.description

@@ -163,7 +163,7 @@ pub(crate) fn lex(msg: &str, out: &mut Vec<Lexeme>) {
 /// at boundaries between scripts (Latin words and digits, kanji, hiragana, katakana, hangul).
 ///
 /// ```
-/// # use incident::tokenize;
+/// # use incident::patterns::miner::tokenize;
 /// assert_eq!(tokenize("接続が30秒で"), ["接続", "が", "30", "秒", "で"]);
 /// ```
 pub fn tokenize(msg: &str) -> Vec<&str> {

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::kb::{KbError, write_atomic};
+use crate::fsutil::write_file;
+use crate::kb::KbError;
+use crate::model::Pattern;
 use crate::model::Status;
-use crate::pattern::Pattern;
 
 /// The line that marks a script as tool-owned; without it a file is never overwritten.
 pub(crate) const GENERATED_MARK: &str = "# incident:generated";
@@ -468,7 +469,7 @@ pub(crate) fn apply_plans(plans: &[ScriptPlan]) -> Result<Vec<PathBuf>, KbError>
     let mut written = Vec::new();
     for plan in plans {
         if matches!(plan.status, ScriptStatus::New | ScriptStatus::Changed) {
-            write_atomic(&plan.path, plan.script.content.as_bytes(), Some(0o644)).map_err(
+            write_file(&plan.path, plan.script.content.as_bytes(), Some(0o644)).map_err(
                 |source| KbError::Write {
                     path: plan.path.clone(),
                     source,
@@ -797,8 +798,8 @@ fn shell_word(w: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Counted;
     use crate::model::{Category, Timestamp};
-    use crate::pattern::Counted;
     use std::io::Write as _;
     use std::process::Command;
 

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bridge::{ErrorReader, ReadError, fingerprint_key};
 use crate::error::{Error, StoreError};
+use crate::import::error_history::{ErrorReader, ReadError, fingerprint_key};
 use crate::manager::IncidentManager;
 use crate::model::{IncidentId, Origin};
 use crate::store::{Bulk, DaySeqs, Pair, Snapshot};
@@ -561,7 +561,7 @@ fn prepare<R: Read>(
             k
         } else if let Carried::Create(carried) = carried {
             let k = carried.key();
-            out.bulk.add_migrated(&rec, carried);
+            out.bulk.add_migrated(&rec.migrated(), carried);
             out.current.ids.insert(k);
             let date = carried.date();
             let seq = ids.reserve(date, carried.seq(), |d| floor_of(&snapshot, d))?;
@@ -576,7 +576,7 @@ fn prepare<R: Read>(
             // here advance the counter too).
             let new = ids.next(date, |d| floor_of(&snapshot, d))?;
             let (seq, id) = (new.seq(), new.key());
-            out.bulk.add_migrated(&rec, new);
+            out.bulk.add_migrated(&rec.migrated(), new);
             out.current.ids.insert(id);
             let e = out.bulk.counters.entry(date).or_default();
             *e = (*e).max(seq);

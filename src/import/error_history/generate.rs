@@ -773,7 +773,7 @@ fn push_time(buf: &mut Vec<u8>, micros: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bridge::ErrorReader;
+    use crate::import::error_history::ErrorReader;
     use std::collections::HashSet;
 
     #[test]

@@ -4,7 +4,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
-use super::reader::{ErrorReader, ReadError};
+use super::raw::ReadError;
+use super::reader::ErrorReader;
 use super::scan::{Member, members};
 use crate::error::FileError;
 use crate::fsutil::AtomicFile;
@@ -198,7 +199,7 @@ mod tests {
     fn round_trips_both_shapes() {
         let dir = tempfile::tempdir().unwrap();
         let mut doc = Vec::new();
-        crate::bridge::generate(500, 3, 0.05, &mut doc).unwrap();
+        crate::import::error_history::generate(500, 3, 0.05, &mut doc).unwrap();
         let jsonl: String = {
             let v: serde_json::Value = serde_json::from_slice(&doc).unwrap();
             v["error_history"]
@@ -227,8 +228,8 @@ mod tests {
                 let expected = id_for(i).or(old.incident_id);
                 assert_eq!(r.incident_id, expected, "{name} record {i}");
                 assert_eq!(
-                    crate::bridge::fingerprint(&r),
-                    crate::bridge::fingerprint(&old)
+                    crate::import::error_history::fingerprint(&r),
+                    crate::import::error_history::fingerprint(&old)
                 );
                 i += 1;
             }
