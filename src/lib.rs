@@ -68,10 +68,8 @@ pub mod text;
 #[doc(hidden)]
 pub use store::testing;
 
-pub use error::{
-    EngineError, Error, FileError, ParseError, Result, StoreError, is_damage, is_store_error,
-};
-pub use fsutil::{AtomicFile, write_atomic};
+pub use error::{Error, ErrorKind, ParseError, Result};
+pub use fsutil::write_atomic;
 pub use manager::{IncidentManager, NewIncident, ResolveInput, Update};
 pub use model::{
     Category, Counted, Incident, IncidentId, Origin, Pattern, PatternRef, Priority, Resolution,

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 
 use incident::Category;
-use incident::Error as IncidentErr;
 use incident::Filter;
 use incident::IncidentId;
 use incident::IncidentManager;
@@ -110,11 +109,25 @@ mod anyhow_like {
 
     impl From<incident::Error> for Any {
         fn from(e: incident::Error) -> Self {
-            let kind = match &e {
-                incident::Error::NotFound(_) => Kind::NotFound,
-                incident::Error::Refused { .. } => Kind::Refused,
-                incident::Error::Invalid { .. } | incident::Error::Parse(_) => Kind::Invalid,
+            let kind = match e.kind() {
+                incident::ErrorKind::NotFound => Kind::NotFound,
+                incident::ErrorKind::Refused => Kind::Refused,
+                incident::ErrorKind::InvalidInput
+                | incident::ErrorKind::Parse
+                | incident::ErrorKind::InvalidData => Kind::Invalid,
                 _ => Kind::Storage,
+            };
+            Any(chain(&e), kind)
+        }
+    }
+
+    impl Any {
+        /// An error of reading an input file: invalid input unless the database failed.
+        pub(super) fn input(e: incident::Error) -> Self {
+            let kind = if e.is_database() {
+                Kind::Storage
+            } else {
+                Kind::Invalid
             };
             Any(chain(&e), kind)
         }
@@ -122,12 +135,6 @@ mod anyhow_like {
 
     impl From<incident::ParseError> for Any {
         fn from(e: incident::ParseError) -> Self {
-            Any(chain(&e), Kind::Invalid)
-        }
-    }
-
-    impl From<incident::import::MigrateError> for Any {
-        fn from(e: incident::import::MigrateError) -> Self {
             Any(chain(&e), Kind::Invalid)
         }
     }
@@ -228,7 +235,7 @@ impl Store {
         let id: IncidentId = parse(id)?;
         match self.m()?.get(id) {
             Ok(inc) => json(&inc).map(Some),
-            Err(IncidentErr::NotFound(_)) => Ok(None),
+            Err(e) if e.kind() == incident::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(py_err(e)),
         }
     }
@@ -361,7 +368,7 @@ impl Store {
         };
         let summary = py
             .allow_threads(|| incident::import::migrate(m, &path, &opts, &|_| {}))
-            .map_err(py_err)?;
+            .map_err(|e| py_err(anyhow_like::Any::input(e)))?;
         json(&summary)
     }
 

@@ -120,7 +120,7 @@ pub struct IdConflict {
 /// The migration stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum MigrateError {
+pub(crate) enum MigrateError {
     /// The input was malformed or a record invalid; everything before it is stored.
     #[error("{source} (stopped: {} migrated before it; nothing at or after it was written)", .summary.migrated)]
     Input {
@@ -219,10 +219,10 @@ pub fn migrate(
     path: &Path,
     opts: &MigrateOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<MigrateSummary, MigrateError> {
-    manager
+) -> crate::Result<MigrateSummary> {
+    Ok(manager
         .store()
-        .contain(|| migrate_inner(manager, path, opts, progress))
+        .contain(|| migrate_inner(manager, path, opts, progress))?)
 }
 
 fn migrate_inner(
@@ -481,7 +481,7 @@ fn prepare<R: Read>(
 
     let mut t0 = Instant::now();
     loop {
-        let next = reader.next_record();
+        let next = reader.read_record();
         let t1 = Instant::now();
         c.parse += t1 - t0;
         t0 = t1;

@@ -7,12 +7,15 @@ mod history_json;
 mod migrate;
 mod reconcile;
 
+pub(crate) use history_json::ImportError;
 pub use history_json::{
-    CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, export_readable,
-    import_history, import_incidents, read_history,
+    CSV_HEADER, ExportFormat, ImportSummary, csv_row, export, export_readable, import_history,
+    import_incidents, read_history,
 };
-pub use migrate::{IdConflict, MigrateError, MigrateOptions, MigrateSummary, Phases, migrate};
+pub(crate) use migrate::MigrateError;
+pub use migrate::{IdConflict, MigrateOptions, MigrateSummary, Phases, migrate};
+pub(crate) use reconcile::ReconcileError;
 pub use reconcile::{
-    BridgeCheck, BridgeError, BridgeReport, Inconsistency, InconsistencyKind, bridge_check,
-    error_stats, problem_kinds,
+    BridgeCheck, BridgeReport, Inconsistency, InconsistencyKind, bridge_check, error_stats,
+    problem_kinds,
 };

@@ -18,7 +18,7 @@ use crate::model::{IncidentId, Origin};
 /// Reading the history for a report or check failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum BridgeError {
+pub(crate) enum ReconcileError {
     #[error("cannot read {path}: {source}")]
     Open {
         path: String,
@@ -30,16 +30,16 @@ pub enum BridgeError {
     Store(#[from] Error),
 }
 
-impl From<StoreError> for BridgeError {
+impl From<StoreError> for ReconcileError {
     fn from(e: StoreError) -> Self {
-        BridgeError::Store(e.into())
+        ReconcileError::Store(e.into())
     }
 }
 
-fn open(path: &Path) -> Result<ErrorReader<File>, BridgeError> {
+fn open(path: &Path) -> Result<ErrorReader<File>, ReconcileError> {
     File::open(path)
         .map(ErrorReader::new)
-        .map_err(|source| BridgeError::Open {
+        .map_err(|source| ReconcileError::Open {
             path: path.display().to_string(),
             source,
         })
@@ -47,12 +47,16 @@ fn open(path: &Path) -> Result<ErrorReader<File>, BridgeError> {
 
 /// Error statistics of a history file, read streaming. Invalid records are counted as
 /// `invalid` and otherwise skipped.
-pub fn error_stats(path: &Path) -> Result<(ErrorStats, u64), BridgeError> {
+pub fn error_stats(path: &Path) -> crate::Result<(ErrorStats, u64)> {
+    Ok(error_stats_inner(path)?)
+}
+
+fn error_stats_inner(path: &Path) -> Result<(ErrorStats, u64), ReconcileError> {
     let mut reader = open(path)?;
     let mut b = ErrorStatsBuilder::new();
     let mut invalid = 0;
     loop {
-        match reader.next_record() {
+        match reader.read_record() {
             Ok(Some(r)) => b.add(&r),
             Ok(None) => break,
             Err(e) if !e.is_fatal() => invalid += 1,
@@ -133,13 +137,16 @@ pub struct BridgeCheck {
 
 /// Checks that every error of the file maps to an incident of the store and that every
 /// `incident_id` written in the file exists.
-pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
-    manager
+pub fn bridge_check(manager: &IncidentManager, path: &Path) -> crate::Result<BridgeCheck> {
+    Ok(manager
         .store()
-        .contain(|| bridge_check_inner(manager, path))
+        .contain(|| bridge_check_inner(manager, path))?)
 }
 
-fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
+fn bridge_check_inner(
+    manager: &IncidentManager,
+    path: &Path,
+) -> Result<BridgeCheck, ReconcileError> {
     let snapshot = manager.store().snapshot()?;
     let fps = snapshot.fingerprints()?;
     let mut reader = open(path)?;
@@ -157,7 +164,7 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
     };
     let mut index = 0u64;
     loop {
-        let rec = match reader.next_record() {
+        let rec = match reader.read_record() {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(ReadError::Invalid(bad)) => {
@@ -257,8 +264,8 @@ fn linked_to_another_error(
     manager: &IncidentManager,
     id: IncidentId,
     rec: &crate::import::error_history::ErrorRecord<'_>,
-) -> Result<Option<String>, BridgeError> {
-    let inc = manager.get(id).map_err(BridgeError::from)?;
+) -> Result<Option<String>, ReconcileError> {
+    let inc = manager.get(id).map_err(ReconcileError::from)?;
     if inc.origin != Origin::Migrated {
         return Ok(None);
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Reading or writing the knowledge base or its scripts failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum KbError {
+pub(crate) enum KbError {
     #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,

@@ -14,7 +14,7 @@ mod group;
 mod matching;
 mod render;
 
-pub use error::KbError;
+pub(crate) use error::KbError;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -457,7 +457,11 @@ pub fn kb_path(kb_dir: &Path) -> PathBuf {
 }
 
 /// The knowledge base in `kb_dir`, or the shipped template when there is none.
-pub fn load(kb_dir: &Path) -> Result<Option<String>, KbError> {
+pub fn load(kb_dir: &Path) -> crate::Result<Option<String>> {
+    Ok(load_inner(kb_dir)?)
+}
+
+fn load_inner(kb_dir: &Path) -> Result<Option<String>, KbError> {
     let path = kb_path(kb_dir);
     match fs::read(&path) {
         Ok(bytes) => String::from_utf8(bytes)
@@ -530,6 +534,17 @@ pub fn run(
     opts: &KbOptions,
     fix_opts: &AutofixOptions,
     write: bool,
+) -> crate::Result<KbRun> {
+    Ok(run_inner(kb_dir, patterns, types, opts, fix_opts, write)?)
+}
+
+fn run_inner(
+    kb_dir: &Path,
+    patterns: &[Pattern],
+    types: &ErrorTypes,
+    opts: &KbOptions,
+    fix_opts: &AutofixOptions,
+    write: bool,
 ) -> Result<KbRun, KbError> {
     let kb_path = kb_path(kb_dir);
     if !kb_dir.is_dir() {
@@ -538,11 +553,11 @@ pub fn run(
             file: kb_path,
         });
     }
-    let old_text = load(kb_dir)?;
+    let old_text = load_inner(kb_dir)?;
     let base = old_text.as_deref().unwrap_or(KB_TEMPLATE);
     let fix_dir = kb_dir.join(AUTO_FIX_DIR);
     let merged = script_patterns(base, patterns);
-    let plans = autofix::plan_scripts(&fix_dir, &merged, fix_opts)?;
+    let plans = autofix::plan_scripts_inner(&fix_dir, &merged, fix_opts)?;
 
     // A generated script whose pattern no longer gets one (an earlier version wrote a
     // script per file, or a keyword rule made one) is the tool's to remove.

@@ -89,7 +89,8 @@ pub use compute::{MetricsBuilder, MetricsOptions};
 pub use errors::{ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics};
 pub use over_store::{OriginScope, compute_metrics};
 pub use recurrence::GroupKind;
-pub use sla::{ConfigError, SlaTarget, SlaTargets};
+pub(crate) use sla::ConfigError;
+pub use sla::{SlaTarget, SlaTargets};
 pub use stats::DurationStats;
 pub use trend::Period;
 

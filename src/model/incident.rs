@@ -238,14 +238,14 @@ impl Incident {
     /// Checks [`limits`], naming the field that exceeds one.
     pub fn check_limits(&self) -> Result<(), crate::error::Error> {
         if self.timeline.len() > limits::TIMELINE {
-            return Err(crate::error::Error::Invalid {
-                field: "timeline",
-                reason: format!(
+            return Err(crate::error::Error::invalid(
+                "timeline",
+                format!(
                     "{} entries, more than the limit of {}",
                     self.timeline.len(),
                     limits::TIMELINE
                 ),
-            });
+            ));
         }
         self.check_content_limits()
     }
@@ -253,9 +253,8 @@ impl Incident {
     /// [`Incident::check_limits`] without the number of timeline entries.
     pub(crate) fn check_content_limits(&self) -> Result<(), crate::error::Error> {
         use limits::*;
-        let over = |field: &'static str, reason: String| {
-            Err(crate::error::Error::Invalid { field, reason })
-        };
+        let over =
+            |field: &'static str, reason: String| Err(crate::error::Error::invalid(field, reason));
         let text = |field: &'static str, s: &str, max: usize| {
             if s.len() > max {
                 over(

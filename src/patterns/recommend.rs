@@ -87,7 +87,7 @@ pub(super) fn recommend(
             kind: "same_fix_every_time".into(),
             pattern_id: Some(p.id.clone()),
             message: format!(
-                "{} \"{}\" was resolved {} times by the same actions ({}): automate it (`incident kb suggest --write` writes a candidate script)",
+                "{} \"{}\" was resolved {} times by the same actions ({}): automate it",
                 p.id,
                 p.name,
                 p.resolved,

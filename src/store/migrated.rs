@@ -122,7 +122,7 @@ mod tests {
 
     fn record(json: &str) -> ErrorRecord<'static> {
         let mut reader = ErrorReader::new(json.as_bytes());
-        reader.next_record().unwrap().unwrap().into_owned()
+        reader.read_record().unwrap().unwrap().into_owned()
     }
 
     /// Migration encodes `MigratedIncident`; everything else reads it back as the incident
@@ -154,7 +154,7 @@ mod tests {
         generate(300, 11, 0.1, &mut json).unwrap();
         let mut reader = ErrorReader::new(json.as_slice());
         let mut n = 0;
-        while let Some(r) = reader.next_record().unwrap() {
+        while let Some(r) = reader.read_record().unwrap() {
             check(&r, IncidentId::new(20250709, n + 1));
             n += 1;
         }

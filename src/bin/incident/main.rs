@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             // A database error that names no file (an I/O error such as a full disk)
             // is about the database file: say which.
             let db_name = db.display().to_string();
-            let mut msg = if e.chain().any(incident::is_store_error)
+            let mut msg = if library_errors(&e).any(incident::Error::is_database)
                 && !e.chain().any(|c| c.to_string().contains(&db_name))
             {
                 format!("error: database {db_name}: {e}")
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
                     msg.push_str(&format!(": {text}"));
                 }
             }
-            if e.chain().any(incident::is_damage) {
+            if library_errors(&e).any(incident::Error::is_damage) {
                 msg.push_str(&format!(
                     "\n  the database {} is damaged: restore a backup, run `incident check \
                      --repair`, or `incident export --skip-damaged` what is still readable",
@@ -79,6 +79,12 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The library errors in `e`'s chain.
+fn library_errors(e: &anyhow::Error) -> impl Iterator<Item = &incident::Error> {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<incident::Error>())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -13,7 +13,7 @@ use crate::store::Pair;
 impl<'a> RawRecord<'a> {
     /// Validates the record. A syntax error is fatal in a document and a
     /// recoverable [`ReadError::Invalid`] in JSON Lines.
-    pub fn parse(&self) -> Result<ErrorRecord<'a>, ReadError> {
+    pub(crate) fn parse(&self) -> Result<ErrorRecord<'a>, ReadError> {
         ErrorRecord::from_raw(self)
     }
 }
@@ -757,7 +757,7 @@ mod tests {
 
     fn record(json: &str) -> ErrorRecord<'static> {
         let mut reader = ErrorReader::new(json.as_bytes());
-        reader.next_record().unwrap().unwrap().into_owned()
+        reader.read_record().unwrap().unwrap().into_owned()
     }
 
     fn both_paths(json: &str) -> (Option<ErrorRecord<'_>>, Option<ErrorRecord<'_>>) {

@@ -57,7 +57,7 @@ pub enum Shape {
 /// goes on. Every other variant ends the stream.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ReadError {
+pub(crate) enum ReadError {
     #[error("cannot read input at byte {offset}: {source}")]
     Io {
         offset: u64,
@@ -84,7 +84,7 @@ pub enum ReadError {
 
 impl ReadError {
     /// False for an invalid record, which can be skipped; true when the input cannot be read on.
-    pub fn is_fatal(&self) -> bool {
+    pub(crate) fn is_fatal(&self) -> bool {
         !matches!(self, ReadError::Invalid(_))
     }
 
@@ -99,7 +99,7 @@ impl ReadError {
 /// What is wrong with one record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum RecordProblem {
+pub(crate) enum RecordProblem {
     /// JSON Lines only: the line is not valid JSON (in a document that is fatal).
     #[error("malformed JSON at column {column}: {reason}")]
     Malformed { column: u64, reason: String },
@@ -134,7 +134,7 @@ pub enum RecordProblem {
 /// A record that is well-formed JSON (or, in JSON Lines, one bad line) but not a
 /// valid error; the rest of the input can still be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordError {
+pub(crate) struct RecordError {
     /// 0-based position among the records (array elements or non-blank lines).
     pub index: u64,
     /// Where the record starts.
@@ -173,7 +173,7 @@ impl RecordError {
     /// `{"index":41,"byte":9876,"line":57,"reason":"...","record":{...}}`.
     /// The record is embedded as JSON when it is well-formed (pretty-printing
     /// newlines removed), else as a string under `"raw"`.
-    pub fn to_reject_line(&self) -> String {
+    pub(crate) fn to_reject_line(&self) -> String {
         let reason = serde_json::Value::from(self.problem.to_string());
         let mut line = format!(
             "{{\"index\":{},\"byte\":{},\"line\":{},\"reason\":{}",
@@ -213,7 +213,7 @@ fn memchr2_nl(s: &[u8]) -> Option<usize> {
 
 /// One record's bytes as found in the input, not yet validated.
 #[derive(Clone, Copy, Debug)]
-pub struct RawRecord<'a> {
+pub(crate) struct RawRecord<'a> {
     /// 0-based position among the records (array elements or non-blank lines).
     pub index: u64,
     /// Where the record's first byte is.

@@ -58,7 +58,8 @@ struct Probe {
 /// while let Some(item) = reader.next_record().transpose() {
 ///     match item {
 ///         Ok(record) => println!("{} {}", record.timestamp, record.error_type),
-///         Err(e) if !e.is_fatal() => eprintln!("skipped: {e}"),
+///         // An error that names a record skips that record only.
+///         Err(e) if e.record_index().is_some() => eprintln!("skipped: {e}"),
 ///         Err(e) => return Err(e.into()),
 ///     }
 /// }
@@ -170,13 +171,19 @@ impl<R: Read> ErrorReader<R> {
     }
 
     /// The next record's bytes, or `None` at the end. Errors here are fatal.
-    pub fn next_raw(&mut self) -> Result<Option<RawRecord<'_>>, ReadError> {
+    pub(crate) fn next_raw(&mut self) -> Result<Option<RawRecord<'_>>, ReadError> {
         let span = self.next_span()?;
         Ok(span.map(|s| self.raw(&s)))
     }
 
+    /// The next record, validated. After an error that names a record
+    /// ([`crate::Error::record_index`]) call again for the rest; any other error ends the input.
+    pub fn next_record(&mut self) -> crate::Result<Option<ErrorRecord<'_>>> {
+        Ok(self.read_record()?)
+    }
+
     /// The next record, validated. Skip a non-fatal error and call again.
-    pub fn next_record(&mut self) -> Result<Option<ErrorRecord<'_>>, ReadError> {
+    pub(crate) fn read_record(&mut self) -> Result<Option<ErrorRecord<'_>>, ReadError> {
         if let Some(span) = self.flat_span()? {
             let raw = self.raw(&span);
             if let Ok(text) = std::str::from_utf8(raw.bytes)
@@ -713,12 +720,13 @@ fn top_key(key: &[u8]) -> TopKey {
 }
 
 impl<R: Read> Iterator for ErrorReader<R> {
-    type Item = Result<ErrorRecord<'static>, ReadError>;
+    type Item = crate::Result<ErrorRecord<'static>>;
 
     /// Owned records; after a fatal error the iterator ends.
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_record()
+        self.read_record()
             .map(|r| r.map(ErrorRecord::into_owned))
+            .map_err(crate::Error::from)
             .transpose()
     }
 }
@@ -739,7 +747,7 @@ mod tests {
         let mut reader = ErrorReader::with_limits(input, chunk, 1 << 20);
         let (mut ok, mut invalid) = (Vec::new(), Vec::new());
         loop {
-            match reader.next_record() {
+            match reader.read_record() {
                 Ok(Some(r)) => ok.push(r.into_owned()),
                 Ok(None) => return (ok, invalid, None),
                 Err(e) if !e.is_fatal() => invalid.push(e.to_string()),
@@ -767,11 +775,11 @@ mod tests {
     fn reads_the_document_shape() {
         let text = doc(&[REC_A, REC_B]);
         let mut reader = ErrorReader::new(text.as_bytes());
-        let a = reader.next_record().unwrap().unwrap().into_owned();
+        let a = reader.read_record().unwrap().unwrap().into_owned();
         assert_eq!(reader.shape(), Some(Shape::Document));
-        let b = reader.next_record().unwrap().unwrap().into_owned();
-        assert!(reader.next_record().unwrap().is_none());
-        assert!(reader.next_record().unwrap().is_none());
+        let b = reader.read_record().unwrap().unwrap().into_owned();
+        assert!(reader.read_record().unwrap().is_none());
+        assert!(reader.read_record().unwrap().is_none());
         assert_eq!(
             a.timestamp,
             Timestamp::parse("2025-07-09T13:20:00.123456Z").unwrap()
@@ -805,7 +813,7 @@ mod tests {
         assert_eq!(ok[1].file, "f.py");
         assert!(ok[1].pattern_id.is_none() && ok[1].fix_applied.is_none());
         let mut reader = ErrorReader::new(text.as_bytes());
-        while reader.next_record().unwrap().is_some() {}
+        while reader.read_record().unwrap().is_some() {}
         assert_eq!(reader.metadata().unwrap()["total_errors"], 2);
     }
 
@@ -921,7 +929,7 @@ mod tests {
         let rec = "{\n  \"timestamp\": \"x\",\n  \"error_type\": \"E\"\n}";
         let text = format!("{{\"error_history\": [{rec}]}}");
         let mut reader = ErrorReader::new(text.as_bytes());
-        let Err(ReadError::Invalid(e)) = reader.next_record() else {
+        let Err(ReadError::Invalid(e)) = reader.read_record() else {
             panic!("expected an invalid record")
         };
         assert_eq!(e.raw, rec.as_bytes());
@@ -1009,7 +1017,7 @@ mod tests {
             "x".repeat(5000)
         );
         let mut reader = ErrorReader::with_limits(big.as_bytes(), 64, 1024);
-        let err = reader.next_record().unwrap_err();
+        let err = reader.read_record().unwrap_err();
         assert_eq!(
             err.to_string(),
             "value at byte 19 (line 1, column 20) is larger than the 1024-byte limit"
@@ -1020,7 +1028,7 @@ mod tests {
             "y".repeat(5000)
         );
         let mut reader = ErrorReader::with_limits(skipped.as_bytes(), 64, 1024);
-        assert!(reader.next_record().unwrap().is_some());
+        assert!(reader.read_record().unwrap().is_some());
     }
 
     /// Every chunk size gives the same records, errors and positions as one big buffer.

@@ -131,7 +131,7 @@ mod tests {
         crate::import::error_history::generate(3000, 11, 0.0, &mut doc).unwrap();
         let mut reader = ErrorReader::new(&doc[..]);
         let mut b = ErrorStatsBuilder::new();
-        while let Some(r) = reader.next_record().unwrap() {
+        while let Some(r) = reader.read_record().unwrap() {
             b.add(&r);
         }
         let stats = b.finish();

@@ -31,6 +31,13 @@ pub struct WriteBackSummary {
 /// not an object is left as it is.
 pub fn write_back(
     src: &Path,
+    ids: impl FnMut(u64) -> Option<IncidentId>,
+) -> crate::Result<WriteBackSummary> {
+    Ok(write_back_inner(src, ids)?)
+}
+
+fn write_back_inner(
+    src: &Path,
     mut ids: impl FnMut(u64) -> Option<IncidentId>,
 ) -> Result<WriteBackSummary, ReadError> {
     let io_err = |source| ReadError::Io { offset: 0, source };
@@ -223,8 +230,8 @@ mod tests {
             let mut reader = ErrorReader::new(&after[..]);
             let mut before = ErrorReader::new(&bytes[..]);
             let mut i = 0;
-            while let Some(r) = reader.next_record().unwrap() {
-                let old = before.next_record().unwrap().unwrap().into_owned();
+            while let Some(r) = reader.read_record().unwrap() {
+                let old = before.read_record().unwrap().unwrap().into_owned();
                 let expected = id_for(i).or(old.incident_id);
                 assert_eq!(r.incident_id, expected, "{name} record {i}");
                 assert_eq!(

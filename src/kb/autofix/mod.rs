@@ -13,7 +13,9 @@ pub use script::{
     AutofixOptions, Script, ScriptPlan, ScriptStatus, Step, StepSource, candidate, plan_scripts,
     write_scripts,
 };
-pub(crate) use script::{GENERATED_MARK, apply_plans, resolved_total, valid_pattern_id};
+pub(crate) use script::{
+    GENERATED_MARK, apply_plans, plan_scripts_inner, resolved_total, valid_pattern_id,
+};
 
 #[cfg(test)]
 mod tests {

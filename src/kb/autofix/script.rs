@@ -196,6 +196,14 @@ pub fn plan_scripts(
     dir: &Path,
     patterns: &[Pattern],
     opts: &AutofixOptions,
+) -> crate::Result<Vec<ScriptPlan>> {
+    Ok(plan_scripts_inner(dir, patterns, opts)?)
+}
+
+pub(crate) fn plan_scripts_inner(
+    dir: &Path,
+    patterns: &[Pattern],
+    opts: &AutofixOptions,
 ) -> Result<Vec<ScriptPlan>, KbError> {
     let mut plans = Vec::new();
     let mut seen = BTreeSet::new();
@@ -252,8 +260,16 @@ pub fn write_scripts(
     dir: &Path,
     patterns: &[Pattern],
     opts: &AutofixOptions,
+) -> crate::Result<Vec<PathBuf>> {
+    Ok(write_scripts_inner(dir, patterns, opts)?)
+}
+
+fn write_scripts_inner(
+    dir: &Path,
+    patterns: &[Pattern],
+    opts: &AutofixOptions,
 ) -> Result<Vec<PathBuf>, KbError> {
-    apply_plans(&plan_scripts(dir, patterns, opts)?)
+    apply_plans(&plan_scripts_inner(dir, patterns, opts)?)
 }
 
 /// Read-only diagnostics suggested by keywords in the pattern's own text (never built

@@ -68,8 +68,14 @@ pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
         "reading {bar:30} {pos}/{len} incidents ({per_sec}, eta {eta})",
         a.quiet,
     );
-    let analysis = incident::patterns::analyze(&m, &opts, |n| bar.set_position(n))?;
+    let mut analysis = incident::patterns::analyze(&m, &opts, |n| bar.set_position(n))?;
     bar.finish_and_clear();
+    for r in &mut analysis.recommendations {
+        if r.kind == "same_fix_every_time" {
+            r.message
+                .push_str(" (`incident kb suggest --write` writes a candidate script)");
+        }
+    }
     match a.format {
         OutFormat::Json => print_json(&analysis)?,
         OutFormat::Text => {

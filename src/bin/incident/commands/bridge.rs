@@ -164,18 +164,22 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let summary = match result {
         Ok(s) => s,
-        Err(incident::import::MigrateError::Input { source, summary }) => {
+        Err(e) => {
+            let Some(summary) = e.migration_so_far() else {
+                return Err(e.into());
+            };
             if a.format == OutFormat::Json {
-                print_json(&summary)?;
+                print_json(summary)?;
             }
+            let source =
+                std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
             bail!(
                 "{source}\n  migration of {} stopped there: {}; nothing at or after it was written \
                  (fix the input and run again to resume)",
                 a.file.display(),
-                summary_line(&summary)
+                summary_line(summary)
             );
         }
-        Err(e) => return Err(e.into()),
     };
     let mut written_back = None;
     if a.write_back {

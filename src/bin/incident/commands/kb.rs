@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::kb::KbError;
+use incident::ErrorKind;
 use incident::kb::KbOptions;
 use incident::kb::autofix::AutofixOptions;
 use incident::patterns::AnalyzeOptions;
@@ -33,7 +33,7 @@ pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
         &AutofixOptions::default(),
         a.write,
     ) {
-        Err(e @ KbError::NoDir { .. }) => {
+        Err(e) if e.kind() == ErrorKind::MissingDirectory => {
             anyhow::bail!(
                 "{e}; create it with `mkdir -p {}` (the shipped template starts the file), or point at one with --kb DIR",
                 a.kb_dir.display()
