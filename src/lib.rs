@@ -65,7 +65,9 @@ pub mod report;
 mod store;
 pub mod text;
 
-#[doc(hidden)]
+/// Helpers that damage a database file on purpose, for this crate's integration tests.
+/// Only with the `testing` feature; never in the shipped library.
+#[cfg(feature = "testing")]
 pub use store::testing;
 
 pub use error::{Error, ErrorKind, ParseError, Result};

@@ -15,7 +15,7 @@ mod index;
 mod migrated;
 mod query;
 pub(crate) mod schema;
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod testing;
 mod upgrade;
 mod verify;
