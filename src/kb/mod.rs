@@ -535,23 +535,13 @@ pub fn run(
     fix_opts: &AutofixOptions,
     write: bool,
 ) -> crate::Result<KbRun> {
-    Ok(run_inner(kb_dir, patterns, types, opts, fix_opts, write)?)
-}
-
-fn run_inner(
-    kb_dir: &Path,
-    patterns: &[Pattern],
-    types: &ErrorTypes,
-    opts: &KbOptions,
-    fix_opts: &AutofixOptions,
-    write: bool,
-) -> Result<KbRun, KbError> {
     let kb_path = kb_path(kb_dir);
     if !kb_dir.is_dir() {
         return Err(KbError::NoDir {
             dir: kb_dir.to_path_buf(),
             file: kb_path,
-        });
+        }
+        .into());
     }
     let old_text = load_inner(kb_dir)?;
     let base = old_text.as_deref().unwrap_or(KB_TEMPLATE);

@@ -238,8 +238,37 @@ pub(crate) fn recommendation_text(r: &Recommendation) -> String {
     }
 }
 
+/// The recurrence figures as a sentence (no markup: every character is plain text).
+pub(crate) fn recurrence_sentence(m: &Metrics) -> String {
+    let r = &m.recurrence;
+    format!(
+        "{} of {} incidents ({}) came after an earlier incident of the same group had been resolved; {} of {} groups recurred.",
+        r.recurrent,
+        r.incidents,
+        percent(r.rate),
+        r.recurring_groups_total,
+        r.groups_total
+    )
+}
+
+/// The data issues found, in report order: label, count, and the listed ids (`, …` when
+/// more were found than listed).
+pub(crate) fn data_issues(m: &Metrics) -> Vec<(&'static str, u64, String)> {
+    data_issue_rows(m)
+        .into_iter()
+        .filter(|(_, l)| l.count > 0)
+        .map(|(label, list)| {
+            let mut ids: Vec<String> = list.ids.iter().map(ToString::to_string).collect();
+            if list.count > list.ids.len() as u64 {
+                ids.push("…".into());
+            }
+            (label, list.count, ids.join(", "))
+        })
+        .collect()
+}
+
 /// The data issue kinds with their labels, in report order.
-pub(crate) fn data_issue_rows(m: &Metrics) -> [(&'static str, &crate::metrics::IssueList); 6] {
+fn data_issue_rows(m: &Metrics) -> [(&'static str, &crate::metrics::IssueList); 6] {
     let d = &m.data_issues;
     [
         (

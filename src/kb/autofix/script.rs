@@ -261,15 +261,7 @@ pub fn write_scripts(
     patterns: &[Pattern],
     opts: &AutofixOptions,
 ) -> crate::Result<Vec<PathBuf>> {
-    Ok(write_scripts_inner(dir, patterns, opts)?)
-}
-
-fn write_scripts_inner(
-    dir: &Path,
-    patterns: &[Pattern],
-    opts: &AutofixOptions,
-) -> Result<Vec<PathBuf>, KbError> {
-    apply_plans(&plan_scripts_inner(dir, patterns, opts)?)
+    Ok(apply_plans(&plan_scripts_inner(dir, patterns, opts)?)?)
 }
 
 /// Read-only diagnostics suggested by keywords in the pattern's own text (never built
