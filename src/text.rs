@@ -1,7 +1,43 @@
-//! Text for people: display width in terminal columns (CJK characters count two),
-//! cutting and padding by width, and making stored text safe to print.
+//! Text for people: the scripts that write words without spaces (one definition for the
+//! miner, pattern titles and KB matching), display width in terminal columns (CJK
+//! characters count two), cutting and padding by width, and making stored text safe to
+//! print.
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// A script whose words are not separated by spaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Script {
+    /// Kanji, with the iteration marks 々 and 〆.
+    Han,
+    Hiragana,
+    /// Full- and half-width katakana, without the middle dot ・ (punctuation).
+    Katakana,
+    Hangul,
+}
+
+/// The CJK script of `c`, if it has one.
+pub(crate) fn cjk_script(c: char) -> Option<Script> {
+    match c as u32 {
+        0x3005
+        | 0x3006
+        | 0x4E00..=0x9FFF
+        | 0x3400..=0x4DBF
+        | 0xF900..=0xFAFF
+        | 0x20000..=0x2FFFF => Some(Script::Han),
+        0x3041..=0x309F => Some(Script::Hiragana),
+        0x30A0..=0x30FA | 0x30FC..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9F => {
+            Some(Script::Katakana)
+        }
+        0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F => Some(Script::Hangul),
+        _ => None,
+    }
+}
+
+/// Whether `c` is written in a CJK script.
+pub(crate) fn is_cjk(c: char) -> bool {
+    cjk_script(c).is_some()
+}
 
 /// Display width of `s` in terminal columns (CJK characters count two).
 pub fn display_width(s: &str) -> usize {
@@ -121,6 +157,18 @@ pub fn pad_to_width(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripts_of_japanese_and_korean() {
+        let of = |s: &str| s.chars().map(cjk_script).collect::<Vec<_>>();
+        use Script::*;
+        assert_eq!(of("接続々〆"), [Some(Han); 4]);
+        assert_eq!(of("ぁを"), [Some(Hiragana); 2]);
+        assert_eq!(of("データｶﾀ"), [Some(Katakana); 5]);
+        assert_eq!(of("한글"), [Some(Hangul); 2]);
+        assert_eq!(of("\u{20B9F}"), [Some(Han)]);
+        assert_eq!(of("・、。 aＡ1"), [None; 7]);
+    }
 
     #[test]
     fn japanese_is_two_columns_wide() {

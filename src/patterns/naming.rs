@@ -4,7 +4,7 @@
 //! A title is the template with slots named, never the template with slots deleted: words
 //! that sit together in a title sit together in every message of the pattern.
 
-use crate::text::display_width;
+use crate::text::{Script, cjk_script, display_width, is_cjk};
 
 /// A pattern's readable name: the entry title (slots named, words only as they stand in
 /// the messages), led by the error type when the title does not already name it.
@@ -29,12 +29,6 @@ const DESCRIPTION_SEP: &str = " — ";
 
 /// Longest title, in display columns.
 const MAX_TITLE_WIDTH: usize = 80;
-
-fn is_cjk(c: char) -> bool {
-    matches!(c,
-        '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' | '\u{3400}'..='\u{4DBF}'
-        | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF66}'..='\u{FF9F}' | '々')
-}
 
 fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_.-/#@".contains(c) || (c.is_alphanumeric() && !is_cjk(c))
@@ -189,7 +183,7 @@ fn slot_name(toks: &[Tok], i: usize) -> String {
         let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '_');
         // A Japanese key is a noun (`チャンネル`), not the tail of a sentence (`を超えました`).
         let ok = !w.is_empty()
-            && !w.starts_with(|c: char| ('\u{3040}'..='\u{309F}').contains(&c))
+            && !w.starts_with(|c: char| cjk_script(c) == Some(Script::Hiragana))
             && w.chars().count() <= 24
             && !w.chars().all(|c| c.is_ascii_digit())
             && w != "<*>";
