@@ -21,9 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use incident::IncidentId;
-use incident::import::error_history::ErrorReader;
-use incident::import::error_history::fingerprint;
-use incident::import::error_history::to_incident;
+use incident::import::error_history::{ErrorReader, fingerprint, to_incident};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 

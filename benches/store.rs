@@ -9,16 +9,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use incident::Category;
-use incident::Filter;
-use incident::Incident;
-use incident::IncidentId;
-use incident::IncidentManager;
-use incident::Priority;
-use incident::Resolution;
-use incident::Status;
-use incident::TimelineEntry;
-use incident::Timestamp;
+use incident::{
+    Category, Filter, Incident, IncidentId, IncidentManager, Priority, Resolution, Status,
+    TimelineEntry, Timestamp,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

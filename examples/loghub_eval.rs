@@ -14,9 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use incident::patterns::miner::Mined;
-use incident::patterns::miner::Miner;
-use incident::patterns::miner::MinerConfig;
+use incident::patterns::miner::{Mined, Miner, MinerConfig};
 
 struct Row {
     content: String,

@@ -10,8 +10,7 @@
 use std::time::{Duration, Instant};
 
 use incident::IncidentManager;
-use incident::import::ExportFormat;
-use incident::import::MigrateOptions;
+use incident::import::{ExportFormat, MigrateOptions};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 

@@ -3,17 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use incident::Category;
-use incident::Filter;
-use incident::Incident;
-use incident::IncidentManager;
-use incident::NewIncident;
-use incident::Order;
-use incident::Priority;
-use incident::ResolveInput;
-use incident::Status;
-use incident::Timestamp;
-use incident::Update;
+use incident::{
+    Category, Filter, Incident, IncidentManager, NewIncident, Order, Priority, ResolveInput,
+    Status, Timestamp, Update,
+};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]

@@ -5,23 +5,13 @@
 
 use std::path::PathBuf;
 
-use incident::Category;
-use incident::Filter;
-use incident::IncidentId;
-use incident::IncidentManager;
-use incident::NewIncident;
-use incident::Order;
-use incident::Origin;
-use incident::Priority;
-use incident::ResolveInput;
-use incident::Status;
-use incident::Timestamp;
-use incident::Update;
 use incident::import::MigrateOptions;
-use incident::metrics::MetricsOptions;
-use incident::metrics::OriginScope;
-use incident::metrics::SlaTargets;
+use incident::metrics::{MetricsOptions, OriginScope, SlaTargets};
 use incident::patterns::AnalyzeOptions;
+use incident::{
+    Category, Filter, IncidentId, IncidentManager, NewIncident, Order, Origin, Priority,
+    ResolveInput, Status, Timestamp, Update,
+};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;

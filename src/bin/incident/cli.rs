@@ -4,10 +4,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use incident::Category;
-use incident::Origin;
-use incident::Priority;
-use incident::Status;
+use incident::{Category, Origin, Priority, Status};
 
 const EXAMPLES: &str = "\
 Examples:

@@ -5,12 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use incident::Filter;
-use incident::IncidentId;
-use incident::IncidentManager;
-use incident::Order;
-use incident::Status;
-use incident::Timestamp;
+use incident::{Filter, IncidentId, IncidentManager, Order, Status, Timestamp};
 
 use crate::cli::ListArgs;
 

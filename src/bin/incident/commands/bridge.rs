@@ -7,10 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use incident::IncidentId;
-use incident::import::MigrateOptions;
-use incident::import::MigrateSummary;
-use incident::metrics::MetricsOptions;
-use incident::metrics::SlaTargets;
+use incident::import::{MigrateOptions, MigrateSummary};
+use incident::metrics::{MetricsOptions, SlaTargets};
 
 use super::{print, print_json, progress_bar};
 use crate::cli::{

@@ -3,8 +3,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use incident::patterns::miner::Miner;
-use incident::patterns::miner::MinerConfig;
+use incident::patterns::miner::{Miner, MinerConfig};
 
 use crate::cli::{ClusterArgs, ClusterFormat};
 

@@ -4,9 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use incident::ResolveInput;
-use incident::Update;
 use incident::{ErrorKind, Incident, Status};
+use incident::{ResolveInput, Update};
 
 use super::{print, print_json};
 use crate::cli::{CloseArgs, NoteArgs, OutFormat, ReopenArgs, ResolveArgs, UpdateArgs};

@@ -6,11 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use incident::Timestamp;
-use incident::metrics::Metrics;
-use incident::metrics::MetricsOptions;
-use incident::metrics::OriginScope;
-use incident::metrics::Period;
-use incident::metrics::SlaTargets;
+use incident::metrics::{Metrics, MetricsOptions, OriginScope, Period, SlaTargets};
 
 use crate::cli::{ReportArgs, ReportFormat, StatsArgs, TrendArg, WindowArgs};
 use crate::config;
