@@ -78,12 +78,14 @@ fn hash(secret: &str) -> [u8; 32] {
 }
 
 fn info(t: StoredToken) -> Result<TokenInfo> {
-    let role = Role::from_code(t.role).ok_or_else(|| Error::Invalid {
-        field: "token role",
-        reason: format!(
-            "token {} has role code {}, unknown to this build",
-            t.name, t.role
-        ),
+    let role = Role::from_code(t.role).ok_or_else(|| {
+        Error::invalid(
+            "token role",
+            format!(
+                "token {} has role code {}, unknown to this build",
+                t.name, t.role
+            ),
+        )
     })?;
     Ok(TokenInfo {
         name: t.name,
@@ -96,15 +98,17 @@ fn info(t: StoredToken) -> Result<TokenInfo> {
 pub fn create_token(m: &IncidentManager, name: &str, role: Role) -> Result<(String, TokenInfo)> {
     let name = name.trim();
     if name.is_empty() || name.chars().any(char::is_control) || name.chars().count() > 64 {
-        return Err(Error::Invalid {
-            field: "name",
-            reason: "a token name is 1 to 64 printable characters".into(),
-        });
+        return Err(Error::invalid(
+            "name",
+            "a token name is 1 to 64 printable characters",
+        ));
     }
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Invalid {
-        field: "token",
-        reason: format!("no randomness from the operating system: {e}"),
+    getrandom::fill(&mut bytes).map_err(|e| {
+        Error::invalid(
+            "token",
+            format!("no randomness from the operating system: {e}"),
+        )
     })?;
     let secret: String = std::iter::once("inc_".to_string())
         .chain(bytes.iter().map(|b| format!("{b:02x}")))
@@ -115,10 +119,10 @@ pub fn create_token(m: &IncidentManager, name: &str, role: Role) -> Result<(Stri
         created_micros: Timestamp::now().micros(),
     };
     if !m.store().put_token(&hash(&secret), &stored)? {
-        return Err(Error::Invalid {
-            field: "name",
-            reason: format!("a token named {name:?} exists; revoke it first or pick another name"),
-        });
+        return Err(Error::invalid(
+            "name",
+            format!("a token named {name:?} exists; revoke it first or pick another name"),
+        ));
     }
     Ok((secret, info(stored)?))
 }
@@ -133,10 +137,10 @@ pub fn revoke_token(m: &IncidentManager, name: &str) -> Result<()> {
     if m.store().delete_token(name.trim())? {
         Ok(())
     } else {
-        Err(Error::Invalid {
-            field: "name",
-            reason: format!("no token named {:?}", name.trim()),
-        })
+        Err(Error::invalid(
+            "name",
+            format!("no token named {:?}", name.trim()),
+        ))
     }
 }
 

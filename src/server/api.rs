@@ -19,16 +19,14 @@ use utoipa::ToSchema;
 use super::auth::Caller;
 use super::error::{ApiError, chain};
 use super::{AppState, ChangeEvent};
-use crate::analysis::{Analysis, AnalyzeOptions, PatternMatch};
 use crate::auth::{Role, TokenInfo};
-use crate::history::{ExportFormat, ImportError, ImportSummary};
+use crate::import::{ExportFormat, ImportSummary, MigrateOptions, MigrateSummary};
 use crate::kb::ErrorTypes;
 use crate::manager::{IncidentManager, NewIncident, ResolveInput, Update};
+use crate::metrics::OriginScope;
 use crate::metrics::{MetricsOptions, Period, SlaTargets};
-use crate::migrate::{MigrateError, MigrateOptions, MigrateSummary};
-use crate::model::{Category, Incident, IncidentId, Origin, Priority, Status, Timestamp};
-use crate::pattern::Pattern;
-use crate::reporting::OriginScope;
+use crate::model::{Category, Incident, IncidentId, Origin, Pattern, Priority, Status, Timestamp};
+use crate::patterns::{Analysis, AnalyzeOptions, PatternMatch};
 use crate::store::{Filter, Order};
 
 /// Largest page `GET /incidents` returns.
@@ -627,7 +625,7 @@ pub(crate) fn metrics_for(
     } else {
         OriginScope::Only(r.origins.clone())
     };
-    Ok(crate::reporting::compute_metrics(m, opts, targets, &scope)?)
+    Ok(crate::metrics::compute_metrics(m, opts, targets, &scope)?)
 }
 
 #[utoipa::path(post, path = "/api/v1/report", tag = "reports", request_body = ReportRequest,
@@ -689,7 +687,7 @@ async fn patterns(
 ) -> Result<Json<Vec<Pattern>>, ApiError> {
     caller.need(Role::Read)?;
     let limit = q.limit.unwrap_or(20);
-    let all = blocking(&st, |m| Ok(crate::analysis::load_patterns(m)?)).await?;
+    let all = blocking(&st, |m| Ok(m.patterns()?)).await?;
     Ok(Json(all.into_iter().take(limit).collect()))
 }
 
@@ -707,7 +705,7 @@ pub(crate) fn pattern_detail(
     id: &str,
     limit: usize,
 ) -> Result<PatternDetail, ApiError> {
-    let all = crate::analysis::load_patterns(m)?;
+    let all = m.patterns()?;
     let Some(pattern) = all.into_iter().find(|p| p.id == id) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -761,7 +759,7 @@ async fn analyze(
     };
     Ok(Json(
         blocking(&st, move |m| {
-            Ok(crate::analysis::analyze(m, &opts, |_| {})?)
+            Ok(crate::patterns::analyze(m, &opts, |_| {})?)
         })
         .await?,
     ))
@@ -781,11 +779,11 @@ pub struct KbInputs {
 
 /// The patterns and error types `kb suggest` works from.
 pub fn kb_inputs(m: &IncidentManager) -> Result<KbInputs, ApiError> {
-    let mut patterns = crate::analysis::load_patterns(m)?;
+    let mut patterns = m.patterns()?;
     let mut analyzed = false;
     if patterns.is_empty() && m.count()? > 0 {
         analyzed = true;
-        patterns = crate::analysis::analyze(m, &AnalyzeOptions::default(), |_| {})?.patterns;
+        patterns = crate::patterns::analyze(m, &AnalyzeOptions::default(), |_| {})?.patterns;
     }
     let types = crate::kb::masked_error_types(m, &patterns, 1000)?;
     Ok(KbInputs {
@@ -842,7 +840,7 @@ async fn kb_suggest(
                 &inputs.patterns,
                 &inputs.types,
                 &opts,
-                &crate::autofix::AutofixOptions::default(),
+                &crate::kb::autofix::AutofixOptions::default(),
                 false,
             )
             .map_err(|e| ApiError::invalid("kb_dir", chain(&e)))?;
@@ -934,18 +932,23 @@ async fn migrate(
             .unwrap_or(std::time::Duration::from_secs(5)),
     };
     let summary = blocking(&st, move |m| {
-        let r = crate::migrate::migrate(m, &upload, &opts, &|_| {});
+        let r = crate::import::migrate(m, &upload, &opts, &|_| {});
         drop(upload);
         match r {
             Ok(s) => Ok(s),
-            Err(MigrateError::Input { source, summary }) => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "input",
-                source.to_string(),
-            )
-            .with_detail(serde_json::to_value(&*summary).unwrap_or_default())),
-            Err(MigrateError::Store(e)) => Err(e.into()),
-            Err(e) => Err(ApiError::internal(chain(&e))),
+            Err(e) => match e.migration_so_far() {
+                // The message is the input's error; the summary says what was done before it.
+                Some(summary) => {
+                    let detail = serde_json::to_value(summary).unwrap_or_default();
+                    let source = std::error::Error::source(&e)
+                        .map_or_else(|| e.to_string(), ToString::to_string);
+                    Err(
+                        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "input", source)
+                            .with_detail(detail),
+                    )
+                }
+                None => Err(e.into()),
+            },
         }
     })
     .await?;
@@ -977,12 +980,14 @@ async fn import(
     caller.need(Role::Write)?;
     let reader = body_reader(body);
     let summary = blocking(&st, move |m| {
-        let fail = |e: ImportError| match e {
-            ImportError::Store(e) => ApiError::from(e),
-            e => ApiError::new(StatusCode::BAD_REQUEST, "input", chain(&e)),
+        let fail = |e: crate::Error| match e.kind() {
+            crate::ErrorKind::InvalidData => {
+                ApiError::new(StatusCode::BAD_REQUEST, "input", chain(&e))
+            }
+            _ => ApiError::from(e),
         };
-        let incidents = crate::history::read_history(reader).map_err(fail)?;
-        crate::history::import_incidents(m, incidents).map_err(fail)
+        let incidents = crate::import::read_history(reader).map_err(fail)?;
+        crate::import::import_incidents(m, incidents).map_err(fail)
     })
     .await?;
     st.publish(ChangeEvent {
@@ -1042,13 +1047,13 @@ async fn export(
         let err_tx = tx.clone();
         let mut out = std::io::BufWriter::with_capacity(1 << 16, ChannelWriter(tx));
         let r = if q.skip_damaged {
-            crate::history::export_readable(st2.manager(), format, &mut out).map(|skipped| {
+            crate::import::export_readable(st2.manager(), format, &mut out).map(|skipped| {
                 for s in skipped {
                     tracing::warn!(record = %s, "export skipped a damaged record");
                 }
             })
         } else {
-            crate::history::export(st2.manager(), format, &mut out)
+            crate::import::export(st2.manager(), format, &mut out)
         };
         let r = r.and_then(|()| out.flush().map_err(crate::Error::from));
         if let Err(e) = r {

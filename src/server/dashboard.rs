@@ -787,7 +787,7 @@ fn kb_sections<'a>(kb: &'a str, pattern_id: &str) -> Vec<&'a str> {
 async fn patterns_page(State(st): State<AppState>, v: Viewer) -> Response {
     let kb_dir = st.options().kb_dir.clone();
     let loaded = blocking(&st, move |m| {
-        let patterns = crate::analysis::load_patterns(m)?;
+        let patterns = m.patterns()?;
         let mut out = Vec::new();
         for p in patterns.into_iter().take(50) {
             let members = m.pattern_members(&p.id, 10)?;

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, StoreError};
+use crate::error::Error;
 
 /// An error answer.
 #[derive(Debug)]
@@ -26,6 +26,10 @@ pub struct ErrorBody {
     pub code: String,
     /// The message the CLI prints.
     pub message: String,
+    /// For `refused`, the status the incident is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub status: Option<crate::model::Status>,
     /// The request field at fault, for `invalid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -42,6 +46,7 @@ impl ApiError {
             body: Box::new(ErrorBody {
                 code: code.into(),
                 message: message.into(),
+                status: None,
                 field: None,
                 detail: None,
             }),
@@ -94,39 +99,23 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     msg
 }
 
-fn store_status(e: &StoreError) -> (StatusCode, &'static str) {
-    match e {
-        StoreError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-        e if e.is_damage() => (StatusCode::INTERNAL_SERVER_ERROR, "damaged"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-    }
-}
-
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let message = chain(&e);
-        let (status, code, field) = match &e {
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
-            Error::Refused { .. } => (StatusCode::CONFLICT, "refused", None),
-            Error::Invalid { field, .. } => (StatusCode::BAD_REQUEST, "invalid", Some(*field)),
-            Error::Exists(_) => (StatusCode::CONFLICT, "exists", None),
-            Error::Parse(_) => (StatusCode::BAD_REQUEST, "invalid", None),
-            Error::Store(s) => {
-                let (st, c) = store_status(s);
-                (st, c, None)
-            }
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+        use crate::ErrorKind as K;
+        let (status, code) = match e.kind() {
+            K::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            K::Refused => (StatusCode::CONFLICT, "refused"),
+            K::InvalidInput | K::Parse => (StatusCode::BAD_REQUEST, "invalid"),
+            K::InvalidData => (StatusCode::BAD_REQUEST, "input"),
+            K::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            K::Damaged => (StatusCode::INTERNAL_SERVER_ERROR, "damaged"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
-        let mut out = ApiError::new(status, code, message);
-        out.body.field = field.map(str::to_string);
+        let mut out = ApiError::new(status, code, chain(&e));
+        out.body.field = e.field().map(str::to_string);
+        out.body.status = e.status();
         out.cause = Some(Box::new(e));
         out
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        Error::from(e).into()
     }
 }
 

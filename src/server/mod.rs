@@ -91,14 +91,14 @@ impl AppState {
     pub fn new(manager: IncidentManager, opts: ServeOptions) -> Result<Self> {
         let loopback = opts.addr.ip().is_loopback();
         if !loopback && !crate::auth::has_tokens(&manager)? {
-            return Err(Error::Invalid {
-                field: "addr",
-                reason: format!(
+            return Err(Error::invalid(
+                "addr",
+                format!(
                     "{} is not a loopback address and the database has no tokens; create one \
                      first (`incident token create --name NAME --role admin`)",
                     opts.addr
                 ),
-            });
+            ));
         }
         let (events, _) = broadcast::channel(1024);
         let (shutdown_tx, _) = watch::channel(false);
@@ -215,10 +215,7 @@ pub fn serve(
 ) -> Result<()> {
     let state = AppState::new(manager, opts)?;
     let addr = state.0.opts.addr;
-    let listen_err = |source: std::io::Error| Error::Listen {
-        addr: addr.to_string(),
-        source,
-    };
+    let listen_err = |source: std::io::Error| Error::listen(addr.to_string(), source);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -6,18 +6,46 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use incident::auth::{Role, TokenInfo};
+use incident::import::{ExportFormat, ImportSummary, MigrateOptions, MigrateSummary};
+use incident::patterns::{Analysis, AnalyzeOptions, PatternMatch};
 use incident::server::{
     AnalyzeRequest, AtRequest, CreateRequest, Created, KbInputs, NoteRequest, Page, PatternDetail,
     ReopenRequest, ReportRequest, ResolveRequest, UpdateRequest,
 };
 use incident::{
-    Analysis, AnalyzeOptions, ExportFormat, Filter, ImportSummary, Incident, IncidentId,
-    IncidentManager, MigrateOptions, MigrateSummary, NewIncident, Order, Pattern, PatternMatch,
-    ResolveInput, Role, TokenInfo, Update,
+    ErrorKind, Filter, Incident, IncidentId, IncidentManager, NewIncident, Order, Pattern,
+    ResolveInput, Status, Update,
 };
 
 use crate::client::{Client, query};
 use crate::config::local_user;
+
+/// The library's kind of a failure, whether it happened on the file or on the server.
+pub(crate) fn error_kind(e: &anyhow::Error) -> Option<ErrorKind> {
+    if let Some(e) = e.downcast_ref::<incident::Error>() {
+        return Some(e.kind());
+    }
+    let se = e.downcast_ref::<crate::client::ServerError>()?;
+    Some(match se.body.code.as_str() {
+        "not_found" => ErrorKind::NotFound,
+        "refused" => ErrorKind::Refused,
+        "invalid" => ErrorKind::InvalidInput,
+        "input" => ErrorKind::InvalidData,
+        "busy" => ErrorKind::Busy,
+        "damaged" => ErrorKind::Damaged,
+        _ => ErrorKind::Database,
+    })
+}
+
+/// For a refused change, the status the incident was in, on the file or on the server.
+pub(crate) fn error_status(e: &anyhow::Error) -> Option<Status> {
+    if let Some(e) = e.downcast_ref::<incident::Error>() {
+        return e.status();
+    }
+    let se = e.downcast_ref::<crate::client::ServerError>()?;
+    se.body.status
+}
 
 /// A migration stopped at a bad record: what the input error said, and what was done.
 pub(crate) struct MigrateStopped {
@@ -148,13 +176,13 @@ impl Incidents for IncidentManager {
         Ok(incident::server::render_report(self, r, Default::default())?.0)
     }
     fn patterns(&self) -> Result<Vec<Pattern>> {
-        Ok(incident::load_patterns(self)?)
+        Ok(IncidentManager::patterns(self)?)
     }
     fn pattern_members(&self, id: &str, limit: usize) -> Result<Vec<Incident>> {
         Ok(IncidentManager::pattern_members(self, id, limit)?)
     }
     fn analyze(&self, opts: &AnalyzeOptions, progress: &dyn Fn(u64)) -> Result<Analysis> {
-        Ok(incident::analyze(self, opts, progress)?)
+        Ok(incident::patterns::analyze(self, opts, progress)?)
     }
     fn kb_inputs(&self) -> Result<KbInputs> {
         Ok(incident::server::kb_inputs(self)?)
@@ -165,19 +193,22 @@ impl Incidents for IncidentManager {
         opts: &MigrateOptions,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<std::result::Result<MigrateSummary, MigrateStopped>> {
-        match incident::migrate(self, path, opts, progress) {
+        match incident::import::migrate(self, path, opts, progress) {
             Ok(s) => Ok(Ok(s)),
-            Err(incident::MigrateError::Input { source, summary }) => Ok(Err(MigrateStopped {
-                message: source.to_string(),
-                summary: *summary,
-            })),
-            Err(e) => Err(e.into()),
+            Err(e) => match e.migration_so_far() {
+                Some(summary) => Ok(Err(MigrateStopped {
+                    message: std::error::Error::source(&e)
+                        .map_or_else(|| e.to_string(), ToString::to_string),
+                    summary: summary.clone(),
+                })),
+                None => Err(e.into()),
+            },
         }
     }
     fn import(&self, input: &mut dyn Read) -> Result<ImportSummary> {
         // The whole input is read before anything is written.
-        let incidents = incident::read_history(input)?;
-        Ok(incident::import_incidents(self, incidents)?)
+        let incidents = incident::import::read_history(input)?;
+        Ok(incident::import::import_incidents(self, incidents)?)
     }
     fn export(
         &self,
@@ -186,20 +217,20 @@ impl Incidents for IncidentManager {
         skip_damaged: bool,
     ) -> Result<Vec<String>> {
         if skip_damaged {
-            Ok(incident::export_readable(self, format, out)?)
+            Ok(incident::import::export_readable(self, format, out)?)
         } else {
-            incident::export(self, format, out)?;
+            incident::import::export(self, format, out)?;
             Ok(Vec::new())
         }
     }
     fn token_create(&self, name: &str, role: Role) -> Result<(String, TokenInfo)> {
-        Ok(incident::create_token(self, name, role)?)
+        Ok(incident::auth::create_token(self, name, role)?)
     }
     fn tokens(&self) -> Result<Vec<TokenInfo>> {
-        Ok(incident::list_tokens(self)?)
+        Ok(incident::auth::list_tokens(self)?)
     }
     fn token_revoke(&self, name: &str) -> Result<()> {
-        Ok(incident::revoke_token(self, name)?)
+        Ok(incident::auth::revoke_token(self, name)?)
     }
 }
 

@@ -2,7 +2,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::{AutofixOptions, KbError, KbOptions};
+use incident::ErrorKind;
+use incident::kb::KbOptions;
+use incident::kb::autofix::AutofixOptions;
 
 use super::print;
 use crate::backend::Remote;
@@ -20,7 +22,7 @@ pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, cmd: KbCommand) -> Result<Ex
         min_count: a.min_count,
         ..KbOptions::default()
     };
-    let r = match incident::run_kb(
+    let r = match incident::kb::run(
         &a.kb_dir,
         &patterns,
         &types,
@@ -28,7 +30,7 @@ pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, cmd: KbCommand) -> Result<Ex
         &AutofixOptions::default(),
         a.write,
     ) {
-        Err(e @ KbError::NoDir { .. }) => {
+        Err(e) if e.kind() == ErrorKind::MissingDirectory => {
             anyhow::bail!(
                 "{e}; create it with `mkdir -p {}` (the shipped template starts the file), or point at one with --kb DIR",
                 a.kb_dir.display()

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
-use incident::{Incident, ResolveInput, Update};
+use anyhow::{Result, bail};
+use incident::{ErrorKind, Incident, Status};
+use incident::{ResolveInput, Update};
 
 use super::{print, print_json};
-use crate::backend::Remote;
+use crate::backend::{Remote, error_kind, error_status};
 use crate::cli::{CloseArgs, NoteArgs, OutFormat, ReopenArgs, ResolveArgs, UpdateArgs};
 use crate::config;
 
@@ -47,7 +48,20 @@ pub(crate) fn update(r: &Remote, db: &Option<PathBuf>, a: UpdateArgs) -> Result<
         by: None,
     };
     let m = r.open(db, false)?;
-    done(&m.update(id, u)?, a.format)
+    let wanted = u.status;
+    match m.update(id, u) {
+        Err(e) if error_kind(&e) == Some(ErrorKind::Refused) => {
+            let how = match wanted {
+                Some(Status::Resolved) => {
+                    "use `incident resolve` (it needs actions and a root cause)"
+                }
+                Some(Status::Closed) => "use `incident close`",
+                _ => "use `incident reopen` to work on it again",
+            };
+            bail!("{e}; {how}")
+        }
+        r => done(&r?, a.format),
+    }
 }
 
 pub(crate) fn resolve(r: &Remote, db: &Option<PathBuf>, a: ResolveArgs) -> Result<ExitCode> {
@@ -68,7 +82,12 @@ pub(crate) fn close(r: &Remote, db: &Option<PathBuf>, a: CloseArgs) -> Result<Ex
     let id = config::id(a.id.get())?;
     let at = config::time("at", a.at.as_deref())?;
     let m = r.open(db, false)?;
-    done(&m.close(id, at)?, OutFormat::Text)
+    match m.close(id, at) {
+        Err(e) if error_status(&e).is_some_and(|s| s != Status::Closed) => {
+            bail!("{e} (`incident resolve`)")
+        }
+        r => done(&r?, OutFormat::Text),
+    }
 }
 
 pub(crate) fn reopen(r: &Remote, db: &Option<PathBuf>, a: ReopenArgs) -> Result<ExitCode> {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::SlaTargets;
+use incident::metrics::SlaTargets;
 use incident::server::{ReportFormat as Render, ReportRequest};
 
 use crate::backend::{Incidents, Remote};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use incident::SlaTargets;
+use incident::metrics::SlaTargets;
 use incident::server::ServeOptions;
 
 use crate::cli::{LogFormat, ServeArgs};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::Role;
+use incident::auth::Role;
 
 use super::{print, print_json};
 use crate::backend::Remote;
@@ -51,7 +51,10 @@ pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, cmd: TokenCommand) -> Result
                             ]
                         })
                         .collect();
-                    print(&incident::format_table(&["NAME", "ROLE", "CREATED"], &rows))?;
+                    print(&incident::report::format_table(
+                        &["NAME", "ROLE", "CREATED"],
+                        &rows,
+                    ))?;
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use incident::ExportFormat;
+use incident::import::ExportFormat;
 
 use super::{print, print_json};
 use crate::backend::{Incidents, Remote};
@@ -25,9 +25,9 @@ pub(crate) fn import(r: &Remote, db: &Option<PathBuf>, a: ImportArgs) -> Result<
         r.open(db, true)?.import(&mut input).with_context(failed)?
     } else {
         // The whole input is read before the database is opened: a slow pipe never holds it.
-        let incidents = incident::read_history(input).with_context(failed)?;
+        let incidents = incident::import::read_history(input).with_context(failed)?;
         let m = config::open(db)?;
-        incident::import_incidents(&m, incidents).with_context(failed)?
+        incident::import::import_incidents(&m, incidents).with_context(failed)?
     };
     match a.format {
         OutFormat::Json => print_json(&summary)?,
