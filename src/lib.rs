@@ -31,6 +31,7 @@
 //!     impact: "通知処理の停止".into(),
 //!     assignee: None,
 //!     at: None,
+//!     by: Some("tanaka".into()),
 //! })?;
 //! m.update_incident(inc.id, Update { status: Some(Status::InProgress), ..Update::default() })?;
 //!
