@@ -5,7 +5,44 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::{AlertState, SlaMeasure};
 use crate::model::Priority;
+
+/// An open deadline this close (or closer) is at risk.
+pub(crate) const AT_RISK_WITHIN_MICROS: i64 = 3_600_000_000;
+
+/// The deadlines an incident still has to meet (µs): response while it is active and
+/// unanswered (`response_at`: acknowledged, else resolved), resolution while unresolved.
+pub(crate) fn open_deadlines(
+    target: SlaTarget,
+    created: i64,
+    response_at: Option<i64>,
+    resolved: Option<i64>,
+    active: bool,
+) -> [Option<(SlaMeasure, i64)>; 2] {
+    if !active {
+        return [None, None];
+    }
+    [
+        response_at
+            .is_none()
+            .then(|| (SlaMeasure::Response, created + target.response_micros())),
+        resolved
+            .is_none()
+            .then(|| (SlaMeasure::Resolution, created + target.resolution_micros())),
+    ]
+}
+
+/// Where an open deadline stands at `now`; `None` while it is more than an hour away.
+pub(crate) fn alert_state(deadline: i64, now: i64) -> Option<AlertState> {
+    if now > deadline {
+        Some(AlertState::Breaching)
+    } else if deadline - now < AT_RISK_WITHIN_MICROS {
+        Some(AlertState::AtRisk)
+    } else {
+        None
+    }
+}
 
 /// Response and resolution targets for one priority, in minutes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -13,6 +13,7 @@ mod engine;
 mod ids;
 mod index;
 mod migrated;
+mod outbox;
 mod query;
 pub(crate) mod schema;
 #[doc(hidden)]
@@ -22,6 +23,7 @@ mod verify;
 mod writer;
 
 pub(crate) use bulk::Bulk;
+pub(crate) use outbox::Edit;
 pub(crate) use ids::DaySeqs;
 pub(crate) use index::Indexed;
 use index::{
@@ -41,7 +43,7 @@ use schema::*;
 
 /// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
 /// layout changes.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// redb's page cache. Its default (1 GiB) let a 1M-record migration peak near 900 MiB;
 /// the operating system's page cache still holds the file.
@@ -339,6 +341,8 @@ fn create_all_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(PATTERNS)?;
     txn.open_table(BY_PATTERN)?;
     txn.open_table(INCIDENT_PATTERN)?;
+    txn.open_table(OUTBOX)?;
+    txn.open_table(ESCALATIONS)?;
     Ok(())
 }
 
