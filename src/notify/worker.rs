@@ -60,9 +60,11 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-/// How long a claim holds: long enough for the request and its timeouts.
+/// How long a claim holds: the request's timeouts and time to record the outcome. A
+/// worker killed while sending holds its claims this long; a worker slower than this may
+/// see its delivery sent again by another (at least once, never lost).
 pub fn lease(config: &NotifyConfig) -> Duration {
-    config.delivery.connect_timeout + config.delivery.request_timeout + Duration::from_secs(30)
+    config.delivery.connect_timeout + config.delivery.request_timeout + Duration::from_secs(5)
 }
 
 /// Routes unrouted events (an event no target takes is dropped) and claims up to `limit`

@@ -1,6 +1,8 @@
 //! A temporary directory with its own database, and the real binary run inside it.
 #![allow(dead_code)]
 
+pub(crate) mod receiver;
+
 use std::path::PathBuf;
 
 use assert_cmd::Command;
