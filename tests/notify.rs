@@ -72,7 +72,13 @@ fn outbox(env: &Env) -> Value {
 #[test]
 fn failures_are_retried_until_delivered_and_duplicates_share_the_event_id() {
     let env = Env::new();
-    let rx = Receiver::start(|n| if n < 3 { Reply::Status(500) } else { Reply::Status(200) });
+    let rx = Receiver::start(|n| {
+        if n < 3 {
+            Reply::Status(500)
+        } else {
+            Reply::Status(200)
+        }
+    });
     let cfg = config(&env, &rx.url, r#", "secret": "env:HOOK_SECRET""#, "");
     let ids = create(&env, 5);
     let _d = Killed(
@@ -88,7 +94,11 @@ fn failures_are_retried_until_delivered_and_duplicates_share_the_event_id() {
         delivered_ids(r).len() == 5
     });
     assert_eq!(delivered_ids(&reqs), ids.iter().cloned().collect());
-    assert!(reqs.len() >= 8, "3 failures and 5 successes: {}", reqs.len());
+    assert!(
+        reqs.len() >= 8,
+        "3 failures and 5 successes: {}",
+        reqs.len()
+    );
     // Every request of one event carries the same id, in the header and the body.
     let mut keys: HashMap<String, Vec<Option<u16>>> = HashMap::new();
     for r in &reqs {
@@ -105,7 +115,10 @@ fn failures_are_retried_until_delivered_and_duplicates_share_the_event_id() {
     }
     assert_eq!(keys.len(), 5, "one event id per incident");
     let retried: Vec<_> = keys.values().filter(|v| v.len() > 1).collect();
-    assert!(!retried.is_empty(), "a failed event was sent again under its id");
+    assert!(
+        !retried.is_empty(),
+        "a failed event was sent again under its id"
+    );
     for v in keys.values() {
         assert_eq!(v.last(), Some(&Some(200)));
     }
@@ -120,7 +133,13 @@ fn failures_are_retried_until_delivered_and_duplicates_share_the_event_id() {
 #[test]
 fn a_hang_times_out_and_is_retried() {
     let env = Env::new();
-    let rx = Receiver::start(|n| if n == 0 { Reply::Hang } else { Reply::Status(204) });
+    let rx = Receiver::start(|n| {
+        if n == 0 {
+            Reply::Hang
+        } else {
+            Reply::Status(204)
+        }
+    });
     let cfg = config(&env, &rx.url, "", "");
     let ids = create(&env, 1);
     let start = Instant::now();
@@ -165,7 +184,13 @@ fn a_slow_answer_within_the_timeout_is_delivered_once() {
 fn kill_9_between_commit_and_delivery_still_delivers_after_restart() {
     let env = Env::new();
     // The first deliverer's requests hang: it is killed while sending.
-    let rx = Receiver::start(|n| if n < 4 { Reply::Hang } else { Reply::Status(200) });
+    let rx = Receiver::start(|n| {
+        if n < 4 {
+            Reply::Hang
+        } else {
+            Reply::Status(200)
+        }
+    });
     let cfg = config(&env, &rx.url, "", "");
     let ids = create(&env, 4);
     let mut first = deliverer(&env, &cfg);
@@ -206,7 +231,13 @@ fn two_deliverers_never_send_one_message_at_the_same_time() {
 #[test]
 fn dead_letters_are_listed_and_retried() {
     let env = Env::new();
-    let rx = Receiver::start(|n| if n < 2 { Reply::Status(503) } else { Reply::Status(200) });
+    let rx = Receiver::start(|n| {
+        if n < 2 {
+            Reply::Status(503)
+        } else {
+            Reply::Status(200)
+        }
+    });
     let cfg = config(&env, &rx.url, "", r#", "max_attempts": 2"#);
     create(&env, 1);
     let start = Instant::now();
@@ -226,9 +257,15 @@ fn dead_letters_are_listed_and_retried() {
     env.ok(&["outbox", "deliver", "--once", "--config", &cfg]);
     assert_eq!(rx.requests().len(), 2);
     let err = env.fails(&["outbox", "--retry", "999/hook"], 1);
-    assert!(err.contains("--retry 999/hook: no dead letter matches"), "{err}");
+    assert!(
+        err.contains("--retry 999/hook: no dead letter matches"),
+        "{err}"
+    );
     let id = row["id"].as_str().unwrap();
-    assert!(env.ok(&["outbox", "--retry", id]).contains("1 dead letter(s) queued again"));
+    assert!(
+        env.ok(&["outbox", "--retry", id])
+            .contains("1 dead letter(s) queued again")
+    );
     env.ok(&["outbox", "deliver", "--once", "--config", &cfg]);
     assert_eq!(rx.requests().len(), 3);
     assert_eq!(outbox(&env)["dead"], 0);
@@ -250,10 +287,23 @@ fn a_refusal_4xx_is_dead_at_once() {
 fn every_lifecycle_change_writes_its_event() {
     let env = Env::new();
     let id = create(&env, 1).remove(0);
-    env.ok(&["update", &id, "--status", "in_progress", "--at", "2025-07-01T10:05:00+09:00"]);
+    env.ok(&[
+        "update",
+        &id,
+        "--status",
+        "in_progress",
+        "--at",
+        "2025-07-01T10:05:00+09:00",
+    ]);
     env.ok(&["note", &id, "メモ", "--at", "2025-07-01T10:06:00+09:00"]);
     env.ok(&[
-        "resolve", &id, "--actions", "restart", "--root-cause", "oom", "--at",
+        "resolve",
+        &id,
+        "--actions",
+        "restart",
+        "--root-cause",
+        "oom",
+        "--at",
         "2025-07-01T10:30:00+09:00",
     ]);
     env.ok(&["reopen", &id, "--at", "2025-07-01T11:00:00+09:00"]);
@@ -266,7 +316,10 @@ fn every_lifecycle_change_writes_its_event() {
         .iter()
         .map(|r| r["event"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["created", "changed", "changed", "resolved", "reopened"]);
+    assert_eq!(
+        kinds,
+        ["created", "changed", "changed", "resolved", "reopened"]
+    );
     let event_ids: BTreeSet<&str> = v["rows"]
         .as_array()
         .unwrap()
@@ -288,19 +341,53 @@ fn slack_messages_carry_blocks_with_the_incident() {
         rx.url
     );
     let cfg = env.write("incident.json", &text);
-    let id = env.create_at("決済APIの応答遅延", "performance", "critical", &["payment", "api"], "2025-07-01T10:00:00+09:00");
-    env.create_at("low one", "request", "low", &["x"], "2025-07-01T10:00:00+09:00");
-    env.ok(&["outbox", "deliver", "--once", "--config", cfg.to_str().unwrap()]);
+    let id = env.create_at(
+        "決済APIの応答遅延",
+        "performance",
+        "critical",
+        &["payment", "api"],
+        "2025-07-01T10:00:00+09:00",
+    );
+    env.create_at(
+        "low one",
+        "request",
+        "low",
+        &["x"],
+        "2025-07-01T10:00:00+09:00",
+    );
+    env.ok(&[
+        "outbox",
+        "deliver",
+        "--once",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     let reqs = rx.requests();
     assert_eq!(reqs.len(), 1, "min_priority keeps the low incident out");
     let body = reqs[0].json();
     assert!(body["text"].as_str().unwrap().contains(&id));
     let blocks = body["blocks"].as_array().unwrap();
     assert_eq!(blocks[0]["type"], "header");
-    assert!(blocks[0]["text"]["text"].as_str().unwrap().contains("[CRITICAL]"));
-    assert!(blocks[0]["text"]["text"].as_str().unwrap().contains("決済APIの応答遅延"));
+    assert!(
+        blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("[CRITICAL]")
+    );
+    assert!(
+        blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("決済APIの応答遅延")
+    );
     let fields = blocks[1]["fields"].to_string();
-    for want in ["Priority", "critical", "payment, api", "SLA deadline", "2025-07-01T01:15:00"] {
+    for want in [
+        "Priority",
+        "critical",
+        "payment, api",
+        "SLA deadline",
+        "2025-07-01T01:15:00",
+    ] {
         assert!(fields.contains(want), "{want} in {fields}");
     }
     let button = blocks
@@ -311,7 +398,12 @@ fn slack_messages_carry_blocks_with_the_incident() {
         button["elements"][0]["url"],
         format!("https://incidents.example.com/incidents/{id}")
     );
-    assert!(reqs[0].header("Idempotency-Key").unwrap().starts_with("evt-"));
+    assert!(
+        reqs[0]
+            .header("Idempotency-Key")
+            .unwrap()
+            .starts_with("evt-")
+    );
 }
 
 #[test]
@@ -323,7 +415,16 @@ fn bad_notify_config_is_refused_naming_the_field() {
         r#"{"notify": [{"name": "a", "url": "http://127.0.0.1:1/", "events": ["*"]},
                        {"name": "b", "url": "http://127.0.0.1:1/", "events": ["created", "deleted"]}]}"#,
     );
-    let err = env.fails(&["outbox", "deliver", "--once", "--config", cfg.to_str().unwrap()], 1);
+    let err = env.fails(
+        &[
+            "outbox",
+            "deliver",
+            "--once",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        1,
+    );
     assert!(
         err.contains("notify[1].events[1]: unknown event \"deleted\""),
         "{err}"

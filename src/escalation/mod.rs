@@ -48,7 +48,11 @@ fn as_of(inc: &Incident, t: i64) -> AsOf {
     }
     let mut resolved = None;
     let mut lifecycle_seen = false;
-    for e in inc.timeline.iter().take_while(|e| e.timestamp.micros() <= t) {
+    for e in inc
+        .timeline
+        .iter()
+        .take_while(|e| e.timestamp.micros() <= t)
+    {
         match e.action.as_str() {
             "resolved" | "closed" => {
                 resolved = Some(true);
@@ -69,9 +73,9 @@ fn as_of(inc: &Incident, t: i64) -> AsOf {
     // A resolved incident without a lifecycle entry (imported): its resolution time says.
     let resolved = match resolved {
         Some(r) => r,
-        None if !lifecycle_seen && !inc.status.is_active() => inc
-            .resolved_at()
-            .is_none_or(|r| r.micros() <= t),
+        None if !lifecycle_seen && !inc.status.is_active() => {
+            inc.resolved_at().is_none_or(|r| r.micros() <= t)
+        }
         None => false,
     };
     let (f, _) = facts(inc);
@@ -181,7 +185,10 @@ fn apply(
         did.push(format!("assigned {a}"));
     }
     if let Some(p) = step.raise_priority.filter(|p| *p < inc.priority) {
-        entries.push(entry("updated", format!("priority: {} -> {p}", inc.priority)));
+        entries.push(entry(
+            "updated",
+            format!("priority: {} -> {p}", inc.priority),
+        ));
         did.push(format!("priority {} -> {p}", inc.priority));
         inc.priority = p;
     }
@@ -265,7 +272,8 @@ pub fn tick(
     let store = m.store();
     store.contain(|| {
         store.write(|w| {
-            for candidate in &active {
+            // Oldest first: the query gives newest first.
+            for candidate in active.iter().rev() {
                 if candidate.created_at > now {
                     continue;
                 }

@@ -125,10 +125,7 @@ impl Policy {
                         let tf = format!("{field}.notify[{j}]");
                         let t = fx.string(&tf, t)?;
                         if !targets.contains(&t) {
-                            return Err(fx.err(
-                                tf,
-                                format!("no notify target is named {t:?}"),
-                            ));
+                            return Err(fx.err(tf, format!("no notify target is named {t:?}")));
                         }
                         notify.push(t.to_string());
                     }

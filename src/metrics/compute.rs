@@ -16,7 +16,6 @@ use super::{
 };
 use crate::model::{Category, Incident, IncidentId, Priority, Status, Timestamp};
 
-
 /// What to compute over.
 #[derive(Clone, Debug)]
 pub struct MetricsOptions {

@@ -84,12 +84,12 @@ use serde::{Serialize, Serializer, ser::SerializeMap};
 
 use crate::model::{Category, IncidentId, Origin, Priority, Timestamp};
 
-pub use compute::{MetricsBuilder, MetricsOptions};
 pub(crate) use compute::facts;
-pub(crate) use sla::{alert_state, open_deadlines};
+pub use compute::{MetricsBuilder, MetricsOptions};
 pub use errors::{ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics};
 pub use recurrence::GroupKind;
 pub use sla::{ConfigError, SlaTarget, SlaTargets};
+pub(crate) use sla::{alert_state, open_deadlines};
 pub use stats::DurationStats;
 pub use trend::Period;
 

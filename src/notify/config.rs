@@ -322,9 +322,9 @@ fn parse_target(
             let sf = format!("{field}.secret");
             let s = fx.string(&sf, s)?;
             Some(Secret(match s.strip_prefix("env:") {
-                Some(var) => env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
-                    fx.err(&sf, format!("environment variable {var} is not set"))
-                })?,
+                Some(var) => env(var)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| fx.err(&sf, format!("environment variable {var} is not set")))?,
                 None => s.to_string(),
             }))
         }
@@ -403,23 +403,35 @@ mod tests {
         assert!(!c.targets[0].takes(EventKind::Created, Priority::Medium));
         assert!(!c.targets[0].takes(EventKind::Changed, Priority::Critical));
         assert!(c.targets[1].takes(EventKind::Changed, Priority::Low));
-        assert_eq!(c.targets[1].secret.as_ref().map(Secret::bytes), Some(&b"s3cret"[..]));
-        assert!(!format!("{c:?}").contains("s3cret"), "secrets are never printed");
+        assert_eq!(
+            c.targets[1].secret.as_ref().map(Secret::bytes),
+            Some(&b"s3cret"[..])
+        );
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "secrets are never printed"
+        );
         assert_eq!(c.escalation.steps(Priority::Critical).len(), 2);
     }
 
     #[test]
     fn errors_name_the_field() {
         assert_eq!(
-            err(r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"]}, {"name": "b", "url": "ftp://x", "events": ["*"]}]}"#),
+            err(
+                r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"]}, {"name": "b", "url": "ftp://x", "events": ["*"]}]}"#
+            ),
             r#"config file cfg.json: notify[1].url: "ftp://x" is not an http:// or https:// URL with a host"#
         );
         assert_eq!(
-            err(r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["created", "done"]}]}"#),
+            err(
+                r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["created", "done"]}]}"#
+            ),
             "config file cfg.json: notify[0].events[1]: unknown event \"done\" (expected *, created, changed, escalated, sla_at_risk, sla_breached, resolved, reopened)"
         );
         assert_eq!(
-            err(r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"], "secret": "env:NOPE"}]}"#),
+            err(
+                r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"], "secret": "env:NOPE"}]}"#
+            ),
             "config file cfg.json: notify[0].secret: environment variable NOPE is not set"
         );
         assert_eq!(
@@ -427,11 +439,15 @@ mod tests {
             "config file cfg.json: notify[0].name: required"
         );
         assert_eq!(
-            err(r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"], "fmt": "json"}]}"#),
+            err(
+                r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"], "fmt": "json"}]}"#
+            ),
             "config file cfg.json: notify[0].fmt: unknown field (expected name, url, format, events, min_priority, secret)"
         );
         assert_eq!(
-            err(r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"], "format": "teams"}]}"#),
+            err(
+                r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"], "format": "teams"}]}"#
+            ),
             "config file cfg.json: notify[0].format: unknown format \"teams\" (expected json, slack)"
         );
         assert_eq!(
@@ -439,7 +455,9 @@ mod tests {
             "config file cfg.json: delivery.max_attempts: expected a whole number of at least 1, found 0"
         );
         assert_eq!(
-            err(r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"]}, {"name": "a", "url": "http://y/", "events": ["*"]}]}"#),
+            err(
+                r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"]}, {"name": "a", "url": "http://y/", "events": ["*"]}]}"#
+            ),
             "config file cfg.json: notify[1].name: \"a\" is used by an earlier target"
         );
     }

@@ -81,27 +81,30 @@ pub fn slack_body(config: &NotifyConfig, event: &Event, ctx: &Context) -> Vec<u8
     } else {
         format!("resolution {}", d.resolution)
     };
-    let field = |name: &str, value: String| {
-        json!({"type": "mrkdwn", "text": cut(&format!("*{name}*\n{}", esc(&value)), 2000)})
-    };
+    let field = |name: &str, value: String| json!({"type": "mrkdwn", "text": cut(&format!("*{name}*\n{}", esc(&value)), 2000)});
     let mut blocks: Vec<Value> = vec![
         json!({"type": "header", "text": {"type": "plain_text", "emoji": true,
             "text": cut(&format!("[{}] {} {}", inc.priority.as_str().to_uppercase(), inc.id, inc.title), 150)}}),
         json!({"type": "section",
-            "text": {"type": "mrkdwn", "text": cut(&format!("*{}*: {}", event.kind, esc(&event.details)), 3000)},
-            "fields": [
-                field("Priority", inc.priority.to_string()),
-                field("Status", inc.status.to_string()),
-                field("Components", inc.components.join(", ")),
-                field("SLA deadline", deadline),
-            ]}),
+        "text": {"type": "mrkdwn", "text": cut(&format!("*{}*: {}", event.kind, esc(&event.details)), 3000)},
+        "fields": [
+            field("Priority", inc.priority.to_string()),
+            field("Status", inc.status.to_string()),
+            field("Components", inc.components.join(", ")),
+            field("SLA deadline", deadline),
+        ]}),
     ];
     if let Some(p) = &ctx.pattern {
-        let mut text = format!("*Known pattern*: {} (`{}`)", esc(&p.name), esc(&p.pattern_id));
+        let mut text = format!(
+            "*Known pattern*: {} (`{}`)",
+            esc(&p.name),
+            esc(&p.pattern_id)
+        );
         if !p.last_fix.is_empty() {
             text.push_str(&format!("\n*Last fix*: {}", esc(&p.last_fix.join("; "))));
         }
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text, 3000)}}));
+        blocks
+            .push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text, 3000)}}));
     }
     if let Some(url) = link(config, inc) {
         blocks.push(json!({"type": "actions", "elements": [{"type": "button",

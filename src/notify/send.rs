@@ -134,7 +134,10 @@ mod tests {
         for attempts in 1..=10u32 {
             let d = backoff(&s, attempts, "evt-1/t");
             let full = Duration::from_secs(1 << (attempts - 1)).min(Duration::from_secs(60));
-            assert!(d >= full / 2 && d < full, "attempt {attempts}: {d:?} vs {full:?}");
+            assert!(
+                d >= full / 2 && d < full,
+                "attempt {attempts}: {d:?} vs {full:?}"
+            );
         }
         assert_ne!(backoff(&s, 3, "evt-1/t"), backoff(&s, 3, "evt-2/t"));
     }

@@ -136,7 +136,11 @@ pub fn claim(
                     context: Context::default(),
                 });
             }
-            if changed { Edit::Put(entry) } else { Edit::Keep }
+            if changed {
+                Edit::Put(Box::new(entry))
+            } else {
+                Edit::Keep
+            }
         })
     })?;
     report.claimed += claims.len() as u64;
@@ -251,7 +255,7 @@ pub fn record(
             if entry.routed && entry.deliveries.is_empty() {
                 Edit::Delete
             } else if changed {
-                Edit::Put(entry)
+                Edit::Put(Box::new(entry))
             } else {
                 Edit::Keep
             }
@@ -454,7 +458,11 @@ pub fn retry(m: &IncidentManager, id: &str, now: Timestamp) -> Result<u64> {
                     changed = true;
                 }
             }
-            if changed { Edit::Put(entry) } else { Edit::Keep }
+            if changed {
+                Edit::Put(Box::new(entry))
+            } else {
+                Edit::Keep
+            }
         })
     })?;
     Ok(revived)

@@ -163,10 +163,15 @@ impl Exposition {
                     .observe((r - f.created) as f64 / 1e6);
             }
             let target = sla.get(inc.priority);
-            for (measure, deadline) in
-                open_deadlines(target, f.created, f.acked.or(f.resolved), f.resolved, active)
-                    .into_iter()
-                    .flatten()
+            for (measure, deadline) in open_deadlines(
+                target,
+                f.created,
+                f.acked.or(f.resolved),
+                f.resolved,
+                active,
+            )
+            .into_iter()
+            .flatten()
             {
                 let family = match alert_state(deadline, t) {
                     Some(AlertState::Breaching) => &breaching,
@@ -270,5 +275,28 @@ impl Exposition {
             reason: e.to_string(),
         })?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_latency_is_exposed_per_route() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = IncidentManager::open(dir.path().join("db.redb")).expect("open");
+        let e = Exposition::default();
+        let hook = e.http.clone();
+        hook.observe("GET", "/api/incidents/{id}", 200, Duration::from_millis(3));
+        hook.observe("GET", "/api/incidents/{id}", 200, Duration::from_millis(30));
+        let text = e
+            .render(&m, &SlaTargets::default(), Timestamp::now())
+            .expect("render");
+        let series = r#"incident_http_request_duration_seconds_count{method="GET",route="/api/incidents/{id}",status="200"} 2"#;
+        assert!(text.contains(series), "{text}");
+        assert!(text.contains(
+            r#"incident_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/incidents/{id}",status="200"} 1"#
+        ), "{text}");
     }
 }

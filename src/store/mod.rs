@@ -23,13 +23,13 @@ mod verify;
 mod writer;
 
 pub(crate) use bulk::Bulk;
-pub(crate) use outbox::Edit;
 pub(crate) use ids::DaySeqs;
 pub(crate) use index::Indexed;
 use index::{
     count_key_assignee, count_key_category, count_key_component, count_key_pattern,
     count_key_priority, count_key_status,
 };
+pub(crate) use outbox::Edit;
 pub(crate) use query::Snapshot;
 pub use query::{Filter, Order};
 pub(crate) use schema::Pair;

@@ -12,7 +12,7 @@ use crate::notify::{Event, OutboxEntry};
 /// What to do with one outbox entry in [`Store::outbox_edit`].
 pub(crate) enum Edit {
     Keep,
-    Put(OutboxEntry),
+    Put(Box<OutboxEntry>),
     Delete,
 }
 
@@ -40,8 +40,7 @@ impl Writer<'_> {
             None => {
                 // Distinguishes this file's event ids from another store's.
                 let o = xxhash_rust::xxh3::xxh3_64(
-                    format!("{:?}{}", std::time::SystemTime::now(), std::process::id())
-                        .as_bytes(),
+                    format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes(),
                 );
                 meta.insert("outbox_origin", o)?;
                 o

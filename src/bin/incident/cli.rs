@@ -709,9 +709,11 @@ pub(crate) struct DeliverArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  incident escalate --once --config incident.json\n  \
+#[command(
+    after_help = "Examples:\n  incident escalate --once --config incident.json\n  \
     incident escalate --once --at 2025-07-01T10:30:00+09:00\n  \
-    incident escalate --dry-run --since 2025-06-01 --until 2025-07-01")]
+    incident escalate --dry-run --since 2025-06-01 --until 2025-07-01"
+)]
 pub(crate) struct EscalateArgs {
     /// Evaluate once and exit [default: every --every seconds until killed]
     #[arg(long)]

@@ -114,11 +114,6 @@ fn deliver(db: &Option<PathBuf>, a: DeliverArgs) -> Result<ExitCode> {
     }
     let worker = Worker::new(cfg);
     let stop = AtomicBool::new(false);
-    worker.run(
-        &open,
-        &stop,
-        &|e| eprintln!("outbox: {e}"),
-        &|r| log(r),
-    );
+    worker.run(&open, &stop, &|e| eprintln!("outbox: {e}"), &|r| log(r));
     Ok(ExitCode::SUCCESS)
 }
