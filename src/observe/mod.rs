@@ -123,6 +123,12 @@ impl Exposition {
         let ttr: HistogramFamily<PriorityLabel> =
             Family::new_with_constructor(durations as fn() -> Histogram);
         for p in Priority::ALL {
+            let label = PriorityLabel {
+                priority: p.to_string(),
+            };
+            // Series exist from the start, so a dashboard shows zeros, not "no data".
+            drop(tta.get_or_create(&label));
+            drop(ttr.get_or_create(&label));
             for s in [Status::Open, Status::InProgress] {
                 open.get_or_create(&PriorityStatus {
                     priority: p.to_string(),
@@ -298,5 +304,31 @@ mod tests {
         assert!(text.contains(
             r#"incident_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/incidents/{id}",status="200"} 1"#
         ), "{text}");
+    }
+
+    /// The shipped Grafana dashboard asks only for series this module exposes.
+    #[test]
+    fn grafana_dashboard_uses_exposed_metrics() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = IncidentManager::open(dir.path().join("db.redb")).expect("open");
+        let e = Exposition {
+            delivery: Some(Arc::default()),
+            ..Exposition::default()
+        };
+        e.http.observe("GET", "/metrics", 200, Duration::from_millis(1));
+        let text = e
+            .render(&m, &SlaTargets::default(), Timestamp::now())
+            .expect("render");
+        let dashboard = include_str!("../../examples/grafana-dashboard.json");
+        let names = regex::Regex::new(r"incident_[a-z_]+").expect("regex");
+        let mut seen = 0;
+        for name in names.find_iter(dashboard).map(|m| m.as_str()) {
+            seen += 1;
+            assert!(
+                text.lines().any(|l| l.starts_with(name)),
+                "{name} is not exposed:\n{text}"
+            );
+        }
+        assert!(seen > 10);
     }
 }
