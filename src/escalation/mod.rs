@@ -217,16 +217,11 @@ fn sla_due(inc: &Incident, sla: &SlaTargets, now: i64) -> Vec<(String, EventKind
     let (f, _) = facts(inc);
     let target = sla.get(inc.priority);
     let mut out = Vec::new();
-    for (measure, deadline) in open_deadlines(
-        target,
-        f.created,
-        f.acked.or(f.resolved),
-        f.resolved,
-        inc.status.is_active(),
-    )
-    .into_iter()
-    .flatten()
-    {
+    if !inc.status.is_active() {
+        return out;
+    }
+    let deadlines = open_deadlines(target, f.created, f.acked.or(f.resolved), f.resolved);
+    for (measure, deadline) in deadlines.into_iter().flatten() {
         let (kind, state) = match alert_state(deadline, now) {
             Some(AlertState::Breaching) => (EventKind::SlaBreached, "breached"),
             Some(AlertState::AtRisk) => (EventKind::SlaAtRisk, "at_risk"),

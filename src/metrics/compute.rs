@@ -335,7 +335,11 @@ impl MetricsBuilder {
                 r - f.created <= target.resolution_micros(),
             );
         }
-        let deadlines = sla::open_deadlines(target, f.created, response_at, f.resolved, active);
+        let deadlines = if active {
+            sla::open_deadlines(target, f.created, response_at, f.resolved)
+        } else {
+            [None, None]
+        };
         for (measure, deadline) in deadlines.into_iter().flatten() {
             let counts = match measure {
                 SlaMeasure::Response => &mut sla.response,
@@ -347,13 +351,14 @@ impl MetricsBuilder {
                     breaching = true;
                     AlertState::Breaching
                 }
-                state => {
+                Some(AlertState::AtRisk) => {
                     counts.pending += 1;
-                    if state.is_none() {
-                        continue;
-                    }
                     at_risk = true;
                     AlertState::AtRisk
+                }
+                None => {
+                    counts.pending += 1;
+                    continue;
                 }
             };
             self.alerts_total += 1;

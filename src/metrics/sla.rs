@@ -8,42 +8,6 @@ use serde_json::Value;
 use super::{AlertState, SlaMeasure};
 use crate::model::Priority;
 
-/// An open deadline this close (or closer) is at risk.
-pub(crate) const AT_RISK_WITHIN_MICROS: i64 = 3_600_000_000;
-
-/// The deadlines an incident still has to meet (µs): response while it is active and
-/// unanswered (`response_at`: acknowledged, else resolved), resolution while unresolved.
-pub(crate) fn open_deadlines(
-    target: SlaTarget,
-    created: i64,
-    response_at: Option<i64>,
-    resolved: Option<i64>,
-    active: bool,
-) -> [Option<(SlaMeasure, i64)>; 2] {
-    if !active {
-        return [None, None];
-    }
-    [
-        response_at
-            .is_none()
-            .then(|| (SlaMeasure::Response, created + target.response_micros())),
-        resolved
-            .is_none()
-            .then(|| (SlaMeasure::Resolution, created + target.resolution_micros())),
-    ]
-}
-
-/// Where an open deadline stands at `now`; `None` while it is more than an hour away.
-pub(crate) fn alert_state(deadline: i64, now: i64) -> Option<AlertState> {
-    if now > deadline {
-        Some(AlertState::Breaching)
-    } else if deadline - now < AT_RISK_WITHIN_MICROS {
-        Some(AlertState::AtRisk)
-    } else {
-        None
-    }
-}
-
 /// Response and resolution targets for one priority, in minutes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct SlaTarget {
@@ -98,6 +62,38 @@ impl Default for SlaTargets {
         }
     }
 }
+
+/// An open incident's deadlines not yet met, as (measure, deadline in UTC microseconds):
+/// the response until it is acknowledged (`responded`), the resolution until resolved.
+pub(crate) fn open_deadlines(
+    target: SlaTarget,
+    created: i64,
+    responded: Option<i64>,
+    resolved: Option<i64>,
+) -> [Option<(SlaMeasure, i64)>; 2] {
+    [
+        responded
+            .is_none()
+            .then(|| (SlaMeasure::Response, created + target.response_micros())),
+        resolved
+            .is_none()
+            .then(|| (SlaMeasure::Resolution, created + target.resolution_micros())),
+    ]
+}
+
+/// Where a deadline stands at `now`: breaching once passed, at risk within the hour
+/// before it, otherwise on track (`None`).
+pub(crate) fn alert_state(deadline: i64, now: i64) -> Option<AlertState> {
+    if now > deadline {
+        Some(AlertState::Breaching)
+    } else if deadline - now < HOUR_MICROS {
+        Some(AlertState::AtRisk)
+    } else {
+        None
+    }
+}
+
+const HOUR_MICROS: i64 = 3_600_000_000;
 
 /// The SLA config file could not be used.
 #[derive(Debug, thiserror::Error)]

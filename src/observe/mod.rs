@@ -169,16 +169,12 @@ impl Exposition {
                     .observe((r - f.created) as f64 / 1e6);
             }
             let target = sla.get(inc.priority);
-            for (measure, deadline) in open_deadlines(
-                target,
-                f.created,
-                f.acked.or(f.resolved),
-                f.resolved,
-                active,
-            )
-            .into_iter()
-            .flatten()
-            {
+            let deadlines = if active {
+                open_deadlines(target, f.created, f.acked.or(f.resolved), f.resolved)
+            } else {
+                [None, None]
+            };
+            for (measure, deadline) in deadlines.into_iter().flatten() {
                 let family = match alert_state(deadline, t) {
                     Some(AlertState::Breaching) => &breaching,
                     Some(AlertState::AtRisk) => &at_risk,
@@ -315,7 +311,8 @@ mod tests {
             delivery: Some(Arc::default()),
             ..Exposition::default()
         };
-        e.http.observe("GET", "/metrics", 200, Duration::from_millis(1));
+        e.http
+            .observe("GET", "/metrics", 200, Duration::from_millis(1));
         let text = e
             .render(&m, &SlaTargets::default(), Timestamp::now())
             .expect("render");
