@@ -361,3 +361,44 @@ fn metrics_text_counts_open_incidents_sla_and_outbox() {
     assert_eq!(line(r#"incident_outbox_messages{state="unrouted"}"#), 5.0);
     assert!(text.trim_end().ends_with("# EOF"));
 }
+
+#[test]
+fn the_escalation_timer_acts_on_its_own() {
+    let env = Env::new();
+    let cfg = env
+        .write(
+            "incident.json",
+            r#"{"escalation": {"critical": [{"after_minutes": 10, "assign": "oncall-lead"}]}}"#,
+        )
+        .display()
+        .to_string();
+    let started =
+        incident::Timestamp::from_micros(incident::Timestamp::now().micros() - 20 * 60 * 1_000_000);
+    let id = env.create_at(
+        "DB down",
+        "failure",
+        "critical",
+        &["db"],
+        &started.to_rfc3339(),
+    );
+    let mut timer = env
+        .process()
+        .args(["escalate", "--every", "1", "--config", &cfg])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let begun = std::time::Instant::now();
+    let assignee = loop {
+        let a = env.json(&["show", &id, "--format", "json"])["assignee"].clone();
+        if !a.is_null() || begun.elapsed() > std::time::Duration::from_secs(20) {
+            break a;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    timer.kill().unwrap();
+    let out = timer.wait_with_output().unwrap();
+    assert_eq!(assignee, "oncall-lead");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.contains("critical[0]"), "{printed}");
+}

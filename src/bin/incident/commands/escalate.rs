@@ -5,9 +5,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use incident::escalation::{self, Firing};
+use std::sync::Arc;
+
+use incident::escalation::{self, Firing, TickReport};
+use incident::notify::{Background, Hooks, NotifyConfig};
 use incident::observe::Exposition;
-use incident::{Timestamp, format_table};
+use incident::{IncidentManager, Timestamp, format_table};
 
 use super::{print, print_json};
 use crate::cli::{EscalateArgs, MetricsArgs, OutFormat};
@@ -57,26 +60,40 @@ pub(crate) fn run(db: &Option<PathBuf>, a: EscalateArgs) -> Result<ExitCode> {
     if a.every == 0 {
         anyhow::bail!("--every must be at least 1 second");
     }
-    drop(m);
-    loop {
-        let m = config::open_existing(db)?;
-        let now = at.unwrap_or_else(Timestamp::now);
-        let report = escalation::tick(&m, &cfg.escalation, &cfg.sla, now)?;
-        drop(m);
+    let render = move |report: &TickReport, now: Timestamp| -> Result<()> {
         match a.format {
-            OutFormat::Json => print_json(&report)?,
+            OutFormat::Json => print_json(report),
             OutFormat::Text => print(&format!(
                 "{}{} fired ({} active incident(s) at {now})\n",
                 firing_table(&report.fired),
                 report.fired.len(),
                 report.examined
-            ))?,
+            )),
         }
-        if a.once || at.is_some() {
-            return Ok(ExitCode::SUCCESS);
-        }
-        std::thread::sleep(Duration::from_secs(a.every));
+    };
+    if a.once || at.is_some() {
+        let now = at.unwrap_or_else(Timestamp::now);
+        render(&escalation::tick(&m, &cfg.escalation, &cfg.sla, now)?, now)?;
+        return Ok(ExitCode::SUCCESS);
     }
+    drop(m);
+    let path = config::db_path(db);
+    let busy = config::busy_timeout()?;
+    let open = move || IncidentManager::open_with_timeout(&path, busy).map(Box::new);
+    let cfg = Arc::new(NotifyConfig {
+        // Evaluation only: delivery is `incident outbox deliver`'s job.
+        targets: Vec::new(),
+        ..cfg
+    });
+    let hooks = Hooks {
+        error: Arc::new(|what, e| eprintln!("{what}: {e}")),
+        escalated: Arc::new(move |r| {
+            let _ = render(r, Timestamp::now());
+        }),
+        ..Hooks::default()
+    };
+    Background::start(open, cfg, Some(Duration::from_secs(a.every)), hooks).wait();
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn metrics(db: &Option<PathBuf>, a: MetricsArgs) -> Result<ExitCode> {

@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::Result;
-use incident::notify::{self, DeliveryCounters, PassReport, Worker};
+use incident::notify::{self, Background, DeliveryCounters, Hooks, PassReport};
 use incident::{IncidentManager, Timestamp, format_table};
 
 use super::{print, print_json};
@@ -87,7 +86,7 @@ fn deliver(db: &Option<PathBuf>, a: DeliverArgs) -> Result<ExitCode> {
     }
     let busy = config::busy_timeout()?;
     // The file is opened per step, so other commands can use it while receivers answer.
-    let open = || IncidentManager::open_with_timeout(&path, busy).map(Box::new);
+    let open = move || IncidentManager::open_with_timeout(&path, busy).map(Box::new);
     let log = |r: &PassReport| {
         eprintln!(
             "outbox: {} delivered, {} retrying, {} dead, {} routed, {} without a target",
@@ -112,8 +111,11 @@ fn deliver(db: &Option<PathBuf>, a: DeliverArgs) -> Result<ExitCode> {
         log(&total);
         return Ok(ExitCode::SUCCESS);
     }
-    let worker = Worker::new(cfg);
-    let stop = AtomicBool::new(false);
-    worker.run(&open, &stop, &|e| eprintln!("outbox: {e}"), &|r| log(r));
+    let hooks = Hooks {
+        error: Arc::new(|what, e| eprintln!("outbox: {what}: {e}")),
+        delivered: Arc::new(log),
+        ..Hooks::default()
+    };
+    Background::start(open, cfg, None, hooks).wait();
     Ok(ExitCode::SUCCESS)
 }
