@@ -14,10 +14,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use incident::escalation::{Policy, Step, Unless, tick};
+use incident::metrics::SlaTargets;
 use incident::observe::Exposition;
 use incident::{
-    Category, Incident, IncidentId, IncidentManager, Priority, SlaTargets, Status, TimelineEntry,
-    Timestamp,
+    Category, Incident, IncidentId, IncidentManager, Priority, Status, TimelineEntry, Timestamp,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

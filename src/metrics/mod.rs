@@ -70,6 +70,7 @@
 
 mod compute;
 mod errors;
+mod over_store;
 mod recurrence;
 mod sla;
 mod stats;
@@ -87,8 +88,10 @@ use crate::model::{Category, IncidentId, Origin, Priority, Timestamp};
 pub(crate) use compute::facts;
 pub use compute::{MetricsBuilder, MetricsOptions};
 pub use errors::{ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics};
+pub use over_store::{OriginScope, compute_metrics};
 pub use recurrence::GroupKind;
-pub use sla::{ConfigError, SlaTarget, SlaTargets};
+pub(crate) use sla::ConfigError;
+pub use sla::{SlaTarget, SlaTargets};
 pub(crate) use sla::{alert_state, open_deadlines};
 pub use stats::DurationStats;
 pub use trend::Period;

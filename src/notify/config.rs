@@ -182,13 +182,17 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 
 impl NotifyConfig {
     /// Reads the config file; a missing section is empty (no targets, no escalation).
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    pub fn load(path: &Path) -> crate::Result<Self> {
+        Ok(Self::load_inner(path)?)
+    }
+
+    fn load_inner(path: &Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: shown.clone(),
             source,
         })?;
-        Self::from_json(&text, &shown, &|name| std::env::var(name).ok())
+        Self::from_json_inner(&text, &shown, &|name| std::env::var(name).ok())
     }
 
     /// Like [`NotifyConfig::load`], from JSON text; `origin` names it in errors and `env`
@@ -197,8 +201,16 @@ impl NotifyConfig {
         text: &str,
         origin: &str,
         env: &dyn Fn(&str) -> Option<String>,
+    ) -> crate::Result<Self> {
+        Ok(Self::from_json_inner(text, origin, env)?)
+    }
+
+    fn from_json_inner(
+        text: &str,
+        origin: &str,
+        env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let sla = SlaTargets::from_json(text, origin)?;
+        let sla = SlaTargets::from_json_inner(text, origin)?;
         let root: Value = serde_json::from_str(text).map_err(|source| ConfigError::Json {
             path: origin.to_string(),
             source,

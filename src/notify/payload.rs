@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use super::config::NotifyConfig;
 use super::event::{Event, IncidentSnapshot};
-use crate::analysis::PatternMatch;
 use crate::metrics::SlaTargets;
 use crate::model::Timestamp;
+use crate::patterns::matching::PatternMatch;
 
 /// What a message says besides the event: looked up when it is sent.
 #[derive(Clone, Debug, Default)]

@@ -18,10 +18,10 @@ use super::config::{Format, NotifyConfig};
 use super::event::{Delivery, Event, OutboxEntry};
 use super::payload::{Context, json_body, slack_body};
 use super::send::{Outcome, agent, backoff, post};
-use crate::analysis::{incident_text, load_patterns, match_text};
 use crate::error::Result;
 use crate::manager::IncidentManager;
 use crate::model::Timestamp;
+use crate::patterns::matching::{incident_text, match_text};
 use crate::store::Edit;
 
 /// A delivery claimed for sending.
@@ -149,7 +149,7 @@ pub fn claim(
             .target(&c.target)
             .is_some_and(|t| t.format == Format::Slack)
     }) {
-        let patterns = load_patterns(m)?;
+        let patterns = m.patterns()?;
         for c in &mut claims {
             let text = match m.get(c.event.incident.id) {
                 Ok(inc) => incident_text(&inc),

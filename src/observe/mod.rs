@@ -272,10 +272,8 @@ impl Exposition {
             self.http.latency.clone(),
         );
         let mut out = String::new();
-        encode(&mut out, &reg).map_err(|e| crate::error::Error::Invalid {
-            field: "metrics",
-            reason: e.to_string(),
-        })?;
+        encode(&mut out, &reg)
+            .map_err(|e| crate::error::Error::invalid("metrics", e.to_string()))?;
         Ok(out)
     }
 }

@@ -16,7 +16,7 @@ mod migrated;
 mod outbox;
 mod query;
 pub(crate) mod schema;
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod testing;
 mod upgrade;
 mod verify;
@@ -33,7 +33,8 @@ pub(crate) use outbox::Edit;
 pub(crate) use query::Snapshot;
 pub use query::{Filter, Order};
 pub(crate) use schema::Pair;
-pub use verify::{CheckReport, Problem, ProblemTable, check, repair};
+pub use verify::{CheckReport, Problem, ProblemTable};
+pub(crate) use verify::{check, repair};
 use writer::Names;
 pub(crate) use writer::Writer;
 
@@ -56,7 +57,7 @@ pub const WAIT_NOTICE: Duration = Duration::from_secs(1);
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An open incident database.
-pub struct Store {
+pub(crate) struct Store {
     db: Database,
     path: PathBuf,
 }
@@ -70,13 +71,14 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the database at `path`, waiting up to `busy_timeout` while
     /// another process holds it.
-    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+    #[cfg(test)]
+    pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
         Self::open_waiting(path, busy_timeout, &|| {})
     }
 
     /// Like [`Store::open`]; `waiting` is called once when the wait for another process
     /// passes [`WAIT_NOTICE`], so a user learns why nothing happens.
-    pub fn open_waiting(
+    pub(crate) fn open_waiting(
         path: &Path,
         busy_timeout: Duration,
         waiting: &dyn Fn(),
@@ -138,7 +140,7 @@ impl Store {
     }
 
     /// The database file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -251,7 +253,7 @@ impl Store {
 
     /// Gives free space back: redb grows a file by doubling and reuses freed pages only
     /// within it. Returns the file size before and after.
-    pub fn compact(&mut self) -> Result<(u64, u64), StoreError> {
+    pub(crate) fn compact(&mut self) -> Result<(u64, u64), StoreError> {
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let before = size(&self.path);
         while self.db.compact()? {}
@@ -259,7 +261,7 @@ impl Store {
     }
 
     /// Schema version recorded in the file.
-    pub fn schema_version(&self) -> Result<u64, StoreError> {
+    pub(crate) fn schema_version(&self) -> Result<u64, StoreError> {
         let txn = self.begin_read()?;
         let meta = txn.open_table(META)?;
         Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))

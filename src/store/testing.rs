@@ -9,7 +9,11 @@ use crate::error::StoreError;
 
 /// Removes the first component index entry, forgets the name of the highest name id, and
 /// resets every day counter to zero.
-pub fn corrupt_index(path: &Path) -> Result<(), StoreError> {
+pub fn corrupt_index(path: &Path) -> crate::Result<()> {
+    Ok(corrupt_index_inner(path)?)
+}
+
+fn corrupt_index_inner(path: &Path) -> Result<(), StoreError> {
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
     {
@@ -37,7 +41,11 @@ pub fn corrupt_index(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Overwrites the schema version, as a newer build would have written it.
-pub fn set_schema_version(path: &Path, version: u64) -> Result<(), StoreError> {
+pub fn set_schema_version(path: &Path, version: u64) -> crate::Result<()> {
+    Ok(set_schema_version_inner(path, version)?)
+}
+
+fn set_schema_version_inner(path: &Path, version: u64) -> Result<(), StoreError> {
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
     txn.open_table(META)?.insert("schema_version", version)?;
@@ -47,7 +55,11 @@ pub fn set_schema_version(path: &Path, version: u64) -> Result<(), StoreError> {
 
 /// Maps the fingerprint of every error in the history at `history` to incident `id`, as
 /// builds before issue 17 did for an error that merely carried that id.
-pub fn link_errors(
+pub fn link_errors(path: &Path, history: &Path, id: crate::model::IncidentId) -> crate::Result<()> {
+    Ok(link_errors_inner(path, history, id)?)
+}
+
+fn link_errors_inner(
     path: &Path,
     history: &Path,
     id: crate::model::IncidentId,
@@ -56,13 +68,16 @@ pub fn link_errors(
         key: history.display().to_string(),
         reason: e.to_string(),
     })?;
-    let mut reader = crate::bridge::ErrorReader::new(file);
+    let mut reader = crate::import::error_history::ErrorReader::new(file);
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
     {
         let mut fps = txn.open_table(FINGERPRINTS)?;
-        while let Ok(Some(rec)) = reader.next_record() {
-            fps.insert(crate::bridge::fingerprint_key(&rec), id.key())?;
+        while let Ok(Some(rec)) = reader.read_record() {
+            fps.insert(
+                crate::import::error_history::fingerprint_key(&rec),
+                id.key(),
+            )?;
         }
     }
     txn.commit()?;

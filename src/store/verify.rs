@@ -176,7 +176,7 @@ where
 }
 
 /// Verifies the whole file. Reads every record once; memory grows with the index sizes.
-pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
+pub(crate) fn check(store: &Store) -> Result<CheckReport, StoreError> {
     store.contain(|| check_inner(store))
 }
 
@@ -351,8 +351,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
     for e in patterns.range::<&str>(..)? {
         let (k, v) = e?;
         let key = k.value().to_string();
-        if let Err(e) = super::codec::decode::<crate::pattern::Pattern>(&|| key.clone(), v.value())
-        {
+        if let Err(e) = super::codec::decode::<crate::model::Pattern>(&|| key.clone(), v.value()) {
             p.push(Problem {
                 table: ProblemTable::Patterns,
                 message: e.to_string(),
@@ -411,7 +410,7 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
 
 /// Rebuilds every index, the counts and the day counters from the records.
 /// Records that cannot be decoded are left in place and reported by `check`.
-pub fn repair(store: &Store) -> Result<(), StoreError> {
+pub(crate) fn repair(store: &Store) -> Result<(), StoreError> {
     store.contain(|| repair_inner(store))
 }
 

@@ -28,7 +28,7 @@ pub(crate) fn busy_timeout() -> Result<Duration> {
                 "INCIDENT_BUSY_TIMEOUT_MS must be a whole number of milliseconds, not {v:?}"
             )
         }),
-        Err(_) => Ok(incident::DEFAULT_BUSY_TIMEOUT),
+        Err(_) => Ok(incident::db::DEFAULT_BUSY_TIMEOUT),
     }
 }
 

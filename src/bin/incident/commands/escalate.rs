@@ -10,7 +10,8 @@ use std::sync::Arc;
 use incident::escalation::{self, Firing, TickReport};
 use incident::notify::{Background, Hooks, NotifyConfig};
 use incident::observe::Exposition;
-use incident::{IncidentManager, Timestamp, format_table};
+use incident::report::format_table;
+use incident::{IncidentManager, Timestamp};
 
 use super::{print, print_json};
 use crate::cli::{EscalateArgs, MetricsArgs, OutFormat};

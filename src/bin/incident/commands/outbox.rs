@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use incident::notify::{self, Background, DeliveryCounters, Hooks, PassReport};
-use incident::{IncidentManager, Timestamp, format_table};
+use incident::report::format_table;
+use incident::{IncidentManager, Timestamp};
 
 use super::{print, print_json};
 use crate::cli::{DeliverArgs, OutFormat, OutboxArgs, OutboxCommand};
