@@ -8,6 +8,7 @@ use crate::model::{
     Category, Incident, IncidentId, Origin, Pattern, PatternRef, Priority, Resolution, Status,
     TimelineEntry, Timestamp,
 };
+use crate::notify::{Event, EventKind};
 use crate::patterns::matching::{PatternMatch, incident_text, match_text};
 use crate::store::{self, Bulk, Filter, Store};
 
@@ -197,6 +198,8 @@ impl IncidentManager {
                 if let Some(m) = &found {
                     w.set_pattern(id, Some(&m.pattern_id))?;
                 }
+                let details = incident.timeline[0].details.clone();
+                w.emit(Event::new(EventKind::Created, at, &incident, details))?;
                 Ok((incident, found))
             })
         })
@@ -348,7 +351,8 @@ impl IncidentManager {
     }
 
     /// Applies `change` to one incident in a write transaction; the change returns the
-    /// timeline entries it adds. Nothing is written if it fails.
+    /// timeline entries it adds, and a `kind` event describing them goes to the outbox in
+    /// the same transaction. Nothing is written if it fails.
     /// `lifecycle` (resolve, close, reopen) may pass the timeline limit: an incident
     /// full of notes must still be closable.
     fn modify(
@@ -357,6 +361,7 @@ impl IncidentManager {
         at: Option<Timestamp>,
         by: Option<&str>,
         lifecycle: bool,
+        kind: EventKind,
         change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
     ) -> Result<Incident> {
         self.store.contain(|| {
@@ -394,6 +399,11 @@ impl IncidentManager {
                 if entries.is_empty() {
                     return Err(Error::invalid("update", "nothing to change"));
                 }
+                let details = entries
+                    .iter()
+                    .map(|e| e.details.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 new.timeline.extend(entries);
                 new.updated_at = new.updated_at.max(at);
                 if lifecycle {
@@ -402,6 +412,7 @@ impl IncidentManager {
                     new.check_limits()?;
                 }
                 w.put(Some(&old), &new)?;
+                w.emit(Event::new(kind, at, &new, details))?;
                 Ok(new)
             })
         })
@@ -409,98 +420,105 @@ impl IncidentManager {
 
     /// Changes fields, moves between open and in_progress, or adds a note.
     pub fn update_incident(&self, id: IncidentId, u: Update) -> Result<Incident> {
-        self.modify(id, u.at, u.by.as_deref(), false, |inc, at| {
-            let mut entries = Vec::new();
-            let mut entry = |action: &str, details: String| {
-                entries.push(TimelineEntry {
-                    timestamp: at,
-                    action: action.into(),
-                    details,
-                    by: None,
-                })
-            };
-            if let Some(s) = u.status
-                && s != inc.status
-            {
-                if !matches!(s, Status::Open | Status::InProgress) {
-                    return Err(Error::refused(
-                        id,
-                        inc.status,
-                        "update",
-                        format!("status {s} cannot be set by update"),
-                    ));
+        self.modify(
+            id,
+            u.at,
+            u.by.as_deref(),
+            false,
+            EventKind::Changed,
+            |inc, at| {
+                let mut entries = Vec::new();
+                let mut entry = |action: &str, details: String| {
+                    entries.push(TimelineEntry {
+                        timestamp: at,
+                        action: action.into(),
+                        details,
+                        by: None,
+                    })
+                };
+                if let Some(s) = u.status
+                    && s != inc.status
+                {
+                    if !matches!(s, Status::Open | Status::InProgress) {
+                        return Err(Error::refused(
+                            id,
+                            inc.status,
+                            "update",
+                            format!("status {s} cannot be set by update"),
+                        ));
+                    }
+                    if !inc.status.is_active() {
+                        return Err(Error::refused(
+                            id,
+                            inc.status,
+                            "update",
+                            format!("it is {}", inc.status),
+                        ));
+                    }
+                    entry("status_changed", format!("{} -> {s}", inc.status));
+                    if s == Status::InProgress && inc.acknowledged_at.is_none() {
+                        inc.acknowledged_at = Some(at);
+                    }
+                    inc.status = s;
                 }
-                if !inc.status.is_active() {
-                    return Err(Error::refused(
-                        id,
-                        inc.status,
-                        "update",
-                        format!("it is {}", inc.status),
-                    ));
+                if let Some(p) = u.priority.filter(|p| *p != inc.priority) {
+                    entry("updated", format!("priority: {} -> {p}", inc.priority));
+                    inc.priority = p;
                 }
-                entry("status_changed", format!("{} -> {s}", inc.status));
-                if s == Status::InProgress && inc.acknowledged_at.is_none() {
-                    inc.acknowledged_at = Some(at);
+                if let Some(c) = u.category.filter(|c| *c != inc.category) {
+                    entry("updated", format!("category: {} -> {c}", inc.category));
+                    inc.category = c;
                 }
-                inc.status = s;
-            }
-            if let Some(p) = u.priority.filter(|p| *p != inc.priority) {
-                entry("updated", format!("priority: {} -> {p}", inc.priority));
-                inc.priority = p;
-            }
-            if let Some(c) = u.category.filter(|c| *c != inc.category) {
-                entry("updated", format!("category: {} -> {c}", inc.category));
-                inc.category = c;
-            }
-            if let Some(a) = u.assignee.as_deref().map(str::trim) {
-                let new = (!a.is_empty()).then(|| a.to_string());
-                if new != inc.assignee {
+                if let Some(a) = u.assignee.as_deref().map(str::trim) {
+                    let new = (!a.is_empty()).then(|| a.to_string());
+                    if new != inc.assignee {
+                        entry(
+                            "updated",
+                            format!(
+                                "assignee: {} -> {}",
+                                inc.assignee.as_deref().unwrap_or("(none)"),
+                                new.as_deref().unwrap_or("(none)")
+                            ),
+                        );
+                        inc.assignee = new;
+                    }
+                }
+                if let Some(t) = &u.title {
+                    let t = non_empty("title", t)?;
+                    if t != inc.title {
+                        entry("updated", format!("title: {:?} -> {t:?}", inc.title));
+                        inc.title = t;
+                    }
+                }
+                if let Some(d) = u.description.as_deref().map(str::trim)
+                    && d != inc.description
+                {
                     entry(
                         "updated",
-                        format!(
-                            "assignee: {} -> {}",
-                            inc.assignee.as_deref().unwrap_or("(none)"),
-                            new.as_deref().unwrap_or("(none)")
-                        ),
+                        format!("description: {:?} -> {d:?}", inc.description),
                     );
-                    inc.assignee = new;
+                    inc.description = d.to_string();
                 }
-            }
-            if let Some(t) = &u.title {
-                let t = non_empty("title", t)?;
-                if t != inc.title {
-                    entry("updated", format!("title: {:?} -> {t:?}", inc.title));
-                    inc.title = t;
+                if let Some(i) = u.impact.as_deref().map(str::trim)
+                    && i != inc.impact
+                {
+                    entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
+                    inc.impact = i.to_string();
                 }
-            }
-            if let Some(d) = u.description.as_deref().map(str::trim)
-                && d != inc.description
-            {
-                entry(
-                    "updated",
-                    format!("description: {:?} -> {d:?}", inc.description),
-                );
-                inc.description = d.to_string();
-            }
-            if let Some(i) = u.impact.as_deref().map(str::trim)
-                && i != inc.impact
-            {
-                entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
-                inc.impact = i.to_string();
-            }
-            let mut have: std::collections::HashSet<String> =
-                inc.affected_components.iter().cloned().collect();
-            for c in clean_list(&u.add_components) {
-                if have.insert(c.clone()) {
-                    entry("updated", format!("component added: {c}"));
-                    inc.affected_components.push(c);
+                let mut have: std::collections::HashSet<String> =
+                    inc.affected_components.iter().cloned().collect();
+                for c in clean_list(&u.add_components) {
+                    if have.insert(c.clone()) {
+                        entry("updated", format!("component added: {c}"));
+                        inc.affected_components.push(c);
+                    }
                 }
-            }
-            if let Some(n) = u.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-                entry("note", n.to_string());
-            }
-            Ok(entries)
-        })
+                if let Some(n) = u.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                    entry("note", n.to_string());
+                }
+                Ok(entries)
+            },
+        )
     }
 
     /// Adds a note to the timeline.
@@ -538,43 +556,50 @@ impl IncidentManager {
             ));
         }
         let root_cause = non_empty("root cause", &r.root_cause)?;
-        self.modify(id, r.at, r.by.as_deref(), true, |inc, at| {
-            if !inc.status.is_active() {
-                return Err(Error::refused(
-                    id,
+        self.modify(
+            id,
+            r.at,
+            r.by.as_deref(),
+            true,
+            EventKind::Resolved,
+            |inc, at| {
+                if !inc.status.is_active() {
+                    return Err(Error::refused(
+                        id,
+                        inc.status,
+                        "resolve",
+                        format!("it is already {}", inc.status),
+                    ));
+                }
+                let mut details = format!(
+                    "{} -> resolved; root cause: {root_cause}; actions: {}",
                     inc.status,
-                    "resolve",
-                    format!("it is already {}", inc.status),
-                ));
-            }
-            let mut details = format!(
-                "{} -> resolved; root cause: {root_cause}; actions: {}",
-                inc.status,
-                actions.join("; ")
-            );
-            let preventive = clean_list(&r.preventive);
-            let knowledge = clean_list(&r.knowledge);
-            if !preventive.is_empty() {
-                details.push_str(&format!("; preventive: {}", preventive.join("; ")));
-            }
-            if !knowledge.is_empty() {
-                details.push_str(&format!("; knowledge: {}", knowledge.join("; ")));
-            }
-            inc.status = Status::Resolved;
-            inc.resolution = Some(Resolution {
-                actions_taken: actions,
-                root_cause,
-                preventive_measures: preventive,
-                knowledge_updates: knowledge,
-                resolved_at: Some(at),
-            });
-            Ok(vec![TimelineEntry {
-                timestamp: at,
-                action: "resolved".into(),
-                details,
-                by: None,
-            }])
-        })
+                    actions.join("; ")
+                );
+                let preventive = clean_list(&r.preventive);
+                let knowledge = clean_list(&r.knowledge);
+                if !preventive.is_empty() {
+                    details.push_str(&format!("; preventive: {}", preventive.join("; ")));
+                }
+                if !knowledge.is_empty() {
+                    details.push_str(&format!("; knowledge: {}", knowledge.join("; ")));
+                }
+                inc.status = Status::Resolved;
+                inc.resolution = Some(Resolution {
+                    actions_taken: actions,
+                    root_cause,
+                    preventive_measures: preventive,
+                    knowledge_updates: knowledge,
+                    resolved_at: Some(at),
+                });
+                Ok(vec![TimelineEntry {
+                    timestamp: at,
+                    action: "resolved".into(),
+                    details,
+                    by: None,
+                }])
+            },
+        )
     }
 
     /// Closes a resolved incident.
@@ -589,7 +614,7 @@ impl IncidentManager {
         at: Option<Timestamp>,
         by: Option<&str>,
     ) -> Result<Incident> {
-        self.modify(id, at, by, true, |inc, at| {
+        self.modify(id, at, by, true, EventKind::Changed, |inc, at| {
             if inc.status != Status::Resolved {
                 let reason = match inc.status {
                     Status::Closed => "it is already closed".to_string(),
@@ -625,7 +650,7 @@ impl IncidentManager {
         at: Option<Timestamp>,
         by: Option<&str>,
     ) -> Result<Incident> {
-        self.modify(id, at, by, true, |inc, at| {
+        self.modify(id, at, by, true, EventKind::Reopened, |inc, at| {
             if inc.status.is_active() {
                 return Err(Error::refused(
                     id,

@@ -129,18 +129,18 @@ pub struct MetricsBuilder {
 }
 
 /// Times of one incident after validation, in µs since the epoch.
-struct Facts {
-    created: i64,
+pub(crate) struct Facts {
+    pub(crate) created: i64,
     /// Final resolution, when resolved/closed and not before creation.
-    resolved: Option<i64>,
+    pub(crate) resolved: Option<i64>,
     /// Acknowledgement, when known and not before creation.
-    acked: Option<i64>,
+    pub(crate) acked: Option<i64>,
     /// Earliest valid resolution ever recorded (for recurrence).
     first_resolution: Option<i64>,
     reopened: bool,
 }
 
-fn facts(inc: &Incident) -> (Facts, RawFlags) {
+pub(crate) fn facts(inc: &Incident) -> (Facts, RawFlags) {
     let created = inc.created_at.micros();
     let mut reopened = false;
     let mut first_resolved_entry: Option<i64> = None;
@@ -182,7 +182,7 @@ fn facts(inc: &Incident) -> (Facts, RawFlags) {
     (facts, flags)
 }
 
-struct RawFlags {
+pub(crate) struct RawFlags {
     resolved_before_created: bool,
     acked_before_created: bool,
     resolved_without_time: bool,

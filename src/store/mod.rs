@@ -13,6 +13,7 @@ mod engine;
 mod ids;
 mod index;
 mod migrated;
+mod outbox;
 mod query;
 pub(crate) mod schema;
 #[cfg(feature = "testing")]
@@ -29,6 +30,7 @@ use index::{
     count_key_assignee, count_key_category, count_key_component, count_key_pattern,
     count_key_priority, count_key_status,
 };
+pub(crate) use outbox::Edit;
 pub(crate) use query::Snapshot;
 pub use query::{Filter, Order};
 pub(crate) use schema::Pair;
@@ -44,7 +46,7 @@ use schema::*;
 
 /// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
 /// layout changes.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// redb's page cache. Its default (1 GiB) let a 1M-record migration peak near 900 MiB;
 /// the operating system's page cache still holds the file.
@@ -343,6 +345,8 @@ fn create_all_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(PATTERNS)?;
     txn.open_table(BY_PATTERN)?;
     txn.open_table(INCIDENT_PATTERN)?;
+    txn.open_table(OUTBOX)?;
+    txn.open_table(ESCALATIONS)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! A temporary directory with its own database, and the real binary run inside it.
 #![allow(dead_code)]
 
+pub(crate) mod receiver;
 pub(crate) mod server;
 
 use std::path::PathBuf;

@@ -5,9 +5,11 @@ mod bridge;
 mod check;
 mod cluster;
 mod create;
+mod escalate;
 mod kb;
 mod lifecycle;
 mod list;
+mod outbox;
 mod report;
 mod serve;
 mod show;
@@ -68,6 +70,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             serve::run(&db, a)
         }
         Command::Token(t) => token::run(r, &db, t),
+        Command::Outbox(a) => outbox::run(&db, a),
+        Command::Escalate(a) => escalate::run(&db, a),
+        Command::Metrics(a) => escalate::metrics(&db, a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "incident", &mut std::io::stdout());
