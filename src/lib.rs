@@ -46,6 +46,7 @@ mod analysis;
 mod autofix;
 mod bridge;
 mod bridge_ops;
+mod copy;
 mod error;
 mod fsutil;
 mod history;
@@ -81,6 +82,7 @@ pub use bridge_ops::{
     BridgeCheck, BridgeError, BridgeReport, Inconsistency, InconsistencyKind, bridge_check,
     error_stats, problem_kinds, render_bridge_markdown,
 };
+pub use copy::{CopySummary, copy as copy_store};
 pub use error::{
     EngineError, Error, FileError, ParseError, Result, StoreError, is_damage, is_store_error,
 };
@@ -121,6 +123,6 @@ pub use report::{
 };
 pub use reporting::{OriginScope, compute_metrics};
 pub use store::{
-    CheckReport, DEFAULT_BUSY_TIMEOUT, Filter, Order, Problem, ProblemTable, SCHEMA_VERSION, Store,
-    WAIT_NOTICE, check, repair,
+    CheckReport, DEFAULT_BUSY_TIMEOUT, Filter, Location, Order, Problem, ProblemTable,
+    SCHEMA_VERSION, Store, WAIT_NOTICE, check, repair,
 };

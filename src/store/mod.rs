@@ -1,18 +1,21 @@
-//! The store, the only module that names the database engine (redb): opening (with busy
-//! retry and schema upgrades) and the API the rest of the crate speaks: a snapshot to read
-//! (`query.rs`), a write transaction (`writer.rs`) and a bulk sink (`bulk.rs`).
+//! The store, the only module that names the database engines (redb, PostgreSQL): the API
+//! the rest of the crate speaks (`backend.rs`: a snapshot to read, a write transaction and
+//! a bulk sink) dispatched to the embedded redb file (this file, `query.rs`, `writer.rs`,
+//! `bulk.rs`) or to PostgreSQL (`postgres/`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 
+mod backend;
 mod bulk;
 pub(crate) mod codec;
 mod engine;
 mod ids;
 mod index;
 mod migrated;
+mod postgres;
 mod query;
 pub(crate) mod schema;
 #[doc(hidden)]
@@ -21,6 +24,8 @@ mod upgrade;
 mod verify;
 mod writer;
 
+pub use backend::{Location, Store, check, repair};
+pub(crate) use backend::{Snapshot, Writer};
 pub(crate) use bulk::Bulk;
 pub(crate) use ids::DaySeqs;
 pub(crate) use index::Indexed;
@@ -28,12 +33,12 @@ use index::{
     count_key_assignee, count_key_category, count_key_component, count_key_pattern,
     count_key_priority, count_key_status,
 };
-pub(crate) use query::Snapshot;
+use query::RedbSnapshot;
 pub use query::{Filter, Order};
 pub(crate) use schema::Pair;
-pub use verify::{CheckReport, Problem, ProblemTable, check, repair};
+pub use verify::{CheckReport, Problem, ProblemTable};
 use writer::Names;
-pub(crate) use writer::Writer;
+use writer::RedbWriter;
 
 use crate::error::StoreError;
 use crate::model::{Incident, IncidentId};
@@ -53,28 +58,31 @@ pub const WAIT_NOTICE: Duration = Duration::from_secs(1);
 /// How long `open` waits for another process to release the file by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An open incident database.
-pub struct Store {
+/// An open redb file.
+pub(crate) struct RedbStore {
     db: Database,
     path: PathBuf,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
-impl Store {
+impl RedbStore {
     /// Opens (or creates) the database at `path`, waiting up to `busy_timeout` while
     /// another process holds it.
-    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+    #[cfg(test)]
+    pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
         Self::open_waiting(path, busy_timeout, &|| {})
     }
 
-    /// Like [`Store::open`]; `waiting` is called once when the wait for another process
+    /// Like [`RedbStore::open`]; `waiting` is called once when the wait for another process
     /// passes [`WAIT_NOTICE`], so a user learns why nothing happens.
-    pub fn open_waiting(
+    pub(crate) fn open_waiting(
         path: &Path,
         busy_timeout: Duration,
         waiting: &dyn Fn(),
@@ -127,7 +135,7 @@ impl Store {
                 }
             }
         };
-        let store = Store {
+        let store = RedbStore {
             db,
             path: path.to_path_buf(),
         };
@@ -136,7 +144,7 @@ impl Store {
     }
 
     /// The database file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -214,9 +222,11 @@ impl Store {
     ) -> Result<T, E> {
         let txn = self.begin_write()?;
         let out = {
-            let mut w = Writer::new(&txn)?;
+            let mut w = Writer::Redb(RedbWriter::new(&txn)?);
             let out = f(&mut w)?;
-            w.finish()?;
+            if let Writer::Redb(w) = &mut w {
+                w.finish()?;
+            }
             out
         };
         txn.commit().map_err(StoreError::from)?;
@@ -233,7 +243,7 @@ impl Store {
             self.begin_write_unsynced()?
         };
         {
-            let mut w = Writer::new(&txn)?;
+            let mut w = RedbWriter::new(&txn)?;
             w.flush_bulk(bulk)?;
             w.finish()?;
         }
@@ -249,7 +259,7 @@ impl Store {
 
     /// Gives free space back: redb grows a file by doubling and reuses freed pages only
     /// within it. Returns the file size before and after.
-    pub fn compact(&mut self) -> Result<(u64, u64), StoreError> {
+    pub(crate) fn compact(&mut self) -> Result<(u64, u64), StoreError> {
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let before = size(&self.path);
         while self.db.compact()? {}
@@ -257,7 +267,7 @@ impl Store {
     }
 
     /// Schema version recorded in the file.
-    pub fn schema_version(&self) -> Result<u64, StoreError> {
+    pub(crate) fn schema_version(&self) -> Result<u64, StoreError> {
         let txn = self.begin_read()?;
         let meta = txn.open_table(META)?;
         Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))

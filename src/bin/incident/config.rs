@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use incident::{Filter, IncidentId, IncidentManager, Order, Status, Timestamp};
+use incident::{Filter, IncidentId, IncidentManager, Location, Order, Status, Timestamp};
 
 use crate::cli::ListArgs;
 
@@ -18,6 +18,11 @@ pub(crate) fn db_path(db: &Option<PathBuf>) -> PathBuf {
                 .map(PathBuf::from)
         })
         .unwrap_or_else(|| PathBuf::from("incidents.redb"))
+}
+
+/// Where `--db` (or its default) points: a file, or a PostgreSQL URL.
+pub(crate) fn location(db: &Option<PathBuf>) -> Location {
+    Location::parse(db_path(db).as_os_str())
 }
 
 /// How long to wait for another process: `$INCIDENT_BUSY_TIMEOUT_MS`, default 10 s.
@@ -34,15 +39,14 @@ fn busy_timeout() -> Result<Duration> {
 
 /// Opens the database, creating it if missing (commands that add incidents).
 pub(crate) fn open(db: &Option<PathBuf>) -> Result<IncidentManager> {
-    let path = db_path(db);
-    let waiting = || {
-        eprintln!(
-            "waiting for the database {} held by another process...",
-            path.display()
-        )
-    };
-    Ok(IncidentManager::open_waiting(
-        &path,
+    open_at(&location(db))
+}
+
+/// Opens the database at `location`, creating it if missing.
+pub(crate) fn open_at(location: &Location) -> Result<IncidentManager> {
+    let waiting = || eprintln!("waiting for the database {location} held by another process...");
+    Ok(IncidentManager::open_location(
+        location,
         busy_timeout()?,
         &waiting,
     )?)
@@ -50,7 +54,11 @@ pub(crate) fn open(db: &Option<PathBuf>) -> Result<IncidentManager> {
 
 /// Opens an existing database: a mistyped path must not answer from a new, empty file.
 pub(crate) fn open_existing(db: &Option<PathBuf>) -> Result<IncidentManager> {
-    let path = db_path(db);
+    let path = match location(db) {
+        Location::File(path) => path,
+        // A database server has no "missing file": the URL names a database that exists.
+        pg @ Location::Postgres(_) => return open_at(&pg),
+    };
     if !path.exists() {
         anyhow::bail!(
             "database {} does not exist (`incident create`, `import` or `bridge migrate` make one; \

@@ -119,7 +119,10 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
     // holds it.
     let _spool;
     let path = if stdin {
-        _spool = spool_stdin(&config::db_path(db))?;
+        _spool = spool_stdin(&match config::location(db) {
+            incident::Location::File(p) => p,
+            incident::Location::Postgres(_) => std::env::temp_dir().join("incident"),
+        })?;
         _spool.0.clone()
     } else {
         a.file.clone()

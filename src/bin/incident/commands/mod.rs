@@ -4,6 +4,7 @@ mod analyze;
 mod bridge;
 mod check;
 mod cluster;
+mod copy;
 mod create;
 mod kb;
 mod lifecycle;
@@ -37,7 +38,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             let (before, after) = m.compact()?;
             print(&format!(
                 "compacted {}: {:.1} MB -> {:.1} MB\n",
-                crate::config::db_path(&db).display(),
+                crate::config::location(&db),
                 before as f64 / 1e6,
                 after as f64 / 1e6
             ))?;
@@ -52,6 +53,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Analyze(a) => analyze::run(&db, a),
         Command::Patterns(a) => analyze::patterns(&db, a),
         Command::Kb(k) => kb::run(&db, k),
+        Command::Copy(a) => copy::run(a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "incident", &mut std::io::stdout());
