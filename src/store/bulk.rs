@@ -172,7 +172,14 @@ impl Bulk {
             .map(|((key, range), (_, head))| BulkRow {
                 key: *key,
                 head: *head,
-                components: components.remove(key).unwrap_or_default(),
+                // In the order `Indexed` gives them (sorted), whatever the local name ids.
+                components: components
+                    .remove(key)
+                    .map(|mut c| {
+                        c.sort_unstable();
+                        c
+                    })
+                    .unwrap_or_default(),
                 assignee: assignees.get(key).copied(),
                 record: &self.arena[range.clone()],
             })

@@ -15,7 +15,7 @@ mod verify;
 mod write;
 
 pub(crate) use read::{PgFingerprints, PgSnapshot};
-pub(crate) use write::PgWriter;
+pub(crate) use write::{PgWriter, ROW_INSERTS};
 
 use super::Writer;
 use super::bulk::Bulk;
