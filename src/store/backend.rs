@@ -193,9 +193,10 @@ pub fn repair(store: &Store) -> Result<(), StoreError> {
     }
 }
 
-/// One write transaction.
+/// One write transaction. redb's writer (its open tables, ~2.7 KB) is boxed: one
+/// allocation per transaction, against an enum as large as it everywhere.
 pub(crate) enum Writer<'t> {
-    Redb(RedbWriter<'t>),
+    Redb(Box<RedbWriter<'t>>),
     Postgres(PgWriter<'t>),
 }
 

@@ -222,7 +222,7 @@ impl RedbStore {
     ) -> Result<T, E> {
         let txn = self.begin_write()?;
         let out = {
-            let mut w = Writer::Redb(RedbWriter::new(&txn)?);
+            let mut w = Writer::Redb(Box::new(RedbWriter::new(&txn)?));
             let out = f(&mut w)?;
             if let Writer::Redb(w) = &mut w {
                 w.finish()?;
