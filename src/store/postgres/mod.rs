@@ -110,6 +110,18 @@ impl PgStore {
     /// Runs the schema steps this database has not had, in one transaction, refusing a
     /// database written by a newer version.
     fn prepare(&self, conn: &mut Conn) -> Result<(), StoreError> {
+        // Up to date (the common case): no lock, no transaction.
+        let current = conn
+            .query_opt(
+                "SELECT value FROM incident_meta WHERE key = 'schema_version'",
+                &[],
+            )
+            .ok()
+            .flatten()
+            .map(|r| r.get::<_, i64>(0) as u64);
+        if current == Some(schema::SCHEMA_VERSION) {
+            return Ok(());
+        }
         let mut txn = conn.transaction()?;
         txn.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
         txn.batch_execute(schema::META)?;

@@ -21,6 +21,8 @@ const SCAN_BATCH: i32 = 2_000;
 /// dropped.
 pub(crate) struct PgSnapshot {
     conn: RefCell<Conn>,
+    /// Point lookups prepared once per snapshot: a migration makes thousands.
+    statements: RefCell<HashMap<&'static str, postgres::Statement>>,
     pool: r2d2::Pool<Manager>,
     cursors: Cell<u32>,
 }
@@ -42,6 +44,7 @@ impl PgSnapshot {
         conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
         Ok(PgSnapshot {
             conn: RefCell::new(conn),
+            statements: RefCell::new(HashMap::default()),
             pool,
             cursors: Cell::new(0),
         })
@@ -55,8 +58,27 @@ impl PgSnapshot {
         Ok(self.conn.borrow_mut().query(sql, params)?)
     }
 
+    /// Like `query_rows` for a fixed statement, prepared on first use.
+    fn lookup(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, StoreError> {
+        let mut conn = self.conn.borrow_mut();
+        let mut statements = self.statements.borrow_mut();
+        let stmt = match statements.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = conn.prepare(sql)?;
+                statements.insert(sql, s.clone());
+                s
+            }
+        };
+        Ok(conn.query(&stmt, params)?)
+    }
+
     pub(crate) fn get_key(&self, key: u64) -> Result<Option<Incident>, StoreError> {
-        self.query_rows(
+        self.lookup(
             "SELECT id, record FROM incidents WHERE id = $1",
             &[&(key as i64)],
         )?
@@ -67,7 +89,7 @@ impl PgSnapshot {
 
     pub(crate) fn contains(&self, key: u64) -> Result<bool, StoreError> {
         Ok(!self
-            .query_rows("SELECT 1 FROM incidents WHERE id = $1", &[&(key as i64)])?
+            .lookup("SELECT 1 FROM incidents WHERE id = $1", &[&(key as i64)])?
             .is_empty())
     }
 

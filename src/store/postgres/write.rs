@@ -199,9 +199,10 @@ impl<'t> PgWriter<'t> {
         Ok(())
     }
 
-    /// Writes the buffered records with one binary `COPY`; fingerprints go through a
-    /// staging table and `ON CONFLICT DO NOTHING`, so an error already claimed by another
-    /// writer is detected (and the batch refused) rather than stored twice.
+    /// Writes the buffered records and their fingerprints with binary `COPY`. The batch
+    /// was deduplicated against the store by fingerprint; a fingerprint that another
+    /// writer stored meanwhile (two migrations of one history at once) violates the key,
+    /// and the whole batch is refused rather than stored twice.
     pub(crate) fn flush_bulk(&mut self, bulk: &mut Bulk) -> Result<(), StoreError> {
         let rows = bulk.rows();
         if ROW_INSERTS.load(Ordering::Relaxed) {
@@ -219,36 +220,7 @@ impl<'t> PgWriter<'t> {
                     .execute(&stmt, &[&k.micros(), &(k.lo as i64), &(*id as i64)])?;
             }
         } else if !bulk.fingerprints.is_empty() {
-            self.txn.batch_execute(
-                "CREATE TEMP TABLE IF NOT EXISTS fingerprints_stage
-                   (error_micros bigint, hash bigint, incident bigint) ON COMMIT DELETE ROWS",
-            )?;
-            let sink = self
-                .txn
-                .copy_in("COPY fingerprints_stage FROM STDIN (FORMAT binary)")?;
-            let mut w = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8, Type::INT8]);
-            for (k, id) in &bulk.fingerprints {
-                w.write(&[&k.micros(), &(k.lo as i64), &(*id as i64)])?;
-            }
-            w.finish()?;
-            let stored = self.txn.execute(
-                "INSERT INTO fingerprints SELECT * FROM fingerprints_stage
-                 ON CONFLICT DO NOTHING",
-                &[],
-            )?;
-            let expected = bulk.fingerprints.len() as u64;
-            if stored != expected {
-                return Err(StoreError::Corrupt {
-                    key: "fingerprints".into(),
-                    reason: format!(
-                        "{} of the batch's {expected} errors were stored meanwhile by another \
-                         writer (two migrations of the same history at once?); nothing of this \
-                         batch was written, and a rerun skips what is stored",
-                        expected - stored
-                    ),
-                });
-            }
-            self.txn.batch_execute("TRUNCATE fingerprints_stage")?;
+            copy_fingerprints(&mut self.txn, &bulk.fingerprints)?;
         }
         let txn = &mut self.txn;
         for (date, seq) in std::mem::take(&mut bulk.counters) {
@@ -281,6 +253,32 @@ fn copy_rows(txn: &mut Transaction<'_>, rows: &[BulkRow<'_>]) -> Result<(), Stor
     }
     w.finish()?;
     Ok(())
+}
+
+fn copy_fingerprints(
+    txn: &mut Transaction<'_>,
+    fingerprints: &[(crate::store::Pair, u64)],
+) -> Result<(), StoreError> {
+    let sink = txn.copy_in("COPY fingerprints FROM STDIN (FORMAT binary)")?;
+    let mut w = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8, Type::INT8]);
+    for (k, id) in fingerprints {
+        w.write(&[&k.micros(), &(k.lo as i64), &(*id as i64)])?;
+    }
+    match w.finish() {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            Err(StoreError::Corrupt {
+                key: "fingerprints".into(),
+                reason: format!(
+                    "some of this batch's {} errors were stored meanwhile by another writer \
+                     (two migrations of the same history at once?); nothing of the batch was \
+                     written, and a rerun skips what is stored ({e})",
+                    fingerprints.len()
+                ),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn insert_rows(txn: &mut Transaction<'_>, rows: &[BulkRow<'_>]) -> Result<(), StoreError> {
