@@ -74,7 +74,7 @@ fn main() -> Res<()> {
     let input = dir.path().join("error_history.json");
     let db = dir.path().join("bench.redb");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&input)?);
-    incident::generate(n, 42, 0.02, &mut w)?;
+    incident::import::error_history::generate(n, 42, 0.02, &mut w)?;
     drop(w);
     let (mig, _) = timed(
         &db,

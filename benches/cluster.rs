@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use incident::{Miner, MinerConfig};
+use incident::patterns::miner::{Miner, MinerConfig};
 
 /// SplitMix64: a fixed generator, so every run clusters the same lines.
 struct Rng(u64);

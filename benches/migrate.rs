@@ -94,7 +94,7 @@ fn main() -> Result<()> {
         }
         let path = dir.path().join(format!("errors-{n}-seed{seed}.json"));
         let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
-        incident::generate(n, seed, MIGRATED_SHARE, &mut w)?;
+        incident::import::error_history::generate(n, seed, MIGRATED_SHARE, &mut w)?;
         w.flush()?;
         inputs.insert((n, seed), path);
     }
@@ -195,7 +195,7 @@ fn print_header(
     println!(
         "Sizes {sizes:?}, base store {base} errors; {reps} run(s) per cell into an empty \
          store and {reps_onto_base} into the base store (each from a fresh store or a fresh \
-         copy), the median reported. Inputs from `incident::generate` (seeds {SEED_EMPTY} and \
+         copy), the median reported. Inputs from `incident::import::error_history::generate` (seeds {SEED_EMPTY} and \
          {SEED_ONTO_BASE}, {:.0}% carrying an incident_id), generated first so both sides \
          read from the page cache.\n",
         MIGRATED_SHARE * 100.0
@@ -210,8 +210,8 @@ fn print_header(
          synchronous=NORMAL, default page cache; schema and indexes (status, category, \
          priority, component, fingerprint primary key) created before the import; \
          `INSERT OR IGNORE` on the fingerprint as the duplicate check; prepared cached \
-         statements; each record parsed with `incident::ErrorReader`, mapped with \
-         `incident::to_incident`, stored as columns plus the incident as JSON. Run in a child \
+         statements; each record parsed with `incident::import::error_history::ErrorReader`, mapped with \
+         `incident::import::error_history::to_incident`, stored as columns plus the incident as JSON. Run in a child \
          process, same allocator (mimalloc). Unlike the migration it does not reserve or \
          link carried incident ids, so it never does less work.\n",
         rusqlite::version()

@@ -8,7 +8,8 @@
 
 use std::time::Instant;
 
-use incident::{Timestamp, parse_paths};
+use incident::Timestamp;
+use incident::import::error_history::parse_paths;
 
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     let mut best = f64::INFINITY;
@@ -29,7 +30,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(200_000);
     let mut json = Vec::new();
-    incident::generate(n, 42, 0.02, &mut json).expect("generate");
+    incident::import::error_history::generate(n, 42, 0.02, &mut json).expect("generate");
     let doc: serde_json::Value = serde_json::from_slice(&json).expect("generated JSON");
     let objects: Vec<String> = doc["error_history"]
         .as_array()

@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use incident::{Filter, IncidentManager, MigrateOptions, Order, Status};
+use incident::import::MigrateOptions;
+use incident::{Filter, IncidentManager, Order, Status};
 use sqlite::{Result, sqlite_child};
 
 #[global_allocator]
@@ -125,7 +126,7 @@ fn migrate_in_process(url: &str, file: &Path, rows: bool) -> Result<(f64, u64)> 
     incident::testing::postgres_row_inserts(rows);
     let m = IncidentManager::open(url)?;
     let t = Instant::now();
-    let s = incident::migrate(&m, file, &MigrateOptions::default(), &|_| {})?;
+    let s = incident::import::migrate(&m, file, &MigrateOptions::default(), &|_| {})?;
     let wall = t.elapsed().as_secs_f64();
     incident::testing::postgres_row_inserts(false);
     Ok((wall, s.migrated))
@@ -187,7 +188,7 @@ fn main() -> Result<()> {
     let generate = |count: usize, name: &str| -> Result<PathBuf> {
         let path = dir.path().join(name);
         let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
-        incident::generate(count, 1, 0.02, &mut w)?;
+        incident::import::error_history::generate(count, 1, 0.02, &mut w)?;
         w.flush()?;
         Ok(path)
     };

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use incident::{Mined, Miner, MinerConfig};
+use incident::patterns::miner::{Mined, Miner, MinerConfig};
 
 struct Row {
     content: String,

@@ -24,7 +24,7 @@
 #[path = "support/ga.rs"]
 mod ga;
 
-use incident::{Miner, MinerConfig};
+use incident::patterns::miner::{Miner, MinerConfig};
 
 /// SplitMix64: a fixed generator, so every run sees the same messages.
 struct Rng(u64);

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError};
 use crate::manager::IncidentManager;
 use crate::model::IncidentId;
 use crate::store::Bulk;
@@ -44,13 +44,13 @@ fn copy_inner(
         let dest = to.store().snapshot()?;
         let (n, p) = (dest.count()?, dest.patterns()?.len());
         if n > 0 || p > 0 {
-            return Err(Error::Invalid {
-                field: "destination",
-                reason: format!(
+            return Err(Error::invalid(
+                "destination",
+                format!(
                     "{} already holds {n} incidents and {p} patterns; copy only into an empty database",
                     to.store().location()
                 ),
-            });
+            ));
         }
     }
     let src = from.store().snapshot()?;
@@ -69,13 +69,15 @@ fn copy_inner(
 
     let mut bulk = Bulk::default();
     let mut members: Vec<(IncidentId, String)> = Vec::new();
-    let flush = |bulk: &mut Bulk, members: &mut Vec<(IncidentId, String)>| -> Result<()> {
+    let flush = |bulk: &mut Bulk,
+                 members: &mut Vec<(IncidentId, String)>|
+     -> std::result::Result<(), StoreError> {
         dest.write(|w| {
             w.flush_bulk(bulk)?;
             for (id, p) in members.drain(..) {
                 w.set_pattern(id, Some(&p))?;
             }
-            Ok::<_, Error>(())
+            Ok(())
         })
     };
     let mut pending = 0usize;
@@ -106,7 +108,7 @@ fn copy_inner(
         bulk.fingerprints.push((key, id));
         fps += 1;
         if bulk.fingerprints.len() >= BATCH * 5 {
-            flush(&mut bulk, &mut members).map_err(store_error)?;
+            flush(&mut bulk, &mut members)?;
         }
         Ok(())
     })?;
@@ -128,21 +130,10 @@ fn copy_inner(
 
     let copied = dest.snapshot()?.count()?;
     if copied != total {
-        return Err(Error::Invalid {
-            field: "destination",
-            reason: format!("holds {copied} incidents after the copy, the source {total}"),
-        });
+        return Err(Error::invalid(
+            "destination",
+            format!("holds {copied} incidents after the copy, the source {total}"),
+        ));
     }
     Ok(summary)
-}
-
-/// Back into the store's error type, for a callback that must return one.
-fn store_error(e: Error) -> crate::error::StoreError {
-    match e {
-        Error::Store(s) => s,
-        other => crate::error::StoreError::Corrupt {
-            key: "copy".into(),
-            reason: other.to_string(),
-        },
-    }
 }

@@ -23,7 +23,7 @@ const STALE_AFTER: Duration = Duration::from_secs(600);
 
 /// An output file being written; dropped without [`AtomicFile::commit`], it leaves the
 /// target as it was.
-pub struct AtomicFile {
+pub(crate) struct AtomicFile {
     out: PathWriter,
     target: PathBuf,
 }
@@ -94,7 +94,7 @@ fn clean_stale(dir: &Path, name: &str) {
 
 impl AtomicFile {
     /// Starts writing `target`.
-    pub fn create(target: &Path) -> Result<Self, FileError> {
+    pub(crate) fn create(target: &Path) -> Result<Self, FileError> {
         let target = resolve(target);
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -143,7 +143,7 @@ impl AtomicFile {
 
     /// Gives the new file this mode (unix permission bits) instead of the target's.
     #[cfg(unix)]
-    pub fn set_mode(&mut self, mode: u32) -> Result<(), FileError> {
+    pub(crate) fn set_mode(&mut self, mode: u32) -> Result<(), FileError> {
         use std::os::unix::fs::PermissionsExt;
         let tmp = self.out.inner.get_ref();
         tmp.as_file()
@@ -152,12 +152,12 @@ impl AtomicFile {
     }
 
     /// Where the content goes until [`AtomicFile::commit`].
-    pub fn writer(&mut self) -> &mut (dyn Write + '_) {
+    pub(crate) fn writer(&mut self) -> &mut (dyn Write + '_) {
         &mut self.out
     }
 
     /// Flushes, syncs and moves the content over the target.
-    pub fn commit(self) -> Result<(), FileError> {
+    pub(crate) fn commit(self) -> Result<(), FileError> {
         let target = self.target;
         let tmp = self
             .out
@@ -181,23 +181,41 @@ impl AtomicFile {
 
 /// Writes `target` atomically with what `write` produces; on any error the target is
 /// left as it was and no temporary file remains.
-pub fn write_atomic<T, E: From<FileError>>(
+pub fn write_atomic<T, E: From<crate::Error>>(
     target: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<T, E>,
 ) -> Result<T, E> {
-    let mut file = AtomicFile::create(target)?;
+    let mut file = AtomicFile::create(target).map_err(crate::Error::from)?;
     let value = write(file.writer())?;
-    file.commit()?;
+    file.commit().map_err(crate::Error::from)?;
     Ok(value)
+}
+
+/// Writes `path` atomically (see [`AtomicFile`]), creating its directory.
+/// `mode` (unix) applies to the new file; without it an existing file keeps its
+/// permissions.
+pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let mut file = AtomicFile::create(path).map_err(io::Error::other)?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        file.set_mode(mode).map_err(io::Error::other)?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    file.writer().write_all(bytes)?;
+    file.commit().map_err(io::Error::other)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn put(w: &mut dyn Write, bytes: &[u8]) -> Result<(), FileError> {
+    fn put(w: &mut dyn Write, bytes: &[u8]) -> crate::Result<()> {
         w.write_all(bytes)
-            .map_err(|e| FileError::new("write", Path::new("test"), e))
+            .map_err(|e| FileError::new("write", Path::new("test"), e).into())
     }
 
     fn temps(dir: &Path) -> Vec<String> {
@@ -216,9 +234,9 @@ mod tests {
         fs::write(&t, "old").unwrap();
         write_atomic(&t, |w| put(w, b"new")).unwrap();
         assert_eq!(fs::read_to_string(&t).unwrap(), "new");
-        let r: Result<(), FileError> = write_atomic(&t, |w| {
+        let r: crate::Result<()> = write_atomic(&t, |w| {
             w.write_all(b"partial").unwrap();
-            Err(FileError::new("write", &t, io::Error::other("boom")))
+            Err(FileError::new("write", &t, io::Error::other("boom")).into())
         });
         assert!(r.is_err());
         assert_eq!(fs::read_to_string(&t).unwrap(), "new");

@@ -5,6 +5,17 @@
 //! patterns mined from past incidents, and the fingerprints of migrated error records.
 //! [`IncidentManager`] is the entry point; the `incident` binary is a thin layer over it.
 //!
+//! The root holds the manager, the data model and the error type. Each area is a module:
+//! [`import`] (the original tool's history, the error history, migration), [`patterns`]
+//! (mining and analysis), [`metrics`] (figures over the store), [`report`] (renderers),
+//! [`kb`] (the knowledge base and auto-fix scripts), [`text`] (display width, terminal
+//! safety), [`db`] (the database file: schema version, consistency check).
+//!
+//! One calling convention: the manager's methods are the incident lifecycle, reading,
+//! and maintenance of the file; every area operation is a free function in its module
+//! that takes `&IncidentManager` (`incident::import::migrate(&m, ...)`,
+//! `incident::patterns::analyze(&m, ...)`).
+//!
 //! ```
 //! use incident::{Category, Filter, IncidentManager, NewIncident, Priority, ResolveInput, Status, Update};
 //!
@@ -37,92 +48,44 @@
 //!     ..ResolveInput::default()
 //! })?;
 //! assert_eq!(done.status, Status::Resolved);
-//! assert!(incident::check(m.store())?.problems.is_empty());
+//! assert!(m.check()?.problems.is_empty());
 //! # Ok(())
 //! # }
 //! ```
 
-mod analysis;
-mod autofix;
-mod bridge;
-mod bridge_ops;
 mod copy;
 mod error;
 mod fsutil;
-mod history;
-mod kb;
+pub mod import;
+pub mod kb;
 mod manager;
-mod metrics;
-mod migrate;
-mod miner;
+pub mod metrics;
 mod model;
-mod pattern;
-mod render;
-mod report;
-mod reporting;
+pub mod patterns;
+pub mod report;
 mod store;
-#[doc(hidden)]
+pub mod text;
+
+/// Helpers that damage a database file on purpose, for this crate's integration tests.
+/// Only with the `testing` feature; never in the shipped library.
+#[cfg(feature = "testing")]
 pub use store::testing;
 
-pub use analysis::{
-    Analysis, AnalyzeOptions, PatternMatch, Recommendation, analyze, incident_text, load_patterns,
-    pattern_name,
-};
-pub use autofix::{
-    AutofixOptions, Script, ScriptPlan, ScriptStatus, Step, StepSource, candidate, plan_scripts,
-    write_scripts,
-};
-pub use bridge::{
-    ErrorReader, ErrorRecord, ErrorStats, ErrorStatsBuilder, GenerateOptions, MIGRATED_ASSIGNEE,
-    MIGRATED_IMPACT, PatternStat, Position, RawBatch, RawRecord, ReadError, RecordError,
-    RecordProblem, Shape, TypeCount, WriteBackSummary, fingerprint, generate, generate_with,
-    parse_paths, priority_for, to_incident, write_back,
-};
-pub use bridge_ops::{
-    BridgeCheck, BridgeError, BridgeReport, Inconsistency, InconsistencyKind, bridge_check,
-    error_stats, problem_kinds, render_bridge_markdown,
-};
-pub use copy::{CopySummary, copy as copy_store};
-pub use error::{
-    EngineError, Error, FileError, ParseError, Result, StoreError, is_damage, is_store_error,
-};
-pub use fsutil::{AtomicFile, write_atomic};
-pub use history::{
-    CSV_HEADER, ExportFormat, ImportError, ImportSummary, csv_row, export, export_readable,
-    import_history, import_incidents, read_history,
-};
-pub use kb::{
-    AUTO_FIX_DIR, ErrorTypes, KB_FILE_NAME, KB_TEMPLATE, KbChange, KbError, KbOptions, KbRun,
-    KbUpdate, diff as kb_diff, kb_path, load as load_kb, masked_error_types, run as run_kb,
-    suggest as suggest_kb, suggest_with_types as suggest_kb_with_types,
-};
+pub use error::{Error, ErrorKind, ParseError, Result};
+pub use fsutil::write_atomic;
 pub use manager::{IncidentManager, NewIncident, ResolveInput, Update};
-pub use metrics::{
-    AlertState, CategoryCounts, CategoryMetrics, ComponentImpact, ComponentMetrics, ConfigError,
-    DataIssues, DurationStats, ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics, GroupKind,
-    IssueList, Metrics, MetricsBuilder, MetricsOptions, Period, PeriodMetrics, PriorityMetrics,
-    PrioritySla, Recommendation as ReportRecommendation, RecurrenceMetrics, RecurringGroup,
-    SlaAlert, SlaCounts, SlaMeasure, SlaSection, SlaTarget, SlaTargets, Summary, Window,
-};
-pub use migrate::{IdConflict, MigrateError, MigrateOptions, MigrateSummary, Phases, migrate};
-pub use miner::{
-    Mined, MinedCluster, Miner, MinerConfig, TemplateMatch, TemplateMatcher, mask, render_jsonl,
-    render_summary, template_id, tokenize,
-};
 pub use model::{
-    Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
-    TimelineEntry, Timestamp, limits,
+    Category, Counted, Incident, IncidentId, Origin, Pattern, PatternRef, Priority, Resolution,
+    Status, TimelineEntry, Timestamp, limits,
 };
-pub use pattern::{Counted, Pattern};
-pub use render::{
-    Sanitized, display_width, format_table, incident_detail, incident_table, json_terminal_safe,
-    pad_to_width, truncate_to_width,
-};
-pub use report::{
-    duration as format_duration, render_html, render_json, render_markdown, render_terminal,
-};
-pub use reporting::{OriginScope, compute_metrics};
-pub use store::{
-    CheckReport, DEFAULT_BUSY_TIMEOUT, Filter, Location, Order, Problem, ProblemTable,
-    SCHEMA_VERSION, Store, WAIT_NOTICE, check, repair,
-};
+pub use store::{Filter, Order};
+
+/// The database file: its schema version, how long opening waits for a busy file, and
+/// what the consistency check ([`IncidentManager::check`]) reports.
+pub mod db {
+    pub use crate::copy::{CopySummary, copy};
+    pub use crate::store::{
+        CheckReport, DEFAULT_BUSY_TIMEOUT, Location, Problem, ProblemTable, SCHEMA_VERSION,
+        WAIT_NOTICE,
+    };
+}

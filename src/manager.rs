@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::analysis::{PatternMatch, incident_text, load_patterns, match_text};
 use crate::error::{Error, Result};
 use crate::model::{
-    Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
+    Category, Incident, IncidentId, Origin, Pattern, PatternRef, Priority, Resolution, Status,
     TimelineEntry, Timestamp,
 };
+use crate::patterns::matching::{PatternMatch, incident_text, match_text};
 use crate::store::{self, Bulk, Filter, Store};
 
 /// What a new incident needs.
@@ -71,10 +71,7 @@ fn clean_list(items: &[String]) -> Vec<String> {
 fn non_empty(field: &'static str, value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(Error::Invalid {
-            field,
-            reason: "must not be empty".into(),
-        });
+        return Err(Error::invalid(field, "must not be empty"));
     }
     Ok(v.to_string())
 }
@@ -114,8 +111,23 @@ impl IncidentManager {
     }
 
     /// The underlying store.
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Checks every record and index of the file (see [`crate::db::CheckReport`]).
+    pub fn check(&self) -> Result<store::CheckReport> {
+        Ok(store::check(&self.store)?)
+    }
+
+    /// Rebuilds every index, count and counter from the records.
+    pub fn repair(&self) -> Result<()> {
+        Ok(store::repair(&self.store)?)
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u64> {
+        Ok(self.store.schema_version()?)
     }
 
     /// Compacts the database file; returns its size before and after, in bytes.
@@ -139,14 +151,14 @@ impl IncidentManager {
             let title = non_empty("title", &new.title)?;
             let components = clean_list(&new.components);
             if components.is_empty() {
-                return Err(Error::Invalid {
-                    field: "components",
-                    reason: "at least one affected component is required".into(),
-                });
+                return Err(Error::invalid(
+                    "components",
+                    "at least one affected component is required",
+                ));
             }
             let now = Timestamp::now();
             let at = new.at.unwrap_or(now);
-            let patterns = load_patterns(self)?;
+            let patterns = self.patterns()?;
             self.store.write(|w| {
                 let id = w.next_id(IncidentId::date_key(at.local_date()))?;
                 let mut incident = Incident {
@@ -251,10 +263,10 @@ impl IncidentManager {
                             .iter()
                             .all(|c| c.trim().is_empty())
                         {
-                            return Err(Error::Invalid {
-                                field: "components",
-                                reason: "at least one affected component is required".into(),
-                            });
+                            return Err(Error::invalid(
+                                "components",
+                                "at least one affected component is required",
+                            ));
                         }
                         incident.check_limits()?;
                         incident.id =
@@ -272,8 +284,12 @@ impl IncidentManager {
 
     /// Reads one incident.
     pub fn get(&self, id: IncidentId) -> Result<Incident> {
-        self.store
-            .contain(|| self.store.snapshot()?.get(id)?.ok_or(Error::NotFound(id)))
+        self.store.contain(|| {
+            self.store
+                .snapshot()?
+                .get(id)?
+                .ok_or_else(|| Error::not_found(id))
+        })
     }
 
     /// Incidents matching `filter`, in id order (newest first unless asked otherwise).
@@ -322,6 +338,18 @@ impl IncidentManager {
         self.store.contain(|| Ok(self.store.snapshot()?.count()?))
     }
 
+    /// Every stored pattern, by count descending.
+    pub fn patterns(&self) -> Result<Vec<Pattern>> {
+        let mut out = self.store.snapshot()?.patterns()?;
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Incidents of a pattern, newest first.
+    pub fn pattern_members(&self, pattern_id: &str, limit: usize) -> Result<Vec<Incident>> {
+        Ok(self.store.snapshot()?.pattern_members(pattern_id, limit)?)
+    }
+
     /// Applies `change` to one incident in a write transaction; the change returns the
     /// timeline entries it adds. Nothing is written if it fails.
     /// `lifecycle` (resolve, close, reopen) may pass the timeline limit: an incident
@@ -335,38 +363,35 @@ impl IncidentManager {
     ) -> Result<Incident> {
         self.store.contain(|| {
             self.store.write(|w| {
-                let old = w.get(id)?.ok_or(Error::NotFound(id))?;
+                let old = w.get(id)?.ok_or_else(|| Error::not_found(id))?;
                 let at = at.unwrap_or_else(Timestamp::now);
                 if at < old.created_at {
-                    return Err(Error::Invalid {
-                        field: "at",
-                        reason: format!(
+                    return Err(Error::invalid(
+                        "at",
+                        format!(
                             "{} is before {id} was created ({})",
                             at.to_rfc3339(),
                             old.created_at.to_rfc3339()
                         ),
-                    });
+                    ));
                 }
                 // The timeline stays in time order: no change is dated before the last one.
                 if let Some(last) = old.timeline.iter().map(|e| e.timestamp).max()
                     && at < last
                 {
-                    return Err(Error::Invalid {
-                        field: "at",
-                        reason: format!(
+                    return Err(Error::invalid(
+                        "at",
+                        format!(
                             "{} is before the last change of {id} ({})",
                             at.to_rfc3339(),
                             last.to_rfc3339()
                         ),
-                    });
+                    ));
                 }
                 let mut new = old.clone();
                 let entries = change(&mut new, at)?;
                 if entries.is_empty() {
-                    return Err(Error::Invalid {
-                        field: "update",
-                        reason: "nothing to change".into(),
-                    });
+                    return Err(Error::invalid("update", "nothing to change"));
                 }
                 new.timeline.extend(entries);
                 new.updated_at = new.updated_at.max(at);
@@ -396,26 +421,20 @@ impl IncidentManager {
                 && s != inc.status
             {
                 if !matches!(s, Status::Open | Status::InProgress) {
-                    let how = if s == Status::Resolved {
-                        "use `incident resolve` (it needs actions and a root cause)"
-                    } else {
-                        "use `incident close`"
-                    };
-                    return Err(Error::Refused {
+                    return Err(Error::refused(
                         id,
-                        action: "update",
-                        reason: format!("status {s} cannot be set by update; {how}"),
-                    });
+                        inc.status,
+                        "update",
+                        format!("status {s} cannot be set by update"),
+                    ));
                 }
                 if !inc.status.is_active() {
-                    return Err(Error::Refused {
+                    return Err(Error::refused(
                         id,
-                        action: "update",
-                        reason: format!(
-                            "it is {}; use `incident reopen` to work on it again",
-                            inc.status
-                        ),
-                    });
+                        inc.status,
+                        "update",
+                        format!("it is {}", inc.status),
+                    ));
                 }
                 entry("status_changed", format!("{} -> {s}", inc.status));
                 if s == Status::InProgress && inc.acknowledged_at.is_none() {
@@ -499,19 +518,20 @@ impl IncidentManager {
     pub fn resolve_incident(&self, id: IncidentId, r: ResolveInput) -> Result<Incident> {
         let actions = clean_list(&r.actions);
         if actions.is_empty() {
-            return Err(Error::Invalid {
-                field: "actions",
-                reason: "resolving needs at least one action taken".into(),
-            });
+            return Err(Error::invalid(
+                "actions",
+                "resolving needs at least one action taken",
+            ));
         }
         let root_cause = non_empty("root cause", &r.root_cause)?;
         self.modify(id, r.at, true, |inc, at| {
             if !inc.status.is_active() {
-                return Err(Error::Refused {
+                return Err(Error::refused(
                     id,
-                    action: "resolve",
-                    reason: format!("it is already {}", inc.status),
-                });
+                    inc.status,
+                    "resolve",
+                    format!("it is already {}", inc.status),
+                ));
             }
             let mut details = format!(
                 "{} -> resolved; root cause: {root_cause}; actions: {}",
@@ -548,13 +568,9 @@ impl IncidentManager {
             if inc.status != Status::Resolved {
                 let reason = match inc.status {
                     Status::Closed => "it is already closed".to_string(),
-                    s => format!("it is {s}; resolve it first (`incident resolve`)"),
+                    s => format!("it is {s}; resolve it first"),
                 };
-                return Err(Error::Refused {
-                    id,
-                    action: "close",
-                    reason,
-                });
+                return Err(Error::refused(id, inc.status, "close", reason));
             }
             inc.status = Status::Closed;
             Ok(vec![TimelineEntry {
@@ -574,11 +590,12 @@ impl IncidentManager {
     ) -> Result<Incident> {
         self.modify(id, at, true, |inc, at| {
             if inc.status.is_active() {
-                return Err(Error::Refused {
+                return Err(Error::refused(
                     id,
-                    action: "reopen",
-                    reason: format!("it is {}, not resolved or closed", inc.status),
-                });
+                    inc.status,
+                    "reopen",
+                    format!("it is {}, not resolved or closed", inc.status),
+                ));
             }
             let mut details = format!("{} -> open", inc.status);
             if let Some(r) = &inc.resolution {

@@ -399,7 +399,7 @@ fn table_lines_up_with_japanese_titles() {
             .or_else(|| l.find("RabbitMQ"))
             .or_else(|| l.find("plain"))
             .or_else(|| l.rfind(" -"));
-        incident::display_width(&l[..i.unwrap()])
+        incident::text::display_width(&l[..i.unwrap()])
     };
     assert_eq!(col(lines[0]), col(lines[2]), "{out}");
     assert_eq!(col(lines[0]), col(lines[3]), "{out}");
@@ -600,7 +600,7 @@ fn completions_and_help() {
 fn newer_database_is_refused() {
     let env = Env::new();
     env.create(BASIC);
-    incident::testing::set_schema_version(&env.db(), incident::SCHEMA_VERSION + 1).unwrap();
+    incident::testing::set_schema_version(&env.db(), incident::db::SCHEMA_VERSION + 1).unwrap();
     let e = env.fails(&["list"], 1);
     assert!(
         e.contains("was written by a newer version of incident"),
@@ -626,10 +626,7 @@ fn old_database_file_still_opens() {
     assert!(ids(&["--component", "nowhere"]).is_empty());
     // Opening upgraded it: the bridge (schema 2) works on it.
     let m = incident::IncidentManager::open(env.db()).unwrap();
-    assert_eq!(
-        m.store().schema_version().unwrap(),
-        incident::SCHEMA_VERSION
-    );
+    assert_eq!(m.schema_version().unwrap(), incident::db::SCHEMA_VERSION);
     drop(m);
     env.write("eh.json", r#"[{"timestamp": "2025-01-04T00:00:00Z", "error_type": "E", "file": "f", "error_message": "m"}]"#);
     env.ok(&["bridge", "migrate", "eh.json"]);

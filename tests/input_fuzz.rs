@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use incident::{ExportFormat, IncidentManager, MigrateOptions};
+use incident::IncidentManager;
+use incident::import::{ExportFormat, MigrateOptions};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
@@ -272,7 +273,7 @@ fn error_histories_migrate_or_are_refused_cleanly() {
                 skip_invalid: true,
                 ..MigrateOptions::default()
             };
-            match incident::migrate(&m, &file, &opts, &|_| {}) {
+            match incident::import::migrate(&m, &file, &opts, &|_| {}) {
                 Ok(s) => {
                     totals.set((totals.get().0 + s.migrated, totals.get().1 + s.rejected));
                     prop_assert_eq!(
@@ -285,7 +286,7 @@ fn error_histories_migrate_or_are_refused_cleanly() {
                 // A malformed document stops the migration with a message, cleanly.
                 Err(e) => prop_assert!(!e.to_string().is_empty()),
             }
-            let report = incident::check(m.store()).unwrap();
+            let report = m.check().unwrap();
             prop_assert!(report.problems.is_empty(), "{:?}", report.problems);
             let _ = std::fs::remove_file(&file);
             drop(m);
@@ -316,23 +317,23 @@ fn incident_histories_import_exactly_or_are_refused_cleanly() {
             }
             let n = counter.get() + 1;
             counter.set(n);
-            let Ok(incidents) = incident::read_history(input.as_bytes()) else {
+            let Ok(incidents) = incident::import::read_history(input.as_bytes()) else {
                 return Ok(());
             };
             imported.set(imported.get() + 1);
             let db = dir.path().join(format!("db-{n}.redb"));
             let m = IncidentManager::open(&db).unwrap();
-            if incident::import_incidents(&m, incidents).is_err() {
+            if incident::import::import_incidents(&m, incidents).is_err() {
                 // Refused as a whole: nothing was written.
                 prop_assert_eq!(m.count().unwrap(), 0);
                 return Ok(());
             }
-            let report = incident::check(m.store()).unwrap();
+            let report = m.check().unwrap();
             prop_assert!(report.problems.is_empty(), "{:?}", report.problems);
             // What was imported exports and imports again unchanged.
             let mut out = Vec::new();
-            incident::export(&m, ExportFormat::Json, &mut out).unwrap();
-            let again = incident::read_history(out.as_slice()).unwrap();
+            incident::import::export(&m, ExportFormat::Json, &mut out).unwrap();
+            let again = incident::import::read_history(out.as_slice()).unwrap();
             let mut all = Vec::new();
             m.for_each(|i| {
                 all.push(i);

@@ -70,7 +70,7 @@ fn suggest_writes_entries_and_scripts_and_is_idempotent() {
     std::fs::create_dir_all(env.path("kb")).unwrap();
     std::fs::write(
         env.path("kb/INCIDENT_PATTERNS_KB.md"),
-        incident::KB_TEMPLATE,
+        incident::kb::KB_TEMPLATE,
     )
     .unwrap();
     env.ok(&["analyze"]);
@@ -79,7 +79,7 @@ fn suggest_writes_entries_and_scripts_and_is_idempotent() {
     // The dry run changed nothing.
     assert_eq!(
         std::fs::read_to_string(env.path("kb/INCIDENT_PATTERNS_KB.md")).unwrap(),
-        incident::KB_TEMPLATE
+        incident::kb::KB_TEMPLATE
     );
 
     env.ok(&["kb", "suggest", "--write"]);
@@ -88,10 +88,10 @@ fn suggest_writes_entries_and_scripts_and_is_idempotent() {
     assert!(kb.contains("### INCIDENT_002: RabbitMQ接続断"), "{kb}");
     assert_eq!(
         kb.matches("RabbitMQ接続断").count(),
-        incident::KB_TEMPLATE.matches("RabbitMQ接続断").count()
+        incident::kb::KB_TEMPLATE.matches("RabbitMQ接続断").count()
     );
     assert!(kb.contains("<!-- incident:enrich "), "{kb}");
-    for line in incident::KB_TEMPLATE.lines() {
+    for line in incident::kb::KB_TEMPLATE.lines() {
         assert!(kb.contains(line), "lost a line a person wrote: {line}");
     }
     let second = env.ok(&["kb", "suggest", "--write"]);

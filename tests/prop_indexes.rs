@@ -145,7 +145,7 @@ proptest! {
                 },
             };
         }
-        let report = incident::check(m.store()).unwrap();
+        let report = m.check().unwrap();
         prop_assert!(report.problems.is_empty(), "{:?}", report.problems);
 
         let mut all = Vec::new();

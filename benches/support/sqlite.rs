@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use incident::{ErrorReader, IncidentId, fingerprint, to_incident};
+use incident::IncidentId;
+use incident::import::error_history::{ErrorReader, fingerprint, to_incident};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 

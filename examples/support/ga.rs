@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use incident::MinerConfig;
+use incident::patterns::miner::MinerConfig;
 
 /// Rows of each group, keyed by group label.
 pub(crate) fn groups<K: Ord + Copy>(labels: impl Iterator<Item = K>) -> BTreeMap<K, Vec<usize>> {

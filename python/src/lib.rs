@@ -5,10 +5,12 @@
 
 use std::path::PathBuf;
 
+use incident::import::MigrateOptions;
+use incident::metrics::{MetricsOptions, OriginScope, SlaTargets};
+use incident::patterns::AnalyzeOptions;
 use incident::{
-    AnalyzeOptions, Category, Error as IncidentErr, Filter, IncidentId, IncidentManager,
-    MetricsOptions, MigrateOptions, NewIncident, Order, Origin, OriginScope, Priority,
-    ResolveInput, SlaTargets, Status, Timestamp, Update,
+    Category, Filter, IncidentId, IncidentManager, NewIncident, Order, Origin, Priority,
+    ResolveInput, Status, Timestamp, Update,
 };
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -97,11 +99,25 @@ mod anyhow_like {
 
     impl From<incident::Error> for Any {
         fn from(e: incident::Error) -> Self {
-            let kind = match &e {
-                incident::Error::NotFound(_) => Kind::NotFound,
-                incident::Error::Refused { .. } => Kind::Refused,
-                incident::Error::Invalid { .. } | incident::Error::Parse(_) => Kind::Invalid,
+            let kind = match e.kind() {
+                incident::ErrorKind::NotFound => Kind::NotFound,
+                incident::ErrorKind::Refused => Kind::Refused,
+                incident::ErrorKind::InvalidInput
+                | incident::ErrorKind::Parse
+                | incident::ErrorKind::InvalidData => Kind::Invalid,
                 _ => Kind::Storage,
+            };
+            Any(chain(&e), kind)
+        }
+    }
+
+    impl Any {
+        /// An error of reading an input file: invalid input unless the database failed.
+        pub(super) fn input(e: incident::Error) -> Self {
+            let kind = if e.is_database() {
+                Kind::Storage
+            } else {
+                Kind::Invalid
             };
             Any(chain(&e), kind)
         }
@@ -109,12 +125,6 @@ mod anyhow_like {
 
     impl From<incident::ParseError> for Any {
         fn from(e: incident::ParseError) -> Self {
-            Any(chain(&e), Kind::Invalid)
-        }
-    }
-
-    impl From<incident::MigrateError> for Any {
-        fn from(e: incident::MigrateError) -> Self {
             Any(chain(&e), Kind::Invalid)
         }
     }
@@ -215,7 +225,7 @@ impl Store {
         let id: IncidentId = parse(id)?;
         match self.m()?.get(id) {
             Ok(inc) => json(&inc).map(Some),
-            Err(IncidentErr::NotFound(_)) => Ok(None),
+            Err(e) if e.kind() == incident::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(py_err(e)),
         }
     }
@@ -347,8 +357,8 @@ impl Store {
             ..MigrateOptions::default()
         };
         let summary = py
-            .allow_threads(|| incident::migrate(m, &path, &opts, &|_| {}))
-            .map_err(py_err)?;
+            .allow_threads(|| incident::import::migrate(m, &path, &opts, &|_| {}))
+            .map_err(|e| py_err(anyhow_like::Any::input(e)))?;
         json(&summary)
     }
 
@@ -360,7 +370,7 @@ impl Store {
             ..AnalyzeOptions::default()
         };
         let a = py
-            .allow_threads(|| incident::analyze(m, &opts, |_| {}))
+            .allow_threads(|| incident::patterns::analyze(m, &opts, |_| {}))
             .map_err(py_err)?;
         json(&a)
     }
@@ -375,7 +385,7 @@ impl Store {
         }
         let m = self.m()?;
         let out = py.allow_threads(|| -> Result<Vec<u8>, anyhow_like::Any> {
-            let metrics = incident::compute_metrics(
+            let metrics = incident::metrics::compute_metrics(
                 m,
                 MetricsOptions::default(),
                 SlaTargets::default(),
@@ -383,9 +393,9 @@ impl Store {
             )?;
             let mut out = Vec::new();
             if format == "json" {
-                incident::render_json(&metrics, &mut out)?;
+                incident::report::render_json(&metrics, &mut out)?;
             } else {
-                incident::render_markdown(&metrics, &mut out)?;
+                incident::report::render_markdown(&metrics, &mut out)?;
             }
             Ok(out)
         });

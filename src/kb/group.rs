@@ -9,12 +9,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::autofix::resolved_total;
+use crate::kb::autofix::resolved_total;
 
-use crate::pattern::{Counted, Pattern};
+use crate::model::{Counted, Pattern};
 
 use super::ErrorTypes;
-use super::slots::{self, Tok};
+use crate::patterns::naming::{self, Tok};
 
 /// The patterns of one problem, merged.
 #[derive(Clone, Debug)]
@@ -68,7 +68,7 @@ fn is_value_at(toks: &[Tok], i: usize) -> bool {
     let Tok::Text(t) = &toks[i] else {
         return matches!(toks[i], Tok::Var);
     };
-    if slots::is_type_at(toks, i) {
+    if naming::is_type_at(toks, i) {
         return false;
     }
     if is_value_word(t) {
@@ -109,7 +109,7 @@ fn merge(a: &[Tok], b: &[Tok], same_cause: bool) -> Option<Vec<Tok>> {
             }
             (Tok::Var, Tok::Text(_)) | (Tok::Text(_), Tok::Var) => {
                 let text = if matches!(a[i], Tok::Var) { b } else { a };
-                if slots::is_type_at(text, i) {
+                if naming::is_type_at(text, i) {
                     return None;
                 }
                 out.push(Tok::Var);
@@ -122,8 +122,8 @@ fn merge(a: &[Tok], b: &[Tok], same_cause: bool) -> Option<Vec<Tok>> {
                 if plain_left > 0
                     && is_word(x)
                     && is_word(y)
-                    && !slots::is_type_at(a, i)
-                    && !slots::is_type_at(b, i) =>
+                    && !naming::is_type_at(a, i)
+                    && !naming::is_type_at(b, i) =>
             {
                 plain_left -= 1;
                 varied += 1;
@@ -163,7 +163,7 @@ pub(super) fn collapse(
     let mut groups: Vec<(Vec<Tok>, Vec<&Pattern>)> = Vec::new();
     let cause = |p: &Pattern| p.root_causes.first().map(|c| c.value.trim().to_string());
     for p in order {
-        let toks = slots::lex(&p.template);
+        let toks = naming::lex(&p.template);
         let found = groups.iter_mut().find_map(|(t, members)| {
             let same_cause =
                 cause(p).is_some_and(|c| !c.is_empty() && Some(c) == cause(members[0]));
@@ -181,7 +181,7 @@ pub(super) fn collapse(
         .into_iter()
         .map(|(toks, mut members)| {
             members.sort_by_key(|p| preferred(&p.id));
-            build(&slots::unlex(&toks), &members, known_types)
+            build(&naming::unlex(&toks), &members, known_types)
         })
         .collect();
     entries.sort_by(|a, b| {
@@ -197,7 +197,7 @@ fn build(template: &str, members: &[&Pattern], known_types: &ErrorTypes) -> Entr
     let rep = members[0];
     let mut types = BTreeMap::new();
     for p in members {
-        match slots::error_type(&p.template) {
+        match naming::error_type(&p.template) {
             Some(t) => *types.entry(t.to_string()).or_insert(0) += p.count,
             None => add(
                 &mut types,
@@ -205,7 +205,7 @@ fn build(template: &str, members: &[&Pattern], known_types: &ErrorTypes) -> Entr
             ),
         }
     }
-    let name = slots::title(template);
+    let name = naming::title(template);
     if members.len() == 1 {
         let mut pattern = rep.clone();
         pattern.name = name;
@@ -316,7 +316,7 @@ mod tests {
     use super::*;
 
     fn m(a: &str, b: &str) -> Option<String> {
-        merge(&slots::lex(a), &slots::lex(b), false).map(|t| slots::unlex(&t))
+        merge(&naming::lex(a), &naming::lex(b), false).map(|t| naming::unlex(&t))
     }
 
     #[test]

@@ -11,7 +11,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::pattern::Pattern;
+use crate::model::Pattern;
+use crate::text::{Script, cjk_script};
 
 #[rustfmt::skip]
 const STOP_WORDS: &[&str] = &[
@@ -20,8 +21,9 @@ const STOP_WORDS: &[&str] = &[
     "failed", "failure", "issue", "problem", "no", "not",
 ];
 
+/// The kind of run a character belongs to when text is split into keywords.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Script {
+enum Run {
     Latin,
     Han,
     Katakana,
@@ -29,18 +31,15 @@ enum Script {
     Other,
 }
 
-fn script(c: char) -> Script {
-    match c {
-        c if c.is_ascii_alphanumeric() => Script::Latin,
-        '\u{3040}'..='\u{309F}' => Script::Hiragana,
-        '\u{30A0}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' | '\u{FF66}'..='\u{FF9F}' => {
-            Script::Katakana
-        }
-        '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '々' => {
-            Script::Han
-        }
-        c if c.is_alphanumeric() => Script::Latin,
-        _ => Script::Other,
+fn run_kind(c: char) -> Run {
+    match cjk_script(c) {
+        Some(Script::Han) => Run::Han,
+        Some(Script::Katakana) => Run::Katakana,
+        Some(Script::Hiragana) => Run::Hiragana,
+        // Korean separates its words with spaces, as Latin scripts do.
+        Some(Script::Hangul) => Run::Latin,
+        None if c.is_alphanumeric() => Run::Latin,
+        None => Run::Other,
     }
 }
 
@@ -61,24 +60,24 @@ fn tokenize(text: &str, camel: bool) -> BTreeSet<String> {
     let text = text.replace("<*>", " ");
     let mut out = BTreeSet::new();
     let mut run = String::new();
-    let mut kind = Script::Other;
+    let mut kind = Run::Other;
     for c in text.chars().map(narrow).chain(std::iter::once(' ')) {
-        let k = script(c);
-        if k != kind || k == Script::Other {
+        let k = run_kind(c);
+        if k != kind || k == Run::Other {
             flush(&run, kind, camel, &mut out);
             run.clear();
             kind = k;
         }
-        if k != Script::Other {
+        if k != Run::Other {
             run.push(c);
         }
     }
     out
 }
 
-fn flush(run: &str, kind: Script, camel: bool, out: &mut BTreeSet<String>) {
+fn flush(run: &str, kind: Run, camel: bool, out: &mut BTreeSet<String>) {
     match kind {
-        Script::Latin => {
+        Run::Latin => {
             let parts = if camel { camel_parts(run) } else { vec![run] };
             for part in parts {
                 let lower = part.to_lowercase();
@@ -90,7 +89,7 @@ fn flush(run: &str, kind: Script, camel: bool, out: &mut BTreeSet<String>) {
                 }
             }
         }
-        Script::Han => {
+        Run::Han => {
             let chars: Vec<char> = run.chars().collect();
             if chars.len() >= 2 {
                 out.insert(run.to_string());
@@ -101,12 +100,12 @@ fn flush(run: &str, kind: Script, camel: bool, out: &mut BTreeSet<String>) {
                 }
             }
         }
-        Script::Katakana => {
+        Run::Katakana => {
             if run.chars().count() >= 2 {
                 out.insert(run.to_string());
             }
         }
-        Script::Hiragana | Script::Other => {}
+        Run::Hiragana | Run::Other => {}
     }
 }
 
@@ -147,7 +146,7 @@ fn type_names(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
         let w = w.trim_matches('.');
-        if super::slots::is_error_type(w) {
+        if crate::patterns::naming::is_error_type(w) {
             out.insert(w.to_string());
             if let Some(last) = w.rsplit('.').next() {
                 out.insert(last.to_string());

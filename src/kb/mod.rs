@@ -7,24 +7,14 @@
 //! from the current patterns; every other byte is kept, and new blocks are inserted at line
 //! boundaries. A block, once placed, stays where it is, so a second run changes nothing.
 
+pub mod autofix;
 mod doc;
+mod error;
 mod group;
 mod matching;
 mod render;
-mod slots;
-mod text;
 
-pub(crate) use text::group_texts;
-
-/// A pattern's readable name: the entry title (slots named, words only as they stand in
-/// the messages), led by the error type when the title does not already name it.
-pub(crate) fn readable_name(template: &str) -> String {
-    let title = slots::title(template);
-    match slots::error_type(template) {
-        Some(ty) if !title.contains(ty) => format!("{ty}: {title}"),
-        _ => title,
-    }
-}
+pub(crate) use error::KbError;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -33,9 +23,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::autofix::{self, AutofixOptions, ScriptPlan, valid_pattern_id};
 use crate::manager::IncidentManager;
-use crate::pattern::{Counted, Pattern};
+use crate::model::{Counted, Pattern};
+use crate::patterns::naming;
+use autofix::{AutofixOptions, ScriptPlan, valid_pattern_id};
 
 use doc::BlockKind;
 
@@ -47,29 +38,6 @@ pub const AUTO_FIX_DIR: &str = "auto_fix";
 
 /// The shipped knowledge base, used when the directory has none yet.
 pub const KB_TEMPLATE: &str = include_str!("../../kb/INCIDENT_PATTERNS_KB.md");
-
-/// Reading or writing the knowledge base or its scripts failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KbError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{} is not valid UTF-8 (first bad byte at offset {offset})", path.display())]
-    NotUtf8 { path: PathBuf, offset: usize },
-    /// The knowledge-base directory does not exist; `file` is the file looked for.
-    #[error("no knowledge-base directory {}: looked for {}", dir.display(), file.display())]
-    NoDir { dir: PathBuf, file: PathBuf },
-}
 
 /// Which patterns get entries and how much of each is shown.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -154,17 +122,17 @@ pub fn masked_error_types(
 ) -> crate::Result<ErrorTypes> {
     let mut out = ErrorTypes::new();
     for p in patterns {
-        if slots::error_type(&p.template).is_some() {
+        if naming::error_type(&p.template).is_some() {
             continue;
         }
         let mut types: BTreeMap<String, u64> = BTreeMap::new();
         for inc in manager.pattern_members(&p.id, limit)? {
-            let text = crate::analysis::incident_text(&inc);
-            let ty = match slots::error_type(&text) {
+            let text = crate::patterns::incident_text(&inc);
+            let ty = match naming::error_type(&text) {
                 Some(t) => Some(t.to_string()),
                 None => inc.title.split_once(" in ").map(|(t, _)| t.to_string()),
             };
-            if let Some(t) = ty.filter(|t| slots::is_error_type(t) || !t.contains(' ')) {
+            if let Some(t) = ty.filter(|t| naming::is_error_type(t) || !t.contains(' ')) {
                 *types.entry(t).or_insert(0) += 1;
             }
         }
@@ -489,7 +457,11 @@ pub fn kb_path(kb_dir: &Path) -> PathBuf {
 }
 
 /// The knowledge base in `kb_dir`, or the shipped template when there is none.
-pub fn load(kb_dir: &Path) -> Result<Option<String>, KbError> {
+pub fn load(kb_dir: &Path) -> crate::Result<Option<String>> {
+    Ok(load_inner(kb_dir)?)
+}
+
+fn load_inner(kb_dir: &Path) -> Result<Option<String>, KbError> {
     let path = kb_path(kb_dir);
     match fs::read(&path) {
         Ok(bytes) => String::from_utf8(bytes)
@@ -562,19 +534,20 @@ pub fn run(
     opts: &KbOptions,
     fix_opts: &AutofixOptions,
     write: bool,
-) -> Result<KbRun, KbError> {
+) -> crate::Result<KbRun> {
     let kb_path = kb_path(kb_dir);
     if !kb_dir.is_dir() {
         return Err(KbError::NoDir {
             dir: kb_dir.to_path_buf(),
             file: kb_path,
-        });
+        }
+        .into());
     }
-    let old_text = load(kb_dir)?;
+    let old_text = load_inner(kb_dir)?;
     let base = old_text.as_deref().unwrap_or(KB_TEMPLATE);
     let fix_dir = kb_dir.join(AUTO_FIX_DIR);
     let merged = script_patterns(base, patterns);
-    let plans = autofix::plan_scripts(&fix_dir, &merged, fix_opts)?;
+    let plans = autofix::plan_scripts_inner(&fix_dir, &merged, fix_opts)?;
 
     // A generated script whose pattern no longer gets one (an earlier version wrote a
     // script per file, or a keyword rule made one) is the tool's to remove.
@@ -620,12 +593,12 @@ pub fn run(
             removed.push(path.clone());
         }
         if old_text.as_deref() != Some(update.new_text.as_str()) {
-            write_atomic(&kb_path, update.new_text.as_bytes(), None).map_err(|source| {
-                KbError::Write {
+            crate::fsutil::write_file(&kb_path, update.new_text.as_bytes(), None).map_err(
+                |source| KbError::Write {
                     path: kb_path.clone(),
                     source,
-                }
-            })?;
+                },
+            )?;
             written.push(kb_path.clone());
         }
     }
@@ -638,24 +611,6 @@ pub fn run(
         written,
         removed,
     })
-}
-
-/// Writes `path` atomically (see [`crate::fsutil::AtomicFile`]), creating its directory.
-/// `mode` (unix) applies to the new file; without it an existing file keeps its
-/// permissions.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)?;
-    }
-    let mut file = crate::fsutil::AtomicFile::create(path).map_err(io::Error::other)?;
-    #[cfg(unix)]
-    if let Some(mode) = mode {
-        file.set_mode(mode).map_err(io::Error::other)?;
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    file.writer().write_all(bytes)?;
-    file.commit().map_err(io::Error::other)
 }
 
 #[cfg(test)]

@@ -3,13 +3,13 @@
 
 use std::fmt::Write as _;
 
-use crate::autofix::{command_words, resolved_total};
-use crate::pattern::{Counted, Pattern};
+use crate::kb::autofix::{command_words, resolved_total};
+use crate::model::{Counted, Pattern};
 
 use super::KbOptions;
 use super::group::Entry;
-use super::slots;
-use super::text::group_texts;
+use crate::patterns::causes::group_texts;
+use crate::patterns::naming;
 
 /// Longest text taken from a pattern field, in characters.
 const MAX_TEXT: usize = 200;
@@ -239,7 +239,7 @@ pub(super) fn entry(number: u32, e: &Entry, opts: &KbOptions, script: Option<&st
     if let Some(types) = types(e) {
         let _ = writeln!(out, "- **エラー型**: {types}");
     }
-    let _ = writeln!(out, "- **症状**: {}", code(&slots::named(&p.template)));
+    let _ = writeln!(out, "- **症状**: {}", code(&naming::named(&p.template)));
     let causes = causes(p).unwrap_or_else(|| "記録なし（要調査）".to_string());
     let _ = writeln!(out, "- **原因**: {causes}");
     out.push_str("- **対応**:\n");
@@ -272,7 +272,7 @@ pub(super) fn enrich(e: &Entry, opts: &KbOptions, script: Option<&str>) -> Strin
         out,
         "- **検出パターン**: {} {}",
         pattern_ids(e),
-        code(&slots::named(&p.template))
+        code(&naming::named(&p.template))
     );
     if let Some(types) = types(e) {
         let _ = writeln!(out, "- **エラー型**: {types}");

@@ -1,6 +1,6 @@
 use super::*;
+use crate::model::Counted;
 use crate::model::{Category, IncidentId, Timestamp};
-use crate::pattern::Counted;
 
 fn counted<T>(value: T, count: u64) -> Counted<T> {
     Counted { value, count }

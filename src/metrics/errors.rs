@@ -51,7 +51,7 @@ fn error_type(title: &str) -> &str {
 fn history_pattern(inc: &Incident) -> &str {
     inc.timeline
         .first()
-        .and_then(|e| crate::bridge::migrated_creation(&e.details).flatten())
+        .and_then(|e| crate::model::migrated_creation(&e.details).flatten())
         .unwrap_or("(none)")
 }
 

@@ -70,6 +70,7 @@
 
 mod compute;
 mod errors;
+mod over_store;
 mod recurrence;
 mod sla;
 mod stats;
@@ -86,8 +87,10 @@ use crate::model::{Category, IncidentId, Origin, Priority, Timestamp};
 
 pub use compute::{MetricsBuilder, MetricsOptions};
 pub use errors::{ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics};
+pub use over_store::{OriginScope, compute_metrics};
 pub use recurrence::GroupKind;
-pub use sla::{ConfigError, SlaTarget, SlaTargets};
+pub(crate) use sla::ConfigError;
+pub use sla::{SlaTarget, SlaTargets};
 pub use stats::DurationStats;
 pub use trend::Period;
 

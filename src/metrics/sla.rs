@@ -65,7 +65,7 @@ impl Default for SlaTargets {
 /// The SLA config file could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
     Read {
         path: String,
@@ -84,6 +84,17 @@ pub enum ConfigError {
         field: String,
         reason: String,
     },
+}
+
+impl ConfigError {
+    /// The configuration file.
+    pub(crate) fn path(&self) -> &str {
+        match self {
+            ConfigError::Read { path, .. }
+            | ConfigError::Json { path, .. }
+            | ConfigError::Field { path, .. } => path,
+        }
+    }
 }
 
 impl SlaTargets {
@@ -112,17 +123,25 @@ impl SlaTargets {
     /// Other top-level sections are ignored. A priority or field left out keeps its default;
     /// an unknown priority or field, or a value that is not a whole number of minutes of at
     /// least 1, is an error naming the field (`sla.high.response_minutes`).
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    pub fn load(path: &Path) -> crate::Result<Self> {
+        Ok(Self::load_inner(path)?)
+    }
+
+    fn load_inner(path: &Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: shown.clone(),
             source,
         })?;
-        Self::from_json(&text, &shown)
+        Self::from_json_inner(&text, &shown)
     }
 
     /// Like [`SlaTargets::load`], from JSON text; `origin` names it in errors.
-    pub fn from_json(text: &str, origin: &str) -> Result<Self, ConfigError> {
+    pub fn from_json(text: &str, origin: &str) -> crate::Result<Self> {
+        Ok(Self::from_json_inner(text, origin)?)
+    }
+
+    fn from_json_inner(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let root: Value = serde_json::from_str(text).map_err(|source| ConfigError::Json {
             path: origin.to_string(),
             source,
@@ -212,7 +231,7 @@ mod tests {
     use super::*;
 
     fn field_error(text: &str) -> String {
-        match SlaTargets::from_json(text, "cfg.json") {
+        match SlaTargets::from_json_inner(text, "cfg.json") {
             Err(e @ ConfigError::Field { .. }) => e.to_string(),
             other => panic!("expected a field error, got {other:?}"),
         }
@@ -232,7 +251,7 @@ mod tests {
 
     #[test]
     fn partial_config_keeps_other_defaults() {
-        let t = SlaTargets::from_json(
+        let t = SlaTargets::from_json_inner(
             r#"{"other": 1, "sla": {"high": {"response_minutes": 10}, "Low": {"resolution_minutes": 60}}}"#,
             "cfg.json",
         )
@@ -242,7 +261,7 @@ mod tests {
         assert_eq!(t.low.resolution_minutes, 60);
         assert_eq!(t.critical, SlaTargets::default().critical);
         assert_eq!(
-            SlaTargets::from_json("{}", "cfg.json").expect("empty config"),
+            SlaTargets::from_json_inner("{}", "cfg.json").expect("empty config"),
             SlaTargets::default()
         );
     }
@@ -270,11 +289,11 @@ mod tests {
 
     #[test]
     fn bad_json_and_missing_file_are_reported() {
-        let e = SlaTargets::from_json("{\"sla\": ", "cfg.json").expect_err("truncated JSON");
+        let e = SlaTargets::from_json_inner("{\"sla\": ", "cfg.json").expect_err("truncated JSON");
         assert!(matches!(e, ConfigError::Json { .. }), "{e}");
         assert!(e.to_string().contains("line 1"), "{e}");
-        let e =
-            SlaTargets::load(Path::new("/nonexistent/incident.json")).expect_err("missing file");
+        let e = SlaTargets::load_inner(Path::new("/nonexistent/incident.json"))
+            .expect_err("missing file");
         assert!(e.to_string().contains("/nonexistent/incident.json"), "{e}");
     }
 }

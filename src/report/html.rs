@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{
-    data_issue_rows, duration, duration_secs, group_label, local_time, mean_unresolved,
-    offset_label, percent, period_adjective, period_noun, recent_trends, recommendation_text,
-    window_label,
+    data_issues, duration, duration_secs, group_label, local_time, mean_unresolved, offset_label,
+    percent, period_adjective, period_noun, recent_trends, recommendation_text,
+    recurrence_sentence, window_label,
 };
 use crate::metrics::{AlertState, Metrics, SLA_RECOMMEND_BELOW};
 use crate::model::Category;
@@ -696,12 +696,8 @@ fn body(m: &Metrics) -> Result<String, std::fmt::Error> {
     let r = &m.recurrence;
     write!(
         o,
-        "<section><h2>Recurring issues</h2><p>{} of {} incidents ({}) came after an earlier incident of the same group had been resolved; {} of {} groups recurred.</p>",
-        r.recurrent,
-        r.incidents,
-        percent(r.rate),
-        r.recurring_groups_total,
-        r.groups_total
+        "<section><h2>Recurring issues</h2><p>{}</p>",
+        esc(&recurrence_sentence(m))
     )?;
     if !r.recurring_groups.is_empty() {
         let rows: Vec<Vec<String>> = r
@@ -826,27 +822,17 @@ fn body(m: &Metrics) -> Result<String, std::fmt::Error> {
     }
 
     o.push_str("<section><h2>Data issues</h2>");
-    let issues: Vec<_> = data_issue_rows(m)
-        .into_iter()
-        .filter(|(_, l)| l.count > 0)
-        .collect();
+    let issues = data_issues(m);
     if issues.is_empty() {
         o.push_str("<p>None.</p>");
     } else {
         o.push_str("<ul>");
-        for (label, list) in issues {
-            let ids: Vec<String> = list.ids.iter().map(ToString::to_string).collect();
-            let more = if list.count > list.ids.len() as u64 {
-                ", …"
-            } else {
-                ""
-            };
+        for (label, count, ids) in issues {
             write!(
                 o,
-                "<li>{}: {} <span class=\"note\">({}{more})</span></li>",
+                "<li>{}: {count} <span class=\"note\">({})</span></li>",
                 esc(label),
-                list.count,
-                ids.join(", ")
+                esc(&ids)
             )?;
         }
         o.push_str("</ul>");
@@ -864,17 +850,11 @@ pub fn render_html(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_data::sample;
-
-    fn render() -> String {
-        let mut out = Vec::new();
-        render_html(&sample(), &mut out).expect("write");
-        String::from_utf8(out).expect("UTF-8")
-    }
+    use crate::report::test_data::rendered;
 
     #[test]
     fn escapes_titles_and_is_self_contained() {
-        let html = render();
+        let html = rendered(render_html);
         assert!(!html.contains("<script"), "unescaped script");
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         assert!(!html.contains("src="));

@@ -3,9 +3,9 @@
 use std::io::{self, Write};
 
 use super::{
-    data_issue_rows, duration, duration_secs, group_label, local_time, mean_unresolved,
-    offset_label, percent, period_adjective, period_noun, recent_trends, recommendation_text,
-    window_label,
+    data_issues, duration, duration_secs, group_label, local_time, mean_unresolved, offset_label,
+    percent, period_adjective, period_noun, recent_trends, recommendation_text,
+    recurrence_sentence, window_label,
 };
 use crate::metrics::{AlertState, DurationStats, Metrics};
 use crate::model::Category;
@@ -184,15 +184,7 @@ pub fn render_markdown(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
 
     let r = &m.recurrence;
     writeln!(out, "\n## Recurring issues\n")?;
-    writeln!(
-        out,
-        "{} of {} incidents ({}) came after an earlier incident of the same group had been resolved; {} of {} groups recurred.\n",
-        r.recurrent,
-        r.incidents,
-        percent(r.rate),
-        r.recurring_groups_total,
-        r.groups_total
-    )?;
+    writeln!(out, "{}\n", recurrence_sentence(m))?;
     if !r.recurring_groups.is_empty() {
         writeln!(
             out,
@@ -329,21 +321,12 @@ pub fn render_markdown(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
     }
 
     writeln!(out, "\n## Data issues\n")?;
-    let rows: Vec<_> = data_issue_rows(m)
-        .into_iter()
-        .filter(|(_, l)| l.count > 0)
-        .collect();
+    let rows = data_issues(m);
     if rows.is_empty() {
         writeln!(out, "None.")?;
     }
-    for (label, list) in rows {
-        let ids: Vec<String> = list.ids.iter().map(ToString::to_string).collect();
-        let more = if list.count > list.ids.len() as u64 {
-            ", …"
-        } else {
-            ""
-        };
-        writeln!(out, "- {label}: {} ({}{more})", list.count, ids.join(", "))?;
+    for (label, count, ids) in rows {
+        writeln!(out, "- {label}: {count} ({ids})")?;
     }
 
     writeln!(out, "\n## Recommendations\n")?;
@@ -358,18 +341,12 @@ pub fn render_markdown(m: &Metrics, out: &mut impl Write) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::report::test_data::sample;
-
-    fn render() -> String {
-        let mut out = Vec::new();
-        render_markdown(&sample(), &mut out).expect("write");
-        String::from_utf8(out).expect("UTF-8")
-    }
+    use super::render_markdown;
+    use crate::report::test_data::rendered;
 
     #[test]
     fn escapes_markup_and_keeps_japanese() {
-        let md = render();
+        let md = rendered(render_markdown);
         assert!(!md.contains("<script>"), "{md}");
         assert!(md.contains(r"\<script\>"), "{md}");
         assert!(md.contains(r"web\|front"), "{md}");
@@ -378,7 +355,7 @@ mod tests {
 
     #[test]
     fn has_every_section() {
-        let md = render();
+        let md = rendered(render_markdown);
         for h in [
             "## Summary",
             "## By category",

@@ -1,10 +1,15 @@
-//! Renderers over [`Metrics`]: Markdown, self-contained HTML, JSON and a terminal summary.
+//! Renderers over computed results: the incident report over [`Metrics`] (Markdown,
+//! self-contained HTML, JSON and a terminal summary), the integrated bridge report,
+//! incident tables and details, and mined clusters.
 //!
-//! Nothing here computes a metric; wording and formatting shared by the renderers lives
-//! in this file.
+//! Nothing here computes a metric; wording and formatting shared by the report renderers
+//! lives in this file.
 
+mod bridge;
+mod cluster;
 mod html;
 mod markdown;
+mod table;
 mod terminal;
 
 use std::io::{self, Write};
@@ -14,8 +19,11 @@ use chrono::{FixedOffset, Offset, Utc};
 use crate::metrics::{GroupKind, Metrics, Period, Recommendation, RecurringGroup};
 use crate::model::Timestamp;
 
+pub use bridge::render_bridge_markdown;
+pub use cluster::{render_jsonl, render_summary};
 pub use html::render_html;
 pub use markdown::render_markdown;
+pub use table::{format_table, incident_detail, incident_table};
 pub use terminal::render_terminal;
 
 /// Writes `metrics` as pretty-printed JSON (the [`Metrics`] schema), with a final newline.
@@ -230,8 +238,37 @@ pub(crate) fn recommendation_text(r: &Recommendation) -> String {
     }
 }
 
+/// The recurrence figures as a sentence (no markup: every character is plain text).
+pub(crate) fn recurrence_sentence(m: &Metrics) -> String {
+    let r = &m.recurrence;
+    format!(
+        "{} of {} incidents ({}) came after an earlier incident of the same group had been resolved; {} of {} groups recurred.",
+        r.recurrent,
+        r.incidents,
+        percent(r.rate),
+        r.recurring_groups_total,
+        r.groups_total
+    )
+}
+
+/// The data issues found, in report order: label, count, and the listed ids (`, …` when
+/// more were found than listed).
+pub(crate) fn data_issues(m: &Metrics) -> Vec<(&'static str, u64, String)> {
+    data_issue_rows(m)
+        .into_iter()
+        .filter(|(_, l)| l.count > 0)
+        .map(|(label, list)| {
+            let mut ids: Vec<String> = list.ids.iter().map(ToString::to_string).collect();
+            if list.count > list.ids.len() as u64 {
+                ids.push("…".into());
+            }
+            (label, list.count, ids.join(", "))
+        })
+        .collect()
+}
+
 /// The data issue kinds with their labels, in report order.
-pub(crate) fn data_issue_rows(m: &Metrics) -> [(&'static str, &crate::metrics::IssueList); 6] {
+fn data_issue_rows(m: &Metrics) -> [(&'static str, &crate::metrics::IssueList); 6] {
     let d = &m.data_issues;
     [
         (

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::{duration, mean_unresolved, percent, recommendation_text, window_label};
 use crate::metrics::{AlertState, Metrics};
-use crate::render::{display_width, truncate_to_width};
+use crate::text::{display_width, truncate_to_width};
 
 /// Components and alerts listed.
 const TOP: usize = 5;

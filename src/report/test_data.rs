@@ -9,6 +9,15 @@ use crate::model::{Category, Priority};
 
 pub(crate) const DAY: i64 = 24 * 60;
 
+/// What `render` writes for [`sample`], as text.
+pub(crate) fn rendered(
+    render: impl FnOnce(&Metrics, &mut Vec<u8>) -> std::io::Result<()>,
+) -> String {
+    let mut out = Vec::new();
+    render(&sample(), &mut out).expect("write");
+    String::from_utf8(out).expect("UTF-8")
+}
+
 pub(crate) fn sample() -> Metrics {
     use Category::*;
     use Priority::*;

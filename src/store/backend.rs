@@ -13,8 +13,8 @@ use super::query::{Filter, RedbFingerprints};
 use super::writer::RedbWriter;
 use super::{CheckReport, Pair, RedbSnapshot, RedbStore, verify};
 use crate::error::StoreError;
+use crate::model::Pattern;
 use crate::model::{Incident, IncidentId};
-use crate::pattern::Pattern;
 
 /// Where a database is: a redb file, or a PostgreSQL URL (`postgres://` or
 /// `postgresql://`).
@@ -47,7 +47,7 @@ impl fmt::Display for Location {
 }
 
 /// An open incident database: a redb file or a PostgreSQL database.
-pub struct Store(Engine);
+pub(crate) struct Store(Engine);
 
 enum Engine {
     Redb(RedbStore),
@@ -63,16 +63,9 @@ impl fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path` (a file, or a `postgres://` URL),
-    /// waiting up to `busy_timeout` while another process holds a file (or for a
-    /// PostgreSQL connection).
-    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
-        Self::open_waiting(path, busy_timeout, &|| {})
-    }
-
     /// Like [`Store::open`]; `waiting` is called once when the wait for another process
     /// passes [`super::WAIT_NOTICE`], so a user learns why nothing happens.
-    pub fn open_waiting(
+    pub(crate) fn open_waiting(
         path: &Path,
         busy_timeout: Duration,
         waiting: &dyn Fn(),
@@ -82,7 +75,7 @@ impl Store {
 
     /// Opens the database at `location`, creating its tables (or running its schema
     /// upgrades) when needed.
-    pub fn open_location(
+    pub(crate) fn open_location(
         location: &Location,
         busy_timeout: Duration,
         waiting: &dyn Fn(),
@@ -94,7 +87,7 @@ impl Store {
     }
 
     /// Where the database is.
-    pub fn location(&self) -> Location {
+    pub(crate) fn location(&self) -> Location {
         match &self.0 {
             Engine::Redb(s) => Location::File(s.path().to_path_buf()),
             Engine::Postgres(s) => Location::Postgres(s.url().to_string()),
@@ -102,7 +95,7 @@ impl Store {
     }
 
     /// The database file; `None` for PostgreSQL.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         match &self.0 {
             Engine::Redb(s) => Some(s.path()),
             Engine::Postgres(_) => None,
@@ -152,7 +145,7 @@ impl Store {
 
     /// Gives free space back. Returns the size before and after, in bytes (the file, or
     /// the PostgreSQL database).
-    pub fn compact(&mut self) -> Result<(u64, u64), StoreError> {
+    pub(crate) fn compact(&mut self) -> Result<(u64, u64), StoreError> {
         match &mut self.0 {
             Engine::Redb(s) => s.compact(),
             Engine::Postgres(s) => s.compact(),
@@ -160,7 +153,7 @@ impl Store {
     }
 
     /// Schema version recorded in the database.
-    pub fn schema_version(&self) -> Result<u64, StoreError> {
+    pub(crate) fn schema_version(&self) -> Result<u64, StoreError> {
         match &self.0 {
             Engine::Redb(s) => s.schema_version(),
             Engine::Postgres(s) => s.schema_version(),
@@ -178,7 +171,7 @@ impl Store {
 
 /// Verifies the whole database: every record decodes, and every index (redb's tables,
 /// PostgreSQL's indexed columns) equals what the records say.
-pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
+pub(crate) fn check(store: &Store) -> Result<CheckReport, StoreError> {
     match &store.0 {
         Engine::Redb(s) => verify::check(s),
         Engine::Postgres(s) => s.check(),
@@ -186,7 +179,7 @@ pub fn check(store: &Store) -> Result<CheckReport, StoreError> {
 }
 
 /// Rebuilds every index, count and counter from the records.
-pub fn repair(store: &Store) -> Result<(), StoreError> {
+pub(crate) fn repair(store: &Store) -> Result<(), StoreError> {
     match &store.0 {
         Engine::Redb(s) => verify::repair(s),
         Engine::Postgres(s) => s.repair(),

@@ -124,11 +124,11 @@ pub(crate) fn decode<T: Record>(key: &dyn Fn() -> String, bytes: &[u8]) -> Resul
     }
 }
 
+use crate::model::Pattern;
 use crate::model::{
     Category, Incident, IncidentId, Origin, PatternRef, Priority, Resolution, Status,
     TimelineEntry, Timestamp,
 };
-use crate::pattern::Pattern;
 
 impl Versioned for Incident {
     /// 2 added `origin`, and `resolution.resolved_at: None` for an unknown time.
@@ -176,7 +176,7 @@ impl IncidentV1 {
     /// resolution time at its own timestamp, which reads as "fixed in zero seconds".
     fn upgrade(self) -> Incident {
         let migrated = self.timeline.first().is_some_and(|e| {
-            e.action == "created" && crate::bridge::migrated_creation(&e.details).is_some()
+            e.action == "created" && crate::model::migrated_creation(&e.details).is_some()
         });
         let mut resolution = self.resolution;
         if migrated

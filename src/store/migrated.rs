@@ -1,6 +1,6 @@
-//! Migration's fast path: an error record encoded straight into the bytes of the
-//! incident `bridge::to_incident` builds from it, and buffered into a [`Bulk`] with its
-//! index entries. Kept beside the codec because it restates `Incident`'s layout.
+//! Migration's fast path: a migrated error encoded straight into the bytes of the
+//! incident [`MigratedError::to_incident`] builds from it, and buffered into a [`Bulk`]
+//! with its index entries. Kept beside the codec because it restates `Incident`'s layout.
 
 use bincode::enc::write::Writer as _;
 use bincode::enc::{Encode, Encoder};
@@ -8,39 +8,33 @@ use bincode::error::EncodeError;
 
 use super::codec;
 use super::{Bulk, Indexed};
-use crate::bridge::{
-    ErrorRecord, MIGRATED_ASSIGNEE, MIGRATED_IMPACT, MIGRATED_WITH_PATTERN,
-    MIGRATED_WITHOUT_PATTERN, priority_for,
+use crate::model::{
+    Category, Incident, IncidentId, MIGRATED_ASSIGNEE, MIGRATED_IMPACT, MIGRATED_WITH_PATTERN,
+    MIGRATED_WITHOUT_PATTERN, MigratedError, Origin, Timestamp,
 };
-use crate::model::{Category, Incident, IncidentId, Origin, Priority, Status, Timestamp};
 
 impl Bulk {
-    /// Buffers the incident `record` becomes (what `to_incident` builds) under `id`.
-    pub(crate) fn add_migrated(&mut self, record: &ErrorRecord<'_>, id: IncidentId) {
-        let incident = MigratedIncident {
-            record,
-            id,
-            priority: priority_for(&record.error_type),
-        };
+    /// Buffers the incident `error` becomes (what `to_incident` builds) under `id`.
+    pub(crate) fn add_migrated(&mut self, error: &MigratedError<'_>, id: IncidentId) {
+        let incident = MigratedIncident { error, id };
         let fields = Indexed {
             id,
-            created_at: record.timestamp,
-            status: incident.status(),
+            created_at: error.timestamp,
+            status: error.status(),
             category: Category::Error,
-            priority: incident.priority,
-            components: &[&record.file],
+            priority: error.priority,
+            components: &[error.file],
             assignee: Some(MIGRATED_ASSIGNEE),
         };
         self.add_encoded(&fields, &incident);
     }
 }
 
-/// The incident [`to_incident`] builds, encoded straight from the record into the same
-/// bytes (a test compares them), without allocating its strings: migration's fast path.
+/// The incident [`MigratedError::to_incident`] builds, encoded straight from the error
+/// into the same bytes (a test compares them), without allocating its strings.
 struct MigratedIncident<'r, 'a> {
-    record: &'r ErrorRecord<'a>,
+    error: &'r MigratedError<'a>,
     id: IncidentId,
-    priority: Priority,
 }
 
 impl codec::Versioned for MigratedIncident<'_, '_> {
@@ -60,43 +54,25 @@ impl<const N: usize> Encode for Concat<'_, N> {
     }
 }
 
-impl MigratedIncident<'_, '_> {
-    /// When it was resolved, if the error was fixed and the history says when.
-    fn known_resolved_at(&self) -> Option<Timestamp> {
-        let r = self.record;
-        r.resolved_at
-            .map(|t| t.max(r.timestamp))
-            .filter(|_| r.success)
-    }
-
-    fn status(&self) -> Status {
-        if self.record.success {
-            Status::Resolved
-        } else {
-            Status::Open
-        }
-    }
-}
-
 impl Encode for MigratedIncident<'_, '_> {
     /// The fields of [`Incident`] in their declared order, as `to_incident` fills them.
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
-        let r = self.record;
+        let r = self.error;
         let created = r.timestamp;
-        let pattern = r.pattern_id.as_deref();
-        let fix = r.fix_applied.as_deref();
+        let pattern = r.pattern_id;
+        let fix = r.fix_applied;
         let success = r.success;
-        let known = self.known_resolved_at();
+        let known = r.known_resolved_at();
         let resolved_at = known.unwrap_or(created);
         self.id.encode(e)?;
         created.encode(e)?;
         resolved_at.encode(e)?;
         Category::Error.encode(e)?;
-        self.priority.encode(e)?;
-        self.status().encode(e)?;
-        Concat([&r.error_type, " in ", &r.file]).encode(e)?;
-        r.error_message.as_ref().encode(e)?;
-        [r.file.as_ref()].as_slice().encode(e)?;
+        r.priority.encode(e)?;
+        r.status().encode(e)?;
+        Concat([r.error_type, " in ", r.file]).encode(e)?;
+        r.error_message.encode(e)?;
+        [r.file].as_slice().encode(e)?;
         MIGRATED_IMPACT.encode(e)?;
         Some(MIGRATED_ASSIGNEE).encode(e)?;
         // timeline
@@ -142,25 +118,23 @@ impl Encode for MigratedIncident<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bridge::{ErrorReader, to_incident};
+    use crate::import::error_history::{ErrorReader, ErrorRecord, generate};
 
     fn record(json: &str) -> ErrorRecord<'static> {
         let mut reader = ErrorReader::new(json.as_bytes());
-        reader.next_record().unwrap().unwrap().into_owned()
+        reader.read_record().unwrap().unwrap().into_owned()
     }
 
     /// Migration encodes `MigratedIncident`; everything else reads it back as the incident
-    /// `to_incident` builds. Every branch of the mapping, and a generated history.
+    /// `to_incident` builds. Every branch of the mapping, and a generated history (read
+    /// by the importer: this test, not the store, depends on it).
     #[test]
     fn fast_encoding_is_the_bytes_of_to_incident() {
         let check = |r: &ErrorRecord<'_>, id: IncidentId| {
-            let fast = MigratedIncident {
-                record: r,
-                id,
-                priority: priority_for(&r.error_type),
-            };
+            let error = r.migrated();
+            let fast = MigratedIncident { error: &error, id };
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            codec::encode_into(&to_incident(r, id), &mut a);
+            codec::encode_into(&error.to_incident(id), &mut a);
             codec::encode_into(&fast, &mut b);
             assert_eq!(a, b, "{r:?}");
         };
@@ -177,10 +151,10 @@ mod tests {
             check(&record(&format!("[{{{base}, {extra}}}]")), id);
         }
         let mut json = Vec::new();
-        crate::bridge::generate(300, 11, 0.1, &mut json).unwrap();
+        generate(300, 11, 0.1, &mut json).unwrap();
         let mut reader = ErrorReader::new(json.as_slice());
         let mut n = 0;
-        while let Some(r) = reader.next_record().unwrap() {
+        while let Some(r) = reader.read_record().unwrap() {
             check(&r, IncidentId::new(20250709, n + 1));
             n += 1;
         }

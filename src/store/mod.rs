@@ -18,14 +18,15 @@ mod migrated;
 mod postgres;
 mod query;
 pub(crate) mod schema;
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod testing;
 mod upgrade;
 mod verify;
 mod writer;
 
-pub use backend::{Location, Store, check, repair};
+pub use backend::Location;
 pub(crate) use backend::{Snapshot, Writer};
+pub(crate) use backend::{Store, check, repair};
 pub(crate) use bulk::Bulk;
 pub(crate) use ids::DaySeqs;
 pub(crate) use index::Indexed;

@@ -10,8 +10,8 @@ use super::{
     count_key_priority, count_key_status, decode_incident,
 };
 use crate::error::StoreError;
+use crate::model::Pattern;
 use crate::model::{Category, Incident, Origin, Priority, Status, Timestamp};
-use crate::pattern::Pattern;
 
 /// Order of query results.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,7 +12,11 @@ use crate::error::StoreError;
 /// resets every day counter to zero.
 /// On PostgreSQL: drops the first component of the first incident's `components`
 /// column and resets every day counter to zero.
-pub fn corrupt_index(path: &Path) -> Result<(), StoreError> {
+pub fn corrupt_index(path: &Path) -> crate::Result<()> {
+    Ok(corrupt_index_inner(path)?)
+}
+
+fn corrupt_index_inner(path: &Path) -> Result<(), StoreError> {
     if let Some(mut c) = postgres_client(path)? {
         c.batch_execute(
             "UPDATE incidents SET components = components[2:]
@@ -48,7 +52,11 @@ pub fn corrupt_index(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Overwrites the schema version, as a newer build would have written it.
-pub fn set_schema_version(path: &Path, version: u64) -> Result<(), StoreError> {
+pub fn set_schema_version(path: &Path, version: u64) -> crate::Result<()> {
+    Ok(set_schema_version_inner(path, version)?)
+}
+
+fn set_schema_version_inner(path: &Path, version: u64) -> Result<(), StoreError> {
     if let Some(mut c) = postgres_client(path)? {
         c.execute(
             "UPDATE incident_meta SET value = $1 WHERE key = 'schema_version'",
@@ -65,7 +73,11 @@ pub fn set_schema_version(path: &Path, version: u64) -> Result<(), StoreError> {
 
 /// Maps the fingerprint of every error in the history at `history` to incident `id`, as
 /// builds before issue 17 did for an error that merely carried that id.
-pub fn link_errors(
+pub fn link_errors(path: &Path, history: &Path, id: crate::model::IncidentId) -> crate::Result<()> {
+    Ok(link_errors_inner(path, history, id)?)
+}
+
+fn link_errors_inner(
     path: &Path,
     history: &Path,
     id: crate::model::IncidentId,
@@ -74,11 +86,11 @@ pub fn link_errors(
         key: history.display().to_string(),
         reason: e.to_string(),
     })?;
-    let mut reader = crate::bridge::ErrorReader::new(file);
+    let mut reader = crate::import::error_history::ErrorReader::new(file);
     if let Some(mut c) = postgres_client(path)? {
         let mut txn = c.transaction()?;
-        while let Ok(Some(rec)) = reader.next_record() {
-            let k = crate::bridge::fingerprint_key(&rec);
+        while let Ok(Some(rec)) = reader.read_record() {
+            let k = crate::import::error_history::fingerprint_key(&rec);
             txn.execute(
                 "INSERT INTO fingerprints VALUES ($1, $2, $3)
                  ON CONFLICT (error_micros, hash) DO UPDATE SET incident = EXCLUDED.incident",
@@ -92,8 +104,11 @@ pub fn link_errors(
     let txn = db.begin_write()?;
     {
         let mut fps = txn.open_table(FINGERPRINTS)?;
-        while let Ok(Some(rec)) = reader.next_record() {
-            fps.insert(crate::bridge::fingerprint_key(&rec), id.key())?;
+        while let Ok(Some(rec)) = reader.read_record() {
+            fps.insert(
+                crate::import::error_history::fingerprint_key(&rec),
+                id.key(),
+            )?;
         }
     }
     txn.commit()?;

@@ -351,8 +351,7 @@ fn check_inner(store: &RedbStore) -> Result<CheckReport, StoreError> {
     for e in patterns.range::<&str>(..)? {
         let (k, v) = e?;
         let key = k.value().to_string();
-        if let Err(e) = super::codec::decode::<crate::pattern::Pattern>(&|| key.clone(), v.value())
-        {
+        if let Err(e) = super::codec::decode::<crate::model::Pattern>(&|| key.clone(), v.value()) {
             p.push(Problem {
                 table: ProblemTable::Patterns,
                 message: e.to_string(),

@@ -10,8 +10,8 @@ use super::index::{self, Entry, Indexed, count_key_pattern};
 use super::schema::*;
 use super::{DaySeqs, decode_incident};
 use crate::error::StoreError;
+use crate::model::Pattern;
 use crate::model::{Incident, IncidentId};
-use crate::pattern::Pattern;
 
 /// Component and assignee names and their ids, as written in one transaction. An id is
 /// never reused for another name.

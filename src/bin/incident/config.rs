@@ -5,7 +5,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use incident::{Filter, IncidentId, IncidentManager, Location, Order, Status, Timestamp};
+use incident::db::Location;
+use incident::{Filter, IncidentId, IncidentManager, Order, Status, Timestamp};
 
 use crate::cli::ListArgs;
 
@@ -33,7 +34,7 @@ fn busy_timeout() -> Result<Duration> {
                 "INCIDENT_BUSY_TIMEOUT_MS must be a whole number of milliseconds, not {v:?}"
             )
         }),
-        Err(_) => Ok(incident::DEFAULT_BUSY_TIMEOUT),
+        Err(_) => Ok(incident::db::DEFAULT_BUSY_TIMEOUT),
     }
 }
 

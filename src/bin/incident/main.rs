@@ -15,7 +15,9 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-static PANIC_AT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// Where the latest panic happened and what it said (the library contains some panics of
+/// the database engine; the one that ends the program is the last).
+static PANIC: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -24,23 +26,31 @@ fn main() -> ExitCode {
     // The library turns a panic of the database engine into an error whose message is all
     // a user needs; where a panic happened is kept for the internal-error line below.
     std::panic::set_hook(Box::new(|info| {
-        if let Some(l) = info.location() {
-            let _ = PANIC_AT.set(format!("{}:{}", l.file(), l.line()));
+        let at = info.location().map_or_else(
+            || "an unknown place".to_string(),
+            |l| format!("{}:{}", l.file(), l.line()),
+        );
+        let payload = info.payload();
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".to_string());
+        if let Ok(mut last) = PANIC.lock() {
+            *last = Some((at, reason));
         }
     }));
     let result = match std::panic::catch_unwind(|| commands::run(cli)) {
         Ok(r) => r,
-        Err(payload) => {
-            let reason = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown");
+        Err(_) => {
+            let last = PANIC.lock().ok().and_then(|mut p| p.take());
+            let (at, reason) =
+                last.unwrap_or_else(|| ("an unknown place".to_string(), "unknown".to_string()));
             let _ = writeln!(
                 std::io::stderr(),
                 "error: internal error at {}: {reason}\n  if {} is damaged: restore a backup, \
                  run `incident check --repair`, or `incident export --skip-damaged` what is readable",
-                PANIC_AT.get().map_or("an unknown place", String::as_str),
+                at,
                 db
             );
             return ExitCode::from(1);
@@ -55,7 +65,7 @@ fn main() -> ExitCode {
             // A database error that names no file (an I/O error such as a full disk)
             // is about the database file: say which.
             let db_name = db.clone();
-            let mut msg = if e.chain().any(incident::is_store_error)
+            let mut msg = if library_errors(&e).any(incident::Error::is_database)
                 && !e.chain().any(|c| c.to_string().contains(&db_name))
             {
                 format!("error: database {db_name}: {e}")
@@ -69,7 +79,7 @@ fn main() -> ExitCode {
                     msg.push_str(&format!(": {text}"));
                 }
             }
-            if e.chain().any(incident::is_damage) {
+            if library_errors(&e).any(incident::Error::is_damage) {
                 msg.push_str(&format!(
                     "\n  the database {} is damaged: restore a backup, run `incident check \
                      --repair`, or `incident export --skip-damaged` what is still readable",
@@ -80,6 +90,12 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The library errors in `e`'s chain.
+fn library_errors(e: &anyhow::Error) -> impl Iterator<Item = &incident::Error> {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<incident::Error>())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -15,7 +15,9 @@ mod verify;
 mod write;
 
 pub(crate) use read::{PgFingerprints, PgSnapshot};
-pub(crate) use write::{PgWriter, ROW_INSERTS};
+pub(crate) use write::PgWriter;
+#[cfg(feature = "testing")]
+pub(crate) use write::ROW_INSERTS;
 
 use super::Writer;
 use super::bulk::Bulk;

@@ -8,8 +8,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::{Conn, Manager};
 use crate::error::StoreError;
+use crate::model::Pattern;
 use crate::model::{Incident, IncidentId};
-use crate::pattern::Pattern;
 use crate::store::query::{Filter, Order};
 use crate::store::{Pair, codec, decode_incident};
 use r2d2_postgres::r2d2;

@@ -204,7 +204,7 @@ impl PgStore {
         for r in conn.query("SELECT id, record FROM patterns ORDER BY id", &[])? {
             let key: String = r.get(0);
             if let Err(e) =
-                crate::store::codec::decode::<crate::pattern::Pattern>(&|| key.clone(), r.get(1))
+                crate::store::codec::decode::<crate::model::Pattern>(&|| key.clone(), r.get(1))
             {
                 p.push(Problem {
                     table: ProblemTable::Patterns,

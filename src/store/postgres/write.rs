@@ -8,8 +8,8 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
 
 use crate::error::StoreError;
+use crate::model::Pattern;
 use crate::model::{Incident, IncidentId};
-use crate::pattern::Pattern;
 use crate::store::bulk::{Bulk, BulkRow};
 use crate::store::{DaySeqs, Indexed, codec, decode_incident};
 

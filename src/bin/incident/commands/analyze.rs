@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use incident::{AnalyzeOptions, Pattern};
+use incident::Pattern;
+use incident::patterns::AnalyzeOptions;
 
 use super::{print, print_json, progress_bar};
 use crate::cli::{AnalyzeArgs, OutFormat, PatternsArgs};
@@ -14,7 +15,7 @@ use crate::config;
 fn secs(s: Option<f64>) -> String {
     match s {
         None => "unknown".into(),
-        Some(_) => incident::format_duration(s),
+        Some(_) => incident::report::duration(s),
     }
 }
 
@@ -28,7 +29,7 @@ fn pattern_rows(patterns: &[Pattern]) -> String {
                 p.recurrences.to_string(),
                 secs(p.mean_resolve_secs),
                 p.last_seen.to_local_string()[..10].to_string(),
-                incident::truncate_to_width(
+                incident::text::truncate_to_width(
                     &p.components
                         .iter()
                         .take(2)
@@ -37,11 +38,11 @@ fn pattern_rows(patterns: &[Pattern]) -> String {
                         .join(","),
                     24,
                 ),
-                incident::truncate_to_width(&p.template, 70),
+                incident::text::truncate_to_width(&p.template, 70),
             ]
         })
         .collect();
-    incident::format_table(
+    incident::report::format_table(
         &[
             "PATTERN",
             "COUNT",
@@ -67,8 +68,14 @@ pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
         "reading {bar:30} {pos}/{len} incidents ({per_sec}, eta {eta})",
         a.quiet,
     );
-    let analysis = incident::analyze(&m, &opts, |n| bar.set_position(n))?;
+    let mut analysis = incident::patterns::analyze(&m, &opts, |n| bar.set_position(n))?;
     bar.finish_and_clear();
+    for r in &mut analysis.recommendations {
+        if r.kind == "same_fix_every_time" {
+            r.message
+                .push_str(" (`incident kb suggest --write` writes a candidate script)");
+        }
+    }
     match a.format {
         OutFormat::Json => print_json(&analysis)?,
         OutFormat::Text => {
@@ -98,7 +105,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
 
 pub(crate) fn patterns(db: &Option<PathBuf>, a: PatternsArgs) -> Result<ExitCode> {
     let m = config::open_existing(db)?;
-    let all = incident::load_patterns(&m)?;
+    let all = m.patterns()?;
     let Some(id) = a.id.or(a.id_flag) else {
         let top: Vec<Pattern> = all.into_iter().take(a.limit).collect();
         match a.format {
@@ -166,7 +173,7 @@ pub(crate) fn patterns(db: &Option<PathBuf>, a: PatternsArgs) -> Result<ExitCode
                     .collect(),
             ));
             s.push('\n');
-            s.push_str(&incident::incident_table(
+            s.push_str(&incident::report::incident_table(
                 &m.pattern_members(&p.id, a.limit)?,
                 config::output_width(),
             ));

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use incident::{IncidentId, MetricsOptions, MigrateOptions, MigrateSummary, SlaTargets};
+use incident::IncidentId;
+use incident::import::{MigrateOptions, MigrateSummary};
+use incident::metrics::{MetricsOptions, SlaTargets};
 
 use super::{print, print_json, progress_bar};
 use crate::cli::{
@@ -31,7 +33,7 @@ fn generate(a: GenerateArgs) -> Result<ExitCode> {
             a.migrated_share
         );
     }
-    let opts = incident::GenerateOptions {
+    let opts = incident::import::error_history::GenerateOptions {
         n: a.count,
         seed: a.seed,
         migrated_share: a.migrated_share,
@@ -46,8 +48,12 @@ fn generate(a: GenerateArgs) -> Result<ExitCode> {
         None => None,
     };
     incident::write_atomic(&a.output, |w| {
-        incident::generate_with(&opts, BufWriter::with_capacity(1 << 20, w), truth)
-            .map_err(anyhow::Error::from)
+        incident::import::error_history::generate_with(
+            &opts,
+            BufWriter::with_capacity(1 << 20, w),
+            truth,
+        )
+        .map_err(anyhow::Error::from)
     })?;
     eprintln!("wrote {} errors to {}", a.count, a.output.display());
     Ok(ExitCode::SUCCESS)
@@ -120,8 +126,8 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
     let _spool;
     let path = if stdin {
         _spool = spool_stdin(&match config::location(db) {
-            incident::Location::File(p) => p,
-            incident::Location::Postgres(_) => std::env::temp_dir().join("incident"),
+            incident::db::Location::File(p) => p,
+            incident::db::Location::Postgres(_) => std::env::temp_dir().join("incident"),
         })?;
         _spool.0.clone()
     } else {
@@ -155,27 +161,31 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
         "migrating {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
         a.quiet,
     );
-    let result = incident::migrate(&m, &path, &opts, &|n| bar.set_position(n));
+    let result = incident::import::migrate(&m, &path, &opts, &|n| bar.set_position(n));
     bar.finish_and_clear();
     let summary = match result {
         Ok(s) => s,
-        Err(incident::MigrateError::Input { source, summary }) => {
+        Err(e) => {
+            let Some(summary) = e.migration_so_far() else {
+                return Err(e.into());
+            };
             if a.format == OutFormat::Json {
-                print_json(&summary)?;
+                print_json(summary)?;
             }
+            let source =
+                std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
             bail!(
                 "{source}\n  migration of {} stopped there: {}; nothing at or after it was written \
                  (fix the input and run again to resume)",
                 a.file.display(),
-                summary_line(&summary)
+                summary_line(summary)
             );
         }
-        Err(e) => return Err(e.into()),
     };
     let mut written_back = None;
     if a.write_back {
         let ids = &summary.ids;
-        let wb = incident::write_back(&path, |i| {
+        let wb = incident::import::error_history::write_back(&path, |i| {
             ids.get(i as usize)
                 .copied()
                 .filter(|k| *k != 0)
@@ -220,14 +230,14 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
 
 fn report(db: &Option<PathBuf>, a: BridgeReportArgs) -> Result<ExitCode> {
     let m = config::open_existing(db)?;
-    let (errors, invalid) = incident::error_stats(&a.file)?;
-    let incidents = incident::compute_metrics(
+    let (errors, invalid) = incident::import::error_stats(&a.file)?;
+    let incidents = incident::metrics::compute_metrics(
         &m,
         MetricsOptions::default(),
         SlaTargets::default(),
-        &incident::OriginScope::default(),
+        &incident::metrics::OriginScope::default(),
     )?;
-    let r = incident::BridgeReport {
+    let r = incident::import::BridgeReport {
         incidents,
         errors,
         invalid_records: invalid,
@@ -238,7 +248,7 @@ fn report(db: &Option<PathBuf>, a: BridgeReportArgs) -> Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &r)?;
             writeln!(out)?;
         }
-        ReportFormat::Markdown => incident::render_bridge_markdown(&r, &mut out)?,
+        ReportFormat::Markdown => incident::report::render_bridge_markdown(&r, &mut out)?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -246,7 +256,7 @@ fn report(db: &Option<PathBuf>, a: BridgeReportArgs) -> Result<ExitCode> {
 
 fn check(db: &Option<PathBuf>, a: BridgeCheckArgs) -> Result<ExitCode> {
     let m = config::open_existing(db)?;
-    let c = incident::bridge_check(&m, &a.file)?;
+    let c = incident::import::bridge_check(&m, &a.file)?;
     match a.format {
         OutFormat::Json => print_json(&c)?,
         OutFormat::Text => {
@@ -254,7 +264,7 @@ fn check(db: &Option<PathBuf>, a: BridgeCheckArgs) -> Result<ExitCode> {
             for p in &c.problems {
                 s.push_str(&format!("record {}: {}: {}\n", p.index, p.kind, p.message));
             }
-            let kinds: Vec<String> = incident::problem_kinds(&c)
+            let kinds: Vec<String> = incident::import::problem_kinds(&c)
                 .into_iter()
                 .map(|(k, n)| format!("{k} {n}"))
                 .collect();

@@ -9,10 +9,10 @@ use crate::config;
 
 pub(crate) fn run(db: &Option<PathBuf>, a: CheckArgs) -> Result<ExitCode> {
     let m = config::open_existing(db)?;
-    let mut report = incident::check(m.store())?;
+    let mut report = m.check()?;
     if a.repair && !report.problems.is_empty() {
-        incident::repair(m.store())?;
-        let after = incident::check(m.store())?;
+        m.repair()?;
+        let after = m.check()?;
         report.repaired = true;
         if a.format == OutFormat::Text {
             let mut tables: Vec<String> = report

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use incident::Location;
+use incident::db::Location;
 
 use super::{print, print_json, progress_bar};
 use crate::cli::{CopyArgs, OutFormat};
@@ -29,7 +29,7 @@ pub(crate) fn run(a: CopyArgs) -> Result<ExitCode> {
         "copying {bar:30} {pos}/{len} incidents ({per_sec}, eta {eta})",
         a.quiet,
     );
-    let result = incident::copy_store(&source, &dest, &|done, total| {
+    let result = incident::db::copy(&source, &dest, &|done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });

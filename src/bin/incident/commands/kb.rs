@@ -2,7 +2,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::{AnalyzeOptions, AutofixOptions, KbError, KbOptions};
+use incident::ErrorKind;
+use incident::kb::KbOptions;
+use incident::kb::autofix::AutofixOptions;
+use incident::patterns::AnalyzeOptions;
 
 use super::print;
 use crate::cli::KbCommand;
@@ -11,18 +14,18 @@ use crate::config;
 pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
     let KbCommand::Suggest(a) = cmd;
     let m = config::open_existing(db)?;
-    let mut patterns = incident::load_patterns(&m)?;
+    let mut patterns = m.patterns()?;
     if patterns.is_empty() && m.count()? > 0 {
         eprintln!("no stored patterns: running `incident analyze` first");
-        patterns = incident::analyze(&m, &AnalyzeOptions::default(), |_| {})?.patterns;
+        patterns = incident::patterns::analyze(&m, &AnalyzeOptions::default(), |_| {})?.patterns;
     }
     let opts = KbOptions {
         min_count: a.min_count,
         ..KbOptions::default()
     };
     // Types the miner turned into a slot are read back from a sample of each pattern.
-    let types = incident::masked_error_types(&m, &patterns, 1000)?;
-    let r = match incident::run_kb(
+    let types = incident::kb::masked_error_types(&m, &patterns, 1000)?;
+    let r = match incident::kb::run(
         &a.kb_dir,
         &patterns,
         &types,
@@ -30,7 +33,7 @@ pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
         &AutofixOptions::default(),
         a.write,
     ) {
-        Err(e @ KbError::NoDir { .. }) => {
+        Err(e) if e.kind() == ErrorKind::MissingDirectory => {
             anyhow::bail!(
                 "{e}; create it with `mkdir -p {}` (the shipped template starts the file), or point at one with --kb DIR",
                 a.kb_dir.display()

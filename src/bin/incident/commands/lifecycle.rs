@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
-use incident::{Incident, ResolveInput, Update};
+use anyhow::{Result, bail};
+use incident::{ErrorKind, Incident, Status};
+use incident::{ResolveInput, Update};
 
 use super::{print, print_json};
 use crate::cli::{CloseArgs, NoteArgs, OutFormat, ReopenArgs, ResolveArgs, UpdateArgs};
@@ -45,7 +46,20 @@ pub(crate) fn update(db: &Option<PathBuf>, a: UpdateArgs) -> Result<ExitCode> {
         at: config::time("at", a.at.as_deref())?,
     };
     let m = config::open_existing(db)?;
-    done(&m.update_incident(id, u)?, a.format)
+    let wanted = u.status;
+    match m.update_incident(id, u) {
+        Err(e) if e.kind() == ErrorKind::Refused => {
+            let how = match wanted {
+                Some(Status::Resolved) => {
+                    "use `incident resolve` (it needs actions and a root cause)"
+                }
+                Some(Status::Closed) => "use `incident close`",
+                _ => "use `incident reopen` to work on it again",
+            };
+            bail!("{e}; {how}")
+        }
+        r => done(&r?, a.format),
+    }
 }
 
 pub(crate) fn resolve(db: &Option<PathBuf>, a: ResolveArgs) -> Result<ExitCode> {
@@ -65,7 +79,12 @@ pub(crate) fn close(db: &Option<PathBuf>, a: CloseArgs) -> Result<ExitCode> {
     let id = config::id(a.id.get())?;
     let at = config::time("at", a.at.as_deref())?;
     let m = config::open_existing(db)?;
-    done(&m.close_incident(id, at)?, OutFormat::Text)
+    match m.close_incident(id, at) {
+        Err(e) if e.status().is_some_and(|s| s != Status::Closed) => {
+            bail!("{e} (`incident resolve`)")
+        }
+        r => done(&r?, OutFormat::Text),
+    }
 }
 
 pub(crate) fn reopen(db: &Option<PathBuf>, a: ReopenArgs) -> Result<ExitCode> {

@@ -15,9 +15,9 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ListArgs) -> Result<ExitCode> {
         ListFormat::Json => print_json(&incidents)?,
         ListFormat::Csv => {
             let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-            w.write_record(incident::CSV_HEADER)?;
+            w.write_record(incident::import::CSV_HEADER)?;
             for i in &incidents {
-                w.write_record(incident::csv_row(i))?;
+                w.write_record(incident::import::csv_row(i))?;
             }
             w.flush()?;
         }
@@ -25,7 +25,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ListArgs) -> Result<ExitCode> {
             if incidents.is_empty() {
                 eprintln!("no incidents match");
             } else {
-                print(&incident::incident_table(
+                print(&incident::report::incident_table(
                     &incidents,
                     config::output_width(),
                 ))?;

@@ -72,9 +72,10 @@ pub(crate) fn print(s: &str) -> Result<()> {
 }
 
 /// Standard output for rendered text: control characters from incident text never reach
-/// the terminal (`incident::Sanitized`). Exports of data write to stdout directly.
-pub(crate) fn stdout() -> incident::Sanitized<std::io::BufWriter<std::io::StdoutLock<'static>>> {
-    incident::Sanitized::new(std::io::BufWriter::new(std::io::stdout().lock()))
+/// the terminal (`incident::text::Sanitized`). Exports of data write to stdout directly.
+pub(crate) fn stdout() -> incident::text::Sanitized<std::io::BufWriter<std::io::StdoutLock<'static>>>
+{
+    incident::text::Sanitized::new(std::io::BufWriter::new(std::io::stdout().lock()))
 }
 
 /// A progress bar on stderr when it is a terminal and not `quiet`; hidden otherwise.
@@ -95,7 +96,7 @@ pub(crate) fn progress_bar(len: u64, template: &str, quiet: bool) -> indicatif::
 /// (which a terminal may act on) are escaped here too, so the data is unchanged and still
 /// safe on a terminal.
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let mut s = incident::json_terminal_safe(&serde_json::to_string_pretty(v)?);
+    let mut s = incident::text::json_terminal_safe(&serde_json::to_string_pretty(v)?);
     s.push('\n');
     let mut out = std::io::stdout().lock();
     out.write_all(s.as_bytes())?;

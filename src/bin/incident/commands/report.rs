@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use incident::{Metrics, MetricsOptions, OriginScope, Period, SlaTargets, Timestamp};
+use incident::Timestamp;
+use incident::metrics::{Metrics, MetricsOptions, OriginScope, Period, SlaTargets};
 
 use crate::cli::{ReportArgs, ReportFormat, StatsArgs, TrendArg, WindowArgs};
 use crate::config;
@@ -32,14 +33,16 @@ fn compute(db: &Option<PathBuf>, w: &WindowArgs) -> Result<Metrics> {
         OriginScope::Only(config::parse_all("origin", &w.origin)?)
     };
     let m = config::open_existing(db)?;
-    Ok(incident::compute_metrics(&m, opts, targets, &scope)?)
+    Ok(incident::metrics::compute_metrics(
+        &m, opts, targets, &scope,
+    )?)
 }
 
 pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
     let metrics = compute(db, &a.window)?;
     if let Some(path) = &a.html {
         incident::write_atomic(path, |f| {
-            incident::render_html(&metrics, &mut { f }).map_err(anyhow::Error::from)
+            incident::report::render_html(&metrics, &mut { f }).map_err(anyhow::Error::from)
         })?;
         eprintln!("wrote {}", path.display());
         if !a.summary && a.format.is_none() {
@@ -48,11 +51,11 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
     }
     let mut out = super::stdout();
     if a.summary {
-        incident::render_terminal(&metrics, &mut out)?;
+        incident::report::render_terminal(&metrics, &mut out)?;
     } else {
         match a.format.unwrap_or(ReportFormat::Markdown) {
-            ReportFormat::Markdown => incident::render_markdown(&metrics, &mut out)?,
-            ReportFormat::Json => incident::render_json(&metrics, &mut out)?,
+            ReportFormat::Markdown => incident::report::render_markdown(&metrics, &mut out)?,
+            ReportFormat::Json => incident::report::render_json(&metrics, &mut out)?,
         }
     }
     out.flush()?;
@@ -62,7 +65,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ReportArgs) -> Result<ExitCode> {
 pub(crate) fn stats(db: &Option<PathBuf>, a: StatsArgs) -> Result<ExitCode> {
     let metrics = compute(db, &a.window)?;
     let mut out = super::stdout();
-    incident::render_terminal(&metrics, &mut out)?;
+    incident::report::render_terminal(&metrics, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

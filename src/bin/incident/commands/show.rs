@@ -13,7 +13,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ShowArgs) -> Result<ExitCode> {
     let inc = m.get(id)?;
     match a.format {
         OutFormat::Json => print_json(&inc)?,
-        OutFormat::Text => print(&incident::incident_detail(&inc))?,
+        OutFormat::Text => print(&incident::report::incident_detail(&inc))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use incident::ExportFormat;
+use incident::import::ExportFormat;
 
 use super::{print, print_json};
 use crate::cli::{ExportArgs, ExportFmt, ImportArgs, OutFormat};
@@ -20,9 +20,9 @@ pub(crate) fn import(db: &Option<PathBuf>, a: ImportArgs) -> Result<ExitCode> {
     };
     let failed = || format!("import of {} failed; nothing was written", a.file.display());
     // The whole input is read before the database is opened: a slow pipe never holds it.
-    let incidents = incident::read_history(input).with_context(failed)?;
+    let incidents = incident::import::read_history(input).with_context(failed)?;
     let m = config::open(db)?;
-    let summary = incident::import_incidents(&m, incidents).with_context(failed)?;
+    let summary = incident::import::import_incidents(&m, incidents).with_context(failed)?;
     match a.format {
         OutFormat::Json => print_json(&summary)?,
         OutFormat::Text => {
@@ -67,9 +67,9 @@ fn run_export(
     skip_damaged: bool,
 ) -> Result<()> {
     if !skip_damaged {
-        return Ok(incident::export(m, format, out)?);
+        return Ok(incident::import::export(m, format, out)?);
     }
-    let skipped = incident::export_readable(m, format, out)?;
+    let skipped = incident::import::export_readable(m, format, out)?;
     for s in &skipped {
         eprintln!("skipped: {s}");
     }

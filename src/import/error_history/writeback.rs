@@ -4,7 +4,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
-use super::reader::{ErrorReader, ReadError};
+use super::raw::ReadError;
+use super::reader::ErrorReader;
 use super::scan::{Member, members};
 use crate::error::FileError;
 use crate::fsutil::AtomicFile;
@@ -29,6 +30,13 @@ pub struct WriteBackSummary {
 /// either the old file or the new one. Nothing is written when no record changes. A record that is
 /// not an object is left as it is.
 pub fn write_back(
+    src: &Path,
+    ids: impl FnMut(u64) -> Option<IncidentId>,
+) -> crate::Result<WriteBackSummary> {
+    Ok(write_back_inner(src, ids)?)
+}
+
+fn write_back_inner(
     src: &Path,
     mut ids: impl FnMut(u64) -> Option<IncidentId>,
 ) -> Result<WriteBackSummary, ReadError> {
@@ -198,7 +206,7 @@ mod tests {
     fn round_trips_both_shapes() {
         let dir = tempfile::tempdir().unwrap();
         let mut doc = Vec::new();
-        crate::bridge::generate(500, 3, 0.05, &mut doc).unwrap();
+        crate::import::error_history::generate(500, 3, 0.05, &mut doc).unwrap();
         let jsonl: String = {
             let v: serde_json::Value = serde_json::from_slice(&doc).unwrap();
             v["error_history"]
@@ -222,13 +230,13 @@ mod tests {
             let mut reader = ErrorReader::new(&after[..]);
             let mut before = ErrorReader::new(&bytes[..]);
             let mut i = 0;
-            while let Some(r) = reader.next_record().unwrap() {
-                let old = before.next_record().unwrap().unwrap().into_owned();
+            while let Some(r) = reader.read_record().unwrap() {
+                let old = before.read_record().unwrap().unwrap().into_owned();
                 let expected = id_for(i).or(old.incident_id);
                 assert_eq!(r.incident_id, expected, "{name} record {i}");
                 assert_eq!(
-                    crate::bridge::fingerprint(&r),
-                    crate::bridge::fingerprint(&old)
+                    crate::import::error_history::fingerprint(&r),
+                    crate::import::error_history::fingerprint(&old)
                 );
                 i += 1;
             }

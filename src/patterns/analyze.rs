@@ -10,11 +10,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::matching::incident_text;
+use super::miner::{Miner, MinerConfig};
+use super::naming::pattern_name;
+use super::recommend::{Recommendation, recommend};
 use crate::error::Result;
 use crate::manager::IncidentManager;
-use crate::miner::{Miner, MinerConfig, TemplateMatcher};
-use crate::model::{Category, Incident, IncidentId, Status, Timestamp};
-use crate::pattern::{Counted, Pattern};
+use crate::model::{Category, IncidentId, Status, Timestamp};
+use crate::model::{Counted, Pattern};
 
 /// What to analyse.
 #[derive(Clone, Debug, Default)]
@@ -27,16 +30,6 @@ pub struct AnalyzeOptions {
     pub examples: usize,
 }
 
-/// A concrete suggestion derived from the patterns.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Recommendation {
-    /// `most_frequent_category`, `recurring_pattern`, `no_preventive_measure`,
-    /// `same_fix_every_time`.
-    pub kind: String,
-    pub pattern_id: Option<String>,
-    pub message: String,
-}
-
 /// The result of an analysis run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Analysis {
@@ -47,16 +40,6 @@ pub struct Analysis {
     /// Patterns by count, descending.
     pub patterns: Vec<Pattern>,
     pub recommendations: Vec<Recommendation>,
-}
-
-/// The mined text of an incident.
-pub fn incident_text(inc: &Incident) -> String {
-    let first = inc.description.lines().next().unwrap_or("").trim();
-    if first.is_empty() || inc.title.contains(first) {
-        inc.title.clone()
-    } else {
-        format!("{} — {}", inc.title, first)
-    }
 }
 
 /// Interns strings to small ids so a million incidents stay compact in memory.
@@ -91,19 +74,13 @@ struct Row {
     preventive: Vec<u32>,
 }
 
-fn counted<T: Ord + Clone>(map: BTreeMap<T, u64>) -> Vec<Counted<T>> {
+pub(super) fn counted<T: Ord + Clone>(map: BTreeMap<T, u64>) -> Vec<Counted<T>> {
     let mut v: Vec<Counted<T>> = map
         .into_iter()
         .map(|(value, count)| Counted { value, count })
         .collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
     v
-}
-
-/// A readable name: the template with its slots named, shortened only at a clause or
-/// token boundary, led by the error type of a migrated error (`<Type>: <message>`).
-pub fn pattern_name(template: &str) -> String {
-    crate::kb::readable_name(template)
 }
 
 /// Root causes kept per pattern (the most frequent).
@@ -286,7 +263,7 @@ pub fn analyze(
                 .then(|| durations.iter().sum::<f64>() / durations.len() as f64),
             median_resolve_secs: median(&durations),
             root_causes: {
-                let mut causes = crate::kb::group_texts(&counted(root_causes));
+                let mut causes = super::causes::group_texts(&counted(root_causes));
                 causes.truncate(MAX_ROOT_CAUSES);
                 causes
             },
@@ -321,7 +298,7 @@ pub fn analyze(
             &rows,
         )?;
     }
-    let recommendations = recommend(&patterns, &rows);
+    let recommendations = recommend(&patterns, rows.iter().map(|r| r.category));
     Ok(Analysis {
         incidents: rows.len() as u64,
         stored,
@@ -334,7 +311,7 @@ fn store_patterns(
     manager: &IncidentManager,
     patterns: &[Pattern],
     assignments: &[usize],
-    clusters: &[crate::miner::MinedCluster],
+    clusters: &[super::miner::MinedCluster],
     rows: &[Row],
 ) -> Result<()> {
     manager.store().write(|w| {
@@ -348,154 +325,4 @@ fn store_patterns(
         w.remove_patterns_without_members()?;
         Ok(())
     })
-}
-
-fn recommend(patterns: &[Pattern], rows: &[Row]) -> Vec<Recommendation> {
-    let mut out = Vec::new();
-    let mut cats: BTreeMap<Category, u64> = BTreeMap::new();
-    for r in rows {
-        *cats.entry(r.category).or_default() += 1;
-    }
-    if let Some(top) = counted(cats).first() {
-        out.push(Recommendation {
-            kind: "most_frequent_category".into(),
-            pattern_id: None,
-            message: format!(
-                "{} is the most frequent category ({} of {} incidents): review its top patterns first",
-                top.value,
-                top.count,
-                rows.len()
-            ),
-        });
-    }
-    let mut recurring: Vec<&Pattern> = patterns.iter().filter(|p| p.recurrences > 0).collect();
-    recurring.sort_by(|a, b| {
-        b.recurrences
-            .cmp(&a.recurrences)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    for p in recurring.iter().take(5) {
-        out.push(Recommendation {
-            kind: "recurring_pattern".into(),
-            pattern_id: Some(p.id.clone()),
-            message: format!(
-                "{} \"{}\" recurred {} times after being resolved ({} incidents): fix the root cause{}",
-                p.id,
-                p.name,
-                p.recurrences,
-                p.count,
-                p.root_causes
-                    .first()
-                    .map(|c| format!(" (most often: {})", c.value))
-                    .unwrap_or_default()
-            ),
-        });
-    }
-    for p in patterns
-        .iter()
-        .filter(|p| p.count >= 3 && p.resolved > 0 && p.preventive_measures.is_empty())
-        .take(5)
-    {
-        out.push(Recommendation {
-            kind: "no_preventive_measure".into(),
-            pattern_id: Some(p.id.clone()),
-            message: format!(
-                "{} \"{}\" happened {} times and no resolution recorded a preventive measure",
-                p.id, p.name, p.count
-            ),
-        });
-    }
-    for p in patterns
-        .iter()
-        .filter(|p| p.resolved >= 2 && p.action_sets.len() == 1)
-        .take(5)
-    {
-        out.push(Recommendation {
-            kind: "same_fix_every_time".into(),
-            pattern_id: Some(p.id.clone()),
-            message: format!(
-                "{} \"{}\" was resolved {} times by the same actions ({}): automate it (`incident kb suggest --write` writes a candidate script)",
-                p.id,
-                p.name,
-                p.resolved,
-                p.action_sets[0].value.join("; ")
-            ),
-        });
-    }
-    out
-}
-
-/// Every stored pattern, by count descending.
-pub fn load_patterns(manager: &IncidentManager) -> Result<Vec<Pattern>> {
-    let mut out = manager.store().snapshot()?.patterns()?;
-    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
-    Ok(out)
-}
-
-/// A known pattern a new incident matched.
-#[derive(Clone, Debug, Serialize)]
-pub struct PatternMatch {
-    pub pattern_id: String,
-    pub name: String,
-    pub template: String,
-    /// How many incidents the pattern had at the last analysis.
-    pub count: u64,
-    pub last_seen: Timestamp,
-    /// Actions of its most recent resolution.
-    pub last_fix: Vec<String>,
-    /// 1.0 for an exact template match, else the similarity.
-    pub score: f64,
-}
-
-/// Finds the stored pattern whose template fits `text` best.
-pub(crate) fn match_text(patterns: &[Pattern], text: &str) -> Option<PatternMatch> {
-    if patterns.is_empty() {
-        return None;
-    }
-    let matcher = TemplateMatcher::new(patterns.iter().map(|p| p.template.as_str()));
-    let m = matcher.best_match(text)?;
-    let p = patterns.get(m.index)?;
-    Some(PatternMatch {
-        pattern_id: p.id.clone(),
-        name: p.name.clone(),
-        template: p.template.clone(),
-        count: p.count,
-        last_seen: p.last_seen,
-        last_fix: p.last_fix.clone(),
-        score: m.score,
-    })
-}
-
-impl IncidentManager {
-    /// Incidents of a pattern, newest first.
-    pub fn pattern_members(&self, pattern_id: &str, limit: usize) -> Result<Vec<Incident>> {
-        Ok(self
-            .store()
-            .snapshot()?
-            .pattern_members(pattern_id, limit)?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pattern_name;
-
-    #[test]
-    fn names_read_well() {
-        // Words only as they stand next to each other in the messages, slots named.
-        assert_eq!(
-            pattern_name("ConnectionRefusedError in <*> — [Errno <*>] Connection refused to <*>"),
-            "ConnectionRefusedError: [Errno <…>] Connection refused to <host>"
-        );
-        assert_eq!(
-            pattern_name("RabbitMQ接続エラー: <*> への接続が<*>秒でタイムアウトしました"),
-            "RabbitMQ接続エラー: <…> への接続が<n>秒でタイムアウトしました"
-        );
-        assert_eq!(
-            pattern_name(
-                "psycopg2.OperationalError in <*> — FATAL: password authentication failed for user \"<*>\""
-            ),
-            "psycopg2.OperationalError: FATAL: password authentication failed for user \"<user>\""
-        );
-    }
 }

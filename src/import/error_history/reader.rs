@@ -6,316 +6,20 @@
 //! whatever the size of the file.
 
 use std::cell::Cell;
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use memchr::{memchr, memchr_iter, memrchr};
+use memchr::memchr;
 
-use super::record::{ErrorRecord, FlatObject, flat_object, flat_wire};
+use super::mapping::{ErrorRecord, FlatObject, flat_object, flat_wire};
+use super::raw::{Position, RawRecord, ReadError, Shape, json_error_parts};
 use super::scan::{Step, ValueScan, is_ws};
 
 /// Bytes asked of the source per read.
 pub(crate) const DEFAULT_CHUNK: usize = 4 << 20;
 /// Largest single record (or kept top-level value) the reader will hold.
 pub(crate) const DEFAULT_MAX_RECORD: usize = 64 << 20;
-
-/// Where something is in the input: byte offset (0-based), line and column
-/// (1-based; the column counts bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Position {
-    pub offset: u64,
-    pub line: u64,
-    pub column: u64,
-}
-
-impl Position {
-    /// The position of byte `rel` of `text`, which starts at `self`.
-    pub(crate) fn within(self, text: &[u8], rel: usize) -> Position {
-        let before = &text[..rel.min(text.len())];
-        let newlines = memchr_iter(b'\n', before).count() as u64;
-        let column = match memrchr(b'\n', before) {
-            Some(nl) => (before.len() - nl) as u64,
-            None => self.column + before.len() as u64,
-        };
-        Position {
-            offset: self.offset + before.len() as u64,
-            line: self.line + newlines,
-            column,
-        }
-    }
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "byte {} (line {}, column {})",
-            self.offset, self.line, self.column
-        )
-    }
-}
-
-/// The two input shapes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shape {
-    /// One JSON value: an object holding an `error_history` array (or a bare array).
-    Document,
-    /// JSON Lines: one error object per line.
-    Lines,
-}
-
-/// Reading the error history failed.
-///
-/// [`ReadError::Invalid`] is recoverable: that one record is skipped and reading
-/// goes on. Every other variant ends the stream.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReadError {
-    #[error("cannot read input at byte {offset}: {source}")]
-    Io {
-        offset: u64,
-        #[source]
-        source: io::Error,
-    },
-    #[error("malformed JSON at {at}: {reason}")]
-    Malformed { at: Position, reason: String },
-    #[error("{0}")]
-    Invalid(Box<RecordError>),
-    #[error("value at {at} is larger than the {limit}-byte limit")]
-    TooLarge { at: Position, limit: usize },
-    #[error("the top-level object has no \"error_history\" array")]
-    NoHistory,
-    #[error("the input is empty (no JSON at all)")]
-    Empty,
-    /// Writing a file failed (the error names it and the operation).
-    #[error(transparent)]
-    File(#[from] crate::error::FileError),
-    /// Writing failed with an I/O error that names its file.
-    #[error("{0}")]
-    Output(io::Error),
-}
-
-impl ReadError {
-    /// False for an invalid record, which can be skipped; true when the input cannot be read on.
-    pub fn is_fatal(&self) -> bool {
-        !matches!(self, ReadError::Invalid(_))
-    }
-
-    pub(crate) fn malformed(at: Position, reason: impl Into<String>) -> Self {
-        ReadError::Malformed {
-            at,
-            reason: reason.into(),
-        }
-    }
-}
-
-/// What is wrong with one record.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RecordProblem {
-    /// JSON Lines only: the line is not valid JSON (in a document that is fatal).
-    #[error("malformed JSON at column {column}: {reason}")]
-    Malformed { column: u64, reason: String },
-    #[error("expected an error object, found {found}")]
-    NotAnObject { found: &'static str },
-    #[error("missing field \"{0}\"")]
-    Missing(&'static str),
-    #[error("field \"{0}\" appears more than once")]
-    Duplicate(&'static str),
-    #[error("field \"{field}\": expected {expected}, found {found}")]
-    WrongType {
-        field: &'static str,
-        expected: &'static str,
-        found: &'static str,
-    },
-    /// The incident the record would become exceeds a limit (`model::limits`); for
-    /// `error_type` the length is the title's, `error_type in file`.
-    #[error("field \"{field}\": {len} bytes, more than the limit of {max}")]
-    TooLong {
-        field: &'static str,
-        len: usize,
-        max: usize,
-    },
-    #[error("field \"{field}\": {source}")]
-    Value {
-        field: &'static str,
-        #[source]
-        source: crate::error::ParseError,
-    },
-}
-
-/// A record that is well-formed JSON (or, in JSON Lines, one bad line) but not a
-/// valid error; the rest of the input can still be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordError {
-    /// 0-based position among the records (array elements or non-blank lines).
-    pub index: u64,
-    /// Where the record starts.
-    pub at: Position,
-    pub shape: Shape,
-    pub problem: RecordProblem,
-    /// The record's exact bytes, for a rejects file.
-    pub raw: Vec<u8>,
-}
-
-impl fmt::Display for RecordError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.shape {
-            Shape::Document => write!(
-                f,
-                "record {} (byte {}): {}",
-                self.index, self.at.offset, self.problem
-            ),
-            Shape::Lines => write!(
-                f,
-                "record {} (line {}): {}",
-                self.index, self.at.line, self.problem
-            ),
-        }
-    }
-}
-
-impl std::error::Error for RecordError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.problem)
-    }
-}
-
-impl RecordError {
-    /// One JSON Lines line for a rejects file:
-    /// `{"index":41,"byte":9876,"line":57,"reason":"...","record":{...}}`.
-    /// The record is embedded as JSON when it is well-formed (pretty-printing
-    /// newlines removed), else as a string under `"raw"`.
-    pub fn to_reject_line(&self) -> String {
-        let reason = serde_json::Value::from(self.problem.to_string());
-        let mut line = format!(
-            "{{\"index\":{},\"byte\":{},\"line\":{},\"reason\":{}",
-            self.index, self.at.offset, self.at.line, reason
-        );
-        let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(&self.raw).is_ok();
-        if well_formed {
-            line.push_str(",\"record\":");
-            // A newline cannot occur inside a JSON string, so it and the
-            // indentation after it are whitespace between tokens.
-            let mut rest = &self.raw[..];
-            while let Some(nl) = memchr2_nl(rest) {
-                line.push_str(&String::from_utf8_lossy(&rest[..nl]));
-                let mut next = nl + 1;
-                while rest
-                    .get(next)
-                    .is_some_and(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                {
-                    next += 1;
-                }
-                rest = &rest[next..];
-            }
-            line.push_str(&String::from_utf8_lossy(rest));
-        } else {
-            let raw = serde_json::Value::from(String::from_utf8_lossy(&self.raw).into_owned());
-            line.push_str(",\"raw\":");
-            line.push_str(&raw.to_string());
-        }
-        line.push('}');
-        line
-    }
-}
-
-fn memchr2_nl(s: &[u8]) -> Option<usize> {
-    memchr::memchr2(b'\n', b'\r', s)
-}
-
-/// One record's bytes as found in the input, not yet validated.
-#[derive(Clone, Copy, Debug)]
-pub struct RawRecord<'a> {
-    /// 0-based position among the records (array elements or non-blank lines).
-    pub index: u64,
-    /// Where the record's first byte is.
-    pub at: Position,
-    pub shape: Shape,
-    pub bytes: &'a [u8],
-}
-
-impl<'a> RawRecord<'a> {
-    /// Validates the record. A syntax error is fatal in a document and a
-    /// recoverable [`ReadError::Invalid`] in JSON Lines.
-    pub fn parse(&self) -> Result<ErrorRecord<'a>, ReadError> {
-        ErrorRecord::from_raw(self)
-    }
-
-    pub(crate) fn invalid(&self, problem: RecordProblem) -> ReadError {
-        ReadError::Invalid(Box::new(RecordError {
-            index: self.index,
-            at: self.at,
-            shape: self.shape,
-            problem,
-            raw: self.bytes.to_vec(),
-        }))
-    }
-}
-
-/// Records copied out of the reader's buffer, to be parsed on another thread.
-#[derive(Debug, Default, Clone)]
-pub struct RawBatch {
-    bytes: Vec<u8>,
-    items: Vec<BatchItem>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct BatchItem {
-    index: u64,
-    at: Position,
-    shape: Shape,
-    start: usize,
-    end: usize,
-}
-
-impl RawBatch {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Empties the batch, keeping its memory.
-    pub fn clear(&mut self) {
-        self.bytes.clear();
-        self.items.clear();
-    }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Total bytes of the records held.
-    pub fn byte_len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = RawRecord<'_>> + '_ {
-        self.items.iter().map(|it| RawRecord {
-            index: it.index,
-            at: it.at,
-            shape: it.shape,
-            bytes: &self.bytes[it.start..it.end],
-        })
-    }
-
-    fn push(&mut self, raw: &RawRecord<'_>) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(raw.bytes);
-        self.items.push(BatchItem {
-            index: raw.index,
-            at: raw.at,
-            shape: raw.shape,
-            start,
-            end: self.bytes.len(),
-        });
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -350,11 +54,12 @@ struct Probe {
 ///
 /// ```no_run
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let mut reader = incident::ErrorReader::open("error_history.json".as_ref())?;
+/// let mut reader = incident::import::error_history::ErrorReader::open("error_history.json".as_ref())?;
 /// while let Some(item) = reader.next_record().transpose() {
 ///     match item {
 ///         Ok(record) => println!("{} {}", record.timestamp, record.error_type),
-///         Err(e) if !e.is_fatal() => eprintln!("skipped: {e}"),
+///         // An error that names a record skips that record only.
+///         Err(e) if e.record_index().is_some() => eprintln!("skipped: {e}"),
 ///         Err(e) => return Err(e.into()),
 ///     }
 /// }
@@ -466,13 +171,19 @@ impl<R: Read> ErrorReader<R> {
     }
 
     /// The next record's bytes, or `None` at the end. Errors here are fatal.
-    pub fn next_raw(&mut self) -> Result<Option<RawRecord<'_>>, ReadError> {
+    pub(crate) fn next_raw(&mut self) -> Result<Option<RawRecord<'_>>, ReadError> {
         let span = self.next_span()?;
         Ok(span.map(|s| self.raw(&s)))
     }
 
+    /// The next record, validated. After an error that names a record
+    /// ([`crate::Error::record_index`]) call again for the rest; any other error ends the input.
+    pub fn next_record(&mut self) -> crate::Result<Option<ErrorRecord<'_>>> {
+        Ok(self.read_record()?)
+    }
+
     /// The next record, validated. Skip a non-fatal error and call again.
-    pub fn next_record(&mut self) -> Result<Option<ErrorRecord<'_>>, ReadError> {
+    pub(crate) fn read_record(&mut self) -> Result<Option<ErrorRecord<'_>>, ReadError> {
         if let Some(span) = self.flat_span()? {
             let raw = self.raw(&span);
             if let Ok(text) = std::str::from_utf8(raw.bytes)
@@ -498,25 +209,6 @@ impl<R: Read> ErrorReader<R> {
             self.failed.set(true);
         }
         result.map(Some)
-    }
-
-    /// Appends up to `max_records` records (stopping early once `max_bytes` are
-    /// held) to `batch`; returns how many were added, 0 at the end.
-    pub fn read_batch(
-        &mut self,
-        batch: &mut RawBatch,
-        max_records: usize,
-        max_bytes: usize,
-    ) -> Result<usize, ReadError> {
-        let mut added = 0;
-        while added < max_records.max(1) && batch.byte_len() < max_bytes.max(1) {
-            let Some(span) = self.next_span()? else {
-                break;
-            };
-            batch.push(&self.raw(&span));
-            added += 1;
-        }
-        Ok(added)
     }
 
     /// The common case in one pass: the next array element is a flat object
@@ -1027,34 +719,14 @@ fn top_key(key: &[u8]) -> TopKey {
     }
 }
 
-/// The byte offset within `text` that a serde_json error points at, and its
-/// message without serde_json's own `at line L column C` (which counts from the
-/// start of `text`, not of the input).
-pub(crate) fn json_error_parts(text: &[u8], e: &serde_json::Error) -> (usize, String) {
-    let mut line_start = 0;
-    for _ in 1..e.line() {
-        match memchr(b'\n', &text[line_start..]) {
-            Some(k) => line_start += k + 1,
-            None => break,
-        }
-    }
-    let rel = (line_start + e.column().saturating_sub(1)).min(text.len());
-    let full = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let reason = full
-        .strip_suffix(&suffix)
-        .unwrap_or(&full)
-        .replace('`', "'");
-    (rel, reason)
-}
-
 impl<R: Read> Iterator for ErrorReader<R> {
-    type Item = Result<ErrorRecord<'static>, ReadError>;
+    type Item = crate::Result<ErrorRecord<'static>>;
 
     /// Owned records; after a fatal error the iterator ends.
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_record()
+        self.read_record()
             .map(|r| r.map(ErrorRecord::into_owned))
+            .map_err(crate::Error::from)
             .transpose()
     }
 }
@@ -1075,7 +747,7 @@ mod tests {
         let mut reader = ErrorReader::with_limits(input, chunk, 1 << 20);
         let (mut ok, mut invalid) = (Vec::new(), Vec::new());
         loop {
-            match reader.next_record() {
+            match reader.read_record() {
                 Ok(Some(r)) => ok.push(r.into_owned()),
                 Ok(None) => return (ok, invalid, None),
                 Err(e) if !e.is_fatal() => invalid.push(e.to_string()),
@@ -1103,11 +775,11 @@ mod tests {
     fn reads_the_document_shape() {
         let text = doc(&[REC_A, REC_B]);
         let mut reader = ErrorReader::new(text.as_bytes());
-        let a = reader.next_record().unwrap().unwrap().into_owned();
+        let a = reader.read_record().unwrap().unwrap().into_owned();
         assert_eq!(reader.shape(), Some(Shape::Document));
-        let b = reader.next_record().unwrap().unwrap().into_owned();
-        assert!(reader.next_record().unwrap().is_none());
-        assert!(reader.next_record().unwrap().is_none());
+        let b = reader.read_record().unwrap().unwrap().into_owned();
+        assert!(reader.read_record().unwrap().is_none());
+        assert!(reader.read_record().unwrap().is_none());
         assert_eq!(
             a.timestamp,
             Timestamp::parse("2025-07-09T13:20:00.123456Z").unwrap()
@@ -1141,7 +813,7 @@ mod tests {
         assert_eq!(ok[1].file, "f.py");
         assert!(ok[1].pattern_id.is_none() && ok[1].fix_applied.is_none());
         let mut reader = ErrorReader::new(text.as_bytes());
-        while reader.next_record().unwrap().is_some() {}
+        while reader.read_record().unwrap().is_some() {}
         assert_eq!(reader.metadata().unwrap()["total_errors"], 2);
     }
 
@@ -1257,7 +929,7 @@ mod tests {
         let rec = "{\n  \"timestamp\": \"x\",\n  \"error_type\": \"E\"\n}";
         let text = format!("{{\"error_history\": [{rec}]}}");
         let mut reader = ErrorReader::new(text.as_bytes());
-        let Err(ReadError::Invalid(e)) = reader.next_record() else {
+        let Err(ReadError::Invalid(e)) = reader.read_record() else {
             panic!("expected an invalid record")
         };
         assert_eq!(e.raw, rec.as_bytes());
@@ -1345,7 +1017,7 @@ mod tests {
             "x".repeat(5000)
         );
         let mut reader = ErrorReader::with_limits(big.as_bytes(), 64, 1024);
-        let err = reader.next_record().unwrap_err();
+        let err = reader.read_record().unwrap_err();
         assert_eq!(
             err.to_string(),
             "value at byte 19 (line 1, column 20) is larger than the 1024-byte limit"
@@ -1356,14 +1028,14 @@ mod tests {
             "y".repeat(5000)
         );
         let mut reader = ErrorReader::with_limits(skipped.as_bytes(), 64, 1024);
-        assert!(reader.next_record().unwrap().is_some());
+        assert!(reader.read_record().unwrap().is_some());
     }
 
     /// Every chunk size gives the same records, errors and positions as one big buffer.
     #[test]
     fn chunk_boundaries_do_not_matter() {
         let mut generated = Vec::new();
-        crate::bridge::generate(40, 5, 0.1, &mut generated).unwrap();
+        crate::import::error_history::generate(40, 5, 0.1, &mut generated).unwrap();
         let bad = r#"{"timestamp": "2025-07-09T13:20:00Z", "error_type": "E\"\\\u65e5", "file": "日本.py", "error_message": "x"}"#;
         let inputs = [
             String::from_utf8(generated).unwrap(),
@@ -1399,18 +1071,22 @@ mod tests {
     }
 
     #[test]
-    fn batches_carry_index_and_position() {
+    fn raw_records_carry_index_and_position() {
         let text = doc(&[REC_A, REC_B, REC_A]);
         let mut reader = ErrorReader::new(text.as_bytes());
-        let mut batch = RawBatch::new();
-        assert_eq!(reader.read_batch(&mut batch, 2, 1 << 20).unwrap(), 2);
-        assert_eq!(reader.read_batch(&mut batch, 2, 1 << 20).unwrap(), 1);
-        assert_eq!(reader.read_batch(&mut batch, 2, 1 << 20).unwrap(), 0);
-        let items: Vec<_> = batch.iter().collect();
-        assert_eq!(items.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 1, 2]);
-        assert_eq!(items[1].at.line, 4);
-        assert_eq!(items[1].bytes, REC_B.as_bytes());
-        let parsed = items[2].parse().unwrap();
+        let mut items = Vec::new();
+        while let Some(r) = reader.next_raw().unwrap() {
+            items.push((
+                r.index,
+                r.at,
+                r.bytes.to_vec(),
+                r.parse().map(|p| p.into_owned()),
+            ));
+        }
+        assert_eq!(items.iter().map(|r| r.0).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(items[1].1.line, 4);
+        assert_eq!(items[1].2, REC_B.as_bytes());
+        let parsed = items[2].3.as_ref().unwrap();
         assert_eq!(parsed.error_type, "ConnectionRefusedError");
     }
 }

@@ -4,11 +4,21 @@
 //! A title is the template with slots named, never the template with slots deleted: words
 //! that sit together in a title sit together in every message of the pattern.
 
-use crate::render::display_width;
+use crate::text::{Script, cjk_script, display_width, is_cjk};
+
+/// A pattern's readable name: the entry title (slots named, words only as they stand in
+/// the messages), led by the error type when the title does not already name it.
+pub fn pattern_name(template: &str) -> String {
+    let title = self::title(template);
+    match error_type(template) {
+        Some(ty) if !title.contains(ty) => format!("{ty}: {title}"),
+        _ => title,
+    }
+}
 
 /// A template token. Spaces are kept so that a token list prints back as its template.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Tok {
+pub(crate) enum Tok {
     Var,
     Space,
     Text(String),
@@ -20,19 +30,13 @@ const DESCRIPTION_SEP: &str = " — ";
 /// Longest title, in display columns.
 const MAX_TITLE_WIDTH: usize = 80;
 
-fn is_cjk(c: char) -> bool {
-    matches!(c,
-        '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' | '\u{3400}'..='\u{4DBF}'
-        | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF66}'..='\u{FF9F}' | '々')
-}
-
 fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_.-/#@".contains(c) || (c.is_alphanumeric() && !is_cjk(c))
 }
 
 /// Splits a template into slots, word runs (identifiers and paths stay whole), runs of
 /// Japanese text, single punctuation characters and single spaces.
-pub(super) fn lex(template: &str) -> Vec<Tok> {
+pub(crate) fn lex(template: &str) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::new();
     let mut rest = template;
     while let Some(c) = rest.chars().next() {
@@ -70,7 +74,7 @@ pub(super) fn lex(template: &str) -> Vec<Tok> {
 }
 
 /// The template a token list stands for.
-pub(super) fn unlex(toks: &[Tok]) -> String {
+pub(crate) fn unlex(toks: &[Tok]) -> String {
     let mut s = String::new();
     for t in toks {
         match t {
@@ -83,7 +87,7 @@ pub(super) fn unlex(toks: &[Tok]) -> String {
 }
 
 /// `ValueError`, `psycopg2.OperationalError`, `requests.exceptions.HTTPError`.
-pub(super) fn is_error_type(word: &str) -> bool {
+pub(crate) fn is_error_type(word: &str) -> bool {
     let last = word.rsplit('.').next().unwrap_or(word);
     word.chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
@@ -106,7 +110,7 @@ fn is_error_type_tok(t: &Tok) -> bool {
 
 /// True for the error-type position of a migrated error's text (`Type in <file> — …`)
 /// or a word that reads as an error type anywhere.
-pub(super) fn is_type_at(toks: &[Tok], i: usize) -> bool {
+pub(crate) fn is_type_at(toks: &[Tok], i: usize) -> bool {
     let migrated =
         i == 0 && toks.get(1) == Some(&Tok::Space) && toks.get(2) == Some(&Tok::Text("in".into()));
     migrated || toks.get(i).is_some_and(is_error_type_tok)
@@ -124,7 +128,7 @@ fn split_migrated(template: &str) -> Option<(&str, &str, Option<&str>)> {
 }
 
 /// The error type a template names, if any (never a slot).
-pub(super) fn error_type(template: &str) -> Option<&str> {
+pub(crate) fn error_type(template: &str) -> Option<&str> {
     if let Some((ty, _, _)) = split_migrated(template) {
         return (ty != "<*>").then_some(ty);
     }
@@ -179,7 +183,7 @@ fn slot_name(toks: &[Tok], i: usize) -> String {
         let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '_');
         // A Japanese key is a noun (`チャンネル`), not the tail of a sentence (`を超えました`).
         let ok = !w.is_empty()
-            && !w.starts_with(|c: char| ('\u{3040}'..='\u{309F}').contains(&c))
+            && !w.starts_with(|c: char| cjk_script(c) == Some(Script::Hiragana))
             && w.chars().count() <= 24
             && !w.chars().all(|c| c.is_ascii_digit())
             && w != "<*>";
@@ -251,7 +255,7 @@ fn key_stands_alone(toks: &[Tok], i: usize) -> bool {
 }
 
 /// `text` with every slot shown by name (`<status>`, `<n>`, `<…>`).
-pub(super) fn named(text: &str) -> String {
+pub(crate) fn named(text: &str) -> String {
     let toks = lex(text);
     let mut s = String::new();
     for (i, t) in toks.iter().enumerate() {
@@ -301,7 +305,7 @@ fn shorten(text: &str) -> String {
 /// A title for an entry: for a migrated error the message with its slots named (the error
 /// type is listed in the entry; a bare slot message gets it as a prefix), else the whole
 /// template with slots named.
-pub(super) fn title(template: &str) -> String {
+pub(crate) fn title(template: &str) -> String {
     let text = match split_migrated(template) {
         Some((ty, _, Some(msg))) => {
             let has_word = lex(msg)
@@ -402,6 +406,25 @@ mod tests {
         assert_eq!(
             error_type("Worker died (MemoryError) on host"),
             Some("MemoryError")
+        );
+    }
+
+    #[test]
+    fn names_read_well() {
+        // Words only as they stand next to each other in the messages, slots named.
+        assert_eq!(
+            pattern_name("ConnectionRefusedError in <*> — [Errno <*>] Connection refused to <*>"),
+            "ConnectionRefusedError: [Errno <…>] Connection refused to <host>"
+        );
+        assert_eq!(
+            pattern_name("RabbitMQ接続エラー: <*> への接続が<*>秒でタイムアウトしました"),
+            "RabbitMQ接続エラー: <…> への接続が<n>秒でタイムアウトしました"
+        );
+        assert_eq!(
+            pattern_name(
+                "psycopg2.OperationalError in <*> — FATAL: password authentication failed for user \"<*>\""
+            ),
+            "psycopg2.OperationalError: FATAL: password authentication failed for user \"<user>\""
         );
     }
 }

@@ -35,7 +35,6 @@ mod cluster;
 mod lex;
 mod mask;
 mod matcher;
-mod render;
 
 use std::hash::Hasher;
 
@@ -44,7 +43,6 @@ use serde::Serialize;
 pub use lex::tokenize;
 pub use mask::mask;
 pub use matcher::{TemplateMatch, TemplateMatcher};
-pub use render::{render_jsonl, render_summary};
 
 use mask::Masker;
 
@@ -161,7 +159,7 @@ pub(crate) type FastSet<K> = rustc_hash::FxHashSet<K>;
 /// with 32, ten thousand templates would collide about once in a hundred analyses).
 ///
 /// ```
-/// # use incident::template_id;
+/// # use incident::patterns::miner::template_id;
 /// assert_eq!(template_id("disk <*> full"), template_id("disk <*> full"));
 /// assert_eq!(template_id("").len(), 17);
 /// ```

@@ -14,7 +14,7 @@ use crate::model::{Incident, Timestamp};
 /// Import failed; nothing was written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ImportError {
+pub(crate) enum ImportError {
     #[error("malformed JSON at line {line}, column {column}: {message}")]
     Json {
         line: usize,
@@ -255,16 +255,17 @@ fn validate(index: usize, mut v: Value) -> Result<Incident, ImportError> {
 /// Imports every incident of an `incident_history.json` in one transaction. Ids,
 /// timestamps, timelines and resolutions are kept. A bad entry aborts the whole import,
 /// naming its index; re-importing the same file adds nothing.
-pub fn import_history(
-    manager: &IncidentManager,
-    input: impl Read,
-) -> Result<ImportSummary, ImportError> {
+pub fn import_history(manager: &IncidentManager, input: impl Read) -> crate::Result<ImportSummary> {
     import_incidents(manager, read_history(input)?)
 }
 
 /// Reads and validates every incident of an `incident_history.json` (the original tool's
 /// shape or ours) without touching a store, so that a slow input never holds one open.
-pub fn read_history(input: impl Read) -> Result<Vec<Incident>, ImportError> {
+pub fn read_history(input: impl Read) -> crate::Result<Vec<Incident>> {
+    Ok(read_history_inner(input)?)
+}
+
+fn read_history_inner(input: impl Read) -> Result<Vec<Incident>, ImportError> {
     let mut input = std::io::BufReader::new(input);
     // A UTF-8 byte order mark (some Windows editors write one) is skipped, as `bridge
     // migrate` does; an input with nothing but whitespace is refused, as it does.
@@ -311,10 +312,10 @@ pub fn read_history(input: impl Read) -> Result<Vec<Incident>, ImportError> {
 pub fn import_incidents(
     manager: &IncidentManager,
     incidents: Vec<Incident>,
-) -> Result<ImportSummary, ImportError> {
-    manager
+) -> crate::Result<ImportSummary> {
+    Ok(manager
         .store()
-        .contain(|| import_incidents_inner(manager, incidents))
+        .contain(|| import_incidents_inner(manager, incidents))?)
 }
 
 fn import_incidents_inner(
@@ -372,7 +373,7 @@ struct Statistics {
 }
 
 fn io(e: std::io::Error) -> Error {
-    Error::Io(e)
+    Error::from(e)
 }
 
 /// Writes every incident, streaming, in id order.
@@ -446,11 +447,8 @@ fn export_inner(
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
             let csv_err = |e: csv::Error| match e.into_kind() {
-                csv::ErrorKind::Io(io) => Error::Io(io),
-                other => Error::Invalid {
-                    field: "output",
-                    reason: format!("{other:?}"),
-                },
+                csv::ErrorKind::Io(io) => Error::from(io),
+                other => Error::invalid("output", format!("{other:?}")),
             };
             w.write_record(CSV_HEADER).map_err(csv_err)?;
             each(&mut |inc| w.write_record(csv_row(&inc)).map_err(csv_err))?;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::pattern::Counted;
+use crate::model::Counted;
 
 /// The grouping key: lower case, full-width ASCII narrowed, whitespace and punctuation
 /// dropped. Characters that belong to identifiers (`_`, `-`, `.` inside a word, `/`) stay.

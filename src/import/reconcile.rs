@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::bridge::{ErrorReader, ErrorStats, ErrorStatsBuilder, ReadError, fingerprint_key};
 use crate::error::{Error, StoreError};
+use crate::import::error_history::{
+    ErrorReader, ErrorStats, ErrorStatsBuilder, ReadError, fingerprint_key,
+};
 use crate::manager::IncidentManager;
 use crate::metrics::Metrics;
 use crate::model::{IncidentId, Origin};
@@ -17,7 +18,7 @@ use crate::model::{IncidentId, Origin};
 /// Reading the history for a report or check failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum BridgeError {
+pub(crate) enum ReconcileError {
     #[error("cannot read {path}: {source}")]
     Open {
         path: String,
@@ -29,16 +30,16 @@ pub enum BridgeError {
     Store(#[from] Error),
 }
 
-impl From<StoreError> for BridgeError {
+impl From<StoreError> for ReconcileError {
     fn from(e: StoreError) -> Self {
-        BridgeError::Store(e.into())
+        ReconcileError::Store(e.into())
     }
 }
 
-fn open(path: &Path) -> Result<ErrorReader<File>, BridgeError> {
+fn open(path: &Path) -> Result<ErrorReader<File>, ReconcileError> {
     File::open(path)
         .map(ErrorReader::new)
-        .map_err(|source| BridgeError::Open {
+        .map_err(|source| ReconcileError::Open {
             path: path.display().to_string(),
             source,
         })
@@ -46,12 +47,16 @@ fn open(path: &Path) -> Result<ErrorReader<File>, BridgeError> {
 
 /// Error statistics of a history file, read streaming. Invalid records are counted as
 /// `invalid` and otherwise skipped.
-pub fn error_stats(path: &Path) -> Result<(ErrorStats, u64), BridgeError> {
+pub fn error_stats(path: &Path) -> crate::Result<(ErrorStats, u64)> {
+    Ok(error_stats_inner(path)?)
+}
+
+fn error_stats_inner(path: &Path) -> Result<(ErrorStats, u64), ReconcileError> {
     let mut reader = open(path)?;
     let mut b = ErrorStatsBuilder::new();
     let mut invalid = 0;
     loop {
-        match reader.next_record() {
+        match reader.read_record() {
             Ok(Some(r)) => b.add(&r),
             Ok(None) => break,
             Err(e) if !e.is_fatal() => invalid += 1,
@@ -68,44 +73,6 @@ pub struct BridgeReport {
     pub errors: ErrorStats,
     /// Records of the file that failed validation.
     pub invalid_records: u64,
-}
-
-/// Writes the integrated report as Markdown: the error statistics, then the incident report.
-pub fn render_bridge_markdown(r: &BridgeReport, out: &mut impl Write) -> std::io::Result<()> {
-    let e = &r.errors;
-    writeln!(out, "# Integrated report: error history and incidents\n")?;
-    writeln!(out, "## Error statistics\n")?;
-    writeln!(out, "| Metric | Value |\n|---|--:|")?;
-    writeln!(out, "| Total errors | {} |", e.total_errors)?;
-    writeln!(out, "| Resolved errors | {} |", e.resolved_errors)?;
-    writeln!(out, "| Resolution rate | {:.1}% |", e.resolution_rate)?;
-    writeln!(out, "| Errors without a pattern | {} |", e.unmatched_errors)?;
-    writeln!(out, "| Invalid records | {} |\n", r.invalid_records)?;
-    writeln!(out, "### By pattern\n")?;
-    writeln!(
-        out,
-        "| Pattern | Errors | Resolved | Resolution rate |\n|---|--:|--:|--:|"
-    )?;
-    for p in &e.patterns {
-        writeln!(
-            out,
-            "| {} | {} | {} | {:.1}% |",
-            p.pattern_id, p.count, p.resolved, p.resolution_rate
-        )?;
-    }
-    writeln!(out, "\n### By error type\n")?;
-    writeln!(out, "| Error type | Errors | Resolved |\n|---|--:|--:|")?;
-    for t in e.error_types.iter().take(20) {
-        writeln!(
-            out,
-            "| {} | {} | {} |",
-            t.error_type.replace('|', "\\|"),
-            t.count,
-            t.resolved
-        )?;
-    }
-    writeln!(out)?;
-    crate::report::render_markdown(&r.incidents, out)
 }
 
 /// What kind of inconsistency `bridge check` found.
@@ -170,13 +137,16 @@ pub struct BridgeCheck {
 
 /// Checks that every error of the file maps to an incident of the store and that every
 /// `incident_id` written in the file exists.
-pub fn bridge_check(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
-    manager
+pub fn bridge_check(manager: &IncidentManager, path: &Path) -> crate::Result<BridgeCheck> {
+    Ok(manager
         .store()
-        .contain(|| bridge_check_inner(manager, path))
+        .contain(|| bridge_check_inner(manager, path))?)
 }
 
-fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCheck, BridgeError> {
+fn bridge_check_inner(
+    manager: &IncidentManager,
+    path: &Path,
+) -> Result<BridgeCheck, ReconcileError> {
     let snapshot = manager.store().snapshot()?;
     let fps = snapshot.fingerprints()?;
     let mut reader = open(path)?;
@@ -194,7 +164,7 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
     };
     let mut index = 0u64;
     loop {
-        let rec = match reader.next_record() {
+        let rec = match reader.read_record() {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(ReadError::Invalid(bad)) => {
@@ -293,13 +263,13 @@ fn bridge_check_inner(manager: &IncidentManager, path: &Path) -> Result<BridgeCh
 fn linked_to_another_error(
     manager: &IncidentManager,
     id: IncidentId,
-    rec: &crate::bridge::ErrorRecord<'_>,
-) -> Result<Option<String>, BridgeError> {
-    let inc = manager.get(id).map_err(BridgeError::from)?;
+    rec: &crate::import::error_history::ErrorRecord<'_>,
+) -> Result<Option<String>, ReconcileError> {
+    let inc = manager.get(id).map_err(ReconcileError::from)?;
     if inc.origin != Origin::Migrated {
         return Ok(None);
     }
-    let own = crate::bridge::to_incident(rec, id);
+    let own = crate::import::error_history::to_incident(rec, id);
     if inc.created_at == own.created_at
         && inc.title == own.title
         && inc.description == own.description

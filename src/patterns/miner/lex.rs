@@ -2,6 +2,8 @@
 //!
 //! One pass over the bytes; no allocation besides the caller's output vector.
 
+use crate::text::{Script, cjk_script};
+
 /// Character classes that end a lexeme when they change.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Class {
@@ -45,17 +47,14 @@ fn char_class(c: char) -> Class {
     if c.is_ascii() {
         return ascii_class(c as u8);
     }
+    match cjk_script(c) {
+        Some(Script::Han) => return Class::Han,
+        Some(Script::Hiragana) => return Class::Hiragana,
+        Some(Script::Katakana) => return Class::Katakana,
+        Some(Script::Hangul) => return Class::Hangul,
+        None => {}
+    }
     match c as u32 {
-        // Iteration marks belong to the Han run they repeat.
-        0x3005
-        | 0x3006
-        | 0x4E00..=0x9FFF
-        | 0x3400..=0x4DBF
-        | 0xF900..=0xFAFF
-        | 0x20000..=0x2FFFF => Class::Han,
-        0x3041..=0x309F => Class::Hiragana,
-        0x30A0..=0x30FA | 0x30FC..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9F => Class::Katakana,
-        0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F => Class::Hangul,
         // Full-width digits and Latin letters join ASCII words.
         0xFF10..=0xFF19 | 0xFF21..=0xFF3A | 0xFF41..=0xFF5A => Class::Word,
         0x3000 | 0x00A0 | 0x2000..=0x200B | 0x202F | 0x205F | 0xFEFF => Class::Space,
@@ -163,7 +162,7 @@ pub(crate) fn lex(msg: &str, out: &mut Vec<Lexeme>) {
 /// at boundaries between scripts (Latin words and digits, kanji, hiragana, katakana, hangul).
 ///
 /// ```
-/// # use incident::tokenize;
+/// # use incident::patterns::miner::tokenize;
 /// assert_eq!(tokenize("接続が30秒で"), ["接続", "が", "30", "秒", "で"]);
 /// ```
 pub fn tokenize(msg: &str) -> Vec<&str> {

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::Mined;
+use crate::patterns::miner::Mined;
 
 #[derive(Serialize)]
 struct JsonLine<'a> {
@@ -26,7 +26,7 @@ pub fn render_jsonl(mined: &Mined, w: &mut impl Write) -> io::Result<()> {
             template: &c.template,
         })?;
         let text = String::from_utf8_lossy(&full[r#"{"line":0"#.len()..]);
-        let mut tail = crate::render::json_terminal_safe(&text).into_bytes();
+        let mut tail = crate::text::json_terminal_safe(&text).into_bytes();
         tail.push(b'\n');
         tails.push(tail);
     }
@@ -70,7 +70,7 @@ pub fn render_summary(mined: &Mined, w: &mut impl Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::miner::Miner;
+    use crate::patterns::miner::Miner;
 
     fn mined() -> Mined {
         let mut m = Miner::default();
@@ -126,7 +126,8 @@ mod tests {
     /// JSON Lines go to a terminal unfiltered: no control character may be left raw.
     #[test]
     fn jsonl_escapes_every_control_character() {
-        let mut miner = crate::miner::Miner::new(crate::miner::MinerConfig::default());
+        let mut miner =
+            crate::patterns::miner::Miner::new(crate::patterns::miner::MinerConfig::default());
         miner.add("title \u{1b}]0;owned\u{7} next \u{85} line \u{9b}2J");
         let mut out = Vec::new();
         render_jsonl(&miner.finish(), &mut out).expect("write to vec");

@@ -773,7 +773,7 @@ fn push_time(buf: &mut Vec<u8>, micros: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bridge::ErrorReader;
+    use crate::import::error_history::ErrorReader;
     use std::collections::HashSet;
 
     #[test]
@@ -790,7 +790,7 @@ mod tests {
         let mut reader = ErrorReader::new(&a[..]);
         let mut ids = HashSet::new();
         let (mut n, mut ok, mut prev) = (0u64, 0u64, None);
-        while let Some(r) = reader.next_record().unwrap() {
+        while let Some(r) = reader.read_record().unwrap() {
             n += 1;
             ok += u64::from(r.success);
             assert!(prev < Some(r.timestamp));
@@ -853,7 +853,7 @@ mod tests {
         let mut files: BTreeMap<String, HashSet<String>> = BTreeMap::new();
         let mut users = HashSet::new();
         let mut i = 0;
-        while let Some(r) = reader.next_record().unwrap() {
+        while let Some(r) = reader.read_record().unwrap() {
             let t = &lines[i];
             assert_eq!(t["record"], i);
             assert_eq!(t["error_type"], r.error_type.as_ref());

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::bridge::{ErrorReader, ReadError, fingerprint_key};
 use crate::error::{Error, StoreError};
+use crate::import::error_history::{ErrorReader, ReadError, fingerprint_key};
 use crate::manager::IncidentManager;
 use crate::model::{IncidentId, Origin};
 use crate::store::{Bulk, DaySeqs, Pair, Snapshot};
@@ -120,7 +120,7 @@ pub struct IdConflict {
 /// The migration stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum MigrateError {
+pub(crate) enum MigrateError {
     /// The input was malformed or a record invalid; everything before it is stored.
     #[error("{source} (stopped: {} migrated before it; nothing at or after it was written)", .summary.migrated)]
     Input {
@@ -219,10 +219,10 @@ pub fn migrate(
     path: &Path,
     opts: &MigrateOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<MigrateSummary, MigrateError> {
-    manager
+) -> crate::Result<MigrateSummary> {
+    Ok(manager
         .store()
-        .contain(|| migrate_inner(manager, path, opts, progress))
+        .contain(|| migrate_inner(manager, path, opts, progress))?)
 }
 
 fn migrate_inner(
@@ -481,7 +481,7 @@ fn prepare<R: Read>(
 
     let mut t0 = Instant::now();
     loop {
-        let next = reader.next_record();
+        let next = reader.read_record();
         let t1 = Instant::now();
         c.parse += t1 - t0;
         t0 = t1;
@@ -561,7 +561,7 @@ fn prepare<R: Read>(
             k
         } else if let Carried::Create(carried) = carried {
             let k = carried.key();
-            out.bulk.add_migrated(&rec, carried);
+            out.bulk.add_migrated(&rec.migrated(), carried);
             out.current.ids.insert(k);
             let date = carried.date();
             let seq = ids.reserve(date, carried.seq(), |d| floor_of(&snapshot, d))?;
@@ -576,7 +576,7 @@ fn prepare<R: Read>(
             // here advance the counter too).
             let new = ids.next(date, |d| floor_of(&snapshot, d))?;
             let (seq, id) = (new.seq(), new.key());
-            out.bulk.add_migrated(&rec, new);
+            out.bulk.add_migrated(&rec.migrated(), new);
             out.current.ids.insert(id);
             let e = out.bulk.counters.entry(date).or_default();
             *e = (*e).max(seq);

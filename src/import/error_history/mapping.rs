@@ -5,12 +5,18 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use super::reader::{RawRecord, ReadError, RecordProblem, Shape, json_error_parts};
+use super::raw::{RawRecord, ReadError, RecordProblem, Shape, json_error_parts};
 use super::scan::is_ws;
-use crate::model::{
-    Category, Incident, IncidentId, Origin, Priority, Resolution, Status, TimelineEntry, Timestamp,
-};
+use crate::model::{Incident, IncidentId, MigratedError, Priority, Timestamp};
 use crate::store::Pair;
+
+impl<'a> RawRecord<'a> {
+    /// Validates the record. A syntax error is fatal in a document and a
+    /// recoverable [`ReadError::Invalid`] in JSON Lines.
+    pub(crate) fn parse(&self) -> Result<ErrorRecord<'a>, ReadError> {
+        ErrorRecord::from_raw(self)
+    }
+}
 
 /// One error from the history, borrowing its text from the input where it can.
 ///
@@ -669,91 +675,25 @@ pub fn priority_for(error_type: &str) -> Priority {
     }
 }
 
-/// Impact text for every migrated error, as the original tool wrote it.
-pub const MIGRATED_IMPACT: &str = "システムエラーによる処理中断";
-/// Assignee for every migrated error.
-pub const MIGRATED_ASSIGNEE: &str = "error_handler";
-
-/// The creation entry of a migrated error: what it was migrated from, and the history's
-/// pattern id when it had one (`... (pattern PATTERN_005)`). Metrics and the codec's
-/// upgrade read it back through [`migrated_creation`].
-pub(crate) const MIGRATED_FROM: &str = "migrated from error_history";
-pub(crate) const MIGRATED_WITH_PATTERN: &str = "migrated from error_history (pattern ";
-pub(crate) const MIGRATED_WITHOUT_PATTERN: &str = "migrated from error_history (no pattern)";
-
-/// For a migrated error's creation entry, its history pattern id (`None` inside when it
-/// had none); `None` for any other entry.
-pub(crate) fn migrated_creation(details: &str) -> Option<Option<&str>> {
-    if !details.starts_with(MIGRATED_FROM) {
-        return None;
-    }
-    Some(
-        details
-            .strip_prefix(MIGRATED_WITH_PATTERN)
-            .and_then(|rest| rest.strip_suffix(')')),
-    )
+/// The incident an error becomes: see [`MigratedError::to_incident`].
+pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
+    record.migrated().to_incident(id)
 }
 
-/// The incident an error becomes.
-///
-/// Created at the error's time; resolved when `success` is true, at
-/// `resolved_at` if given (never before the error) or else at the error's time,
-/// with the fix as the action taken and `Pattern: <id>` as the root cause.
-/// `matched_pattern` stays empty: the history's `PATTERN_xxx` are not patterns of the
-/// store (`analyze` assigns those).
-pub fn to_incident(record: &ErrorRecord<'_>, id: IncidentId) -> Incident {
-    let created = record.timestamp;
-    let pattern = record.pattern_id.as_deref();
-    let mut timeline = vec![TimelineEntry {
-        timestamp: created,
-        action: "created".to_string(),
-        details: match pattern {
-            Some(p) => format!("{MIGRATED_WITH_PATTERN}{p})"),
-            None => MIGRATED_WITHOUT_PATTERN.to_string(),
-        },
-    }];
-    let (status, resolution, updated_at) = if record.success {
-        // An error history rarely records when a fix landed: then the time is unknown.
-        let known = record.resolved_at.map(|r| r.max(created));
-        let resolved_at = known.unwrap_or(created);
-        let fix = record.fix_applied.as_deref();
-        timeline.push(TimelineEntry {
-            timestamp: resolved_at,
-            action: "resolved".to_string(),
-            details: match fix {
-                Some(f) => format!("fix applied: {f}"),
-                None => "resolved (no fix recorded)".to_string(),
-            },
-        });
-        let resolution = Resolution {
-            actions_taken: fix.map(str::to_string).into_iter().collect(),
-            root_cause: pattern.map(|p| format!("Pattern: {p}")).unwrap_or_default(),
-            resolved_at: known,
-            ..Resolution::default()
-        };
-        (Status::Resolved, Some(resolution), resolved_at)
-    } else {
-        (Status::Open, None, created)
-    };
-    Incident {
-        id,
-        created_at: created,
-        updated_at,
-        category: Category::Error,
-        priority: priority_for(&record.error_type),
-        status,
-        title: format!("{} in {}", record.error_type, record.file),
-        description: record.error_message.to_string(),
-        affected_components: vec![record.file.to_string()],
-        impact: MIGRATED_IMPACT.to_string(),
-        assignee: Some(MIGRATED_ASSIGNEE.to_string()),
-        timeline,
-        resolution,
-        acknowledged_at: None,
-        // The history's PATTERN_xxx stays in the root cause and the timeline; matched_pattern
-        // names only patterns of this store, which `analyze` assigns.
-        matched_pattern: None,
-        origin: Origin::Migrated,
+impl<'a> ErrorRecord<'a> {
+    /// The plain data of the incident this record becomes.
+    pub(crate) fn migrated(&self) -> MigratedError<'_> {
+        MigratedError {
+            timestamp: self.timestamp,
+            error_type: &self.error_type,
+            file: &self.file,
+            error_message: &self.error_message,
+            pattern_id: self.pattern_id.as_deref(),
+            fix_applied: self.fix_applied.as_deref(),
+            success: self.success,
+            resolved_at: self.resolved_at,
+            priority: priority_for(&self.error_type),
+        }
     }
 }
 
@@ -812,11 +752,12 @@ pub mod parse_paths {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bridge::ErrorReader;
+    use crate::import::error_history::ErrorReader;
+    use crate::model::{Category, Status};
 
     fn record(json: &str) -> ErrorRecord<'static> {
         let mut reader = ErrorReader::new(json.as_bytes());
-        reader.next_record().unwrap().unwrap().into_owned()
+        reader.read_record().unwrap().unwrap().into_owned()
     }
 
     fn both_paths(json: &str) -> (Option<ErrorRecord<'_>>, Option<ErrorRecord<'_>>) {

@@ -586,7 +586,7 @@ fn closing_quote(lx: &[Lexeme], msg: &str, j: usize) -> Option<usize> {
 /// spaces.
 ///
 /// ```
-/// # use incident::mask;
+/// # use incident::patterns::miner::mask;
 /// assert_eq!(mask("connect to 10.0.0.3:5672 failed after 30s"), "connect to <*> failed after <*>");
 /// ```
 pub fn mask(msg: &str) -> String {

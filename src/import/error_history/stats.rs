@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::record::ErrorRecord;
+use super::mapping::ErrorRecord;
 
 /// Counts over an error history.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -123,15 +123,15 @@ impl ErrorStatsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bridge::ErrorReader;
+    use crate::import::error_history::ErrorReader;
 
     #[test]
     fn counts_match_the_generated_summary() {
         let mut doc = Vec::new();
-        crate::bridge::generate(3000, 11, 0.0, &mut doc).unwrap();
+        crate::import::error_history::generate(3000, 11, 0.0, &mut doc).unwrap();
         let mut reader = ErrorReader::new(&doc[..]);
         let mut b = ErrorStatsBuilder::new();
-        while let Some(r) = reader.next_record().unwrap() {
+        while let Some(r) = reader.read_record().unwrap() {
             b.add(&r);
         }
         let stats = b.finish();

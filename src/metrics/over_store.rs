@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 
-use crate::analysis::load_patterns;
+use super::{ErrorHistoryBuilder, Metrics, MetricsBuilder, MetricsOptions, SlaTargets};
 use crate::error::Result;
 use crate::manager::IncidentManager;
-use crate::metrics::{ErrorHistoryBuilder, Metrics, MetricsBuilder, MetricsOptions, SlaTargets};
 use crate::model::Origin;
 
 /// Which incidents the main figures (MTTR, SLA, recurrence...) cover.
@@ -27,7 +26,8 @@ pub fn compute_metrics(
     targets: SlaTargets,
     scope: &OriginScope,
 ) -> Result<Metrics> {
-    let names: HashMap<String, String> = load_patterns(manager)?
+    let names: HashMap<String, String> = manager
+        .patterns()?
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
