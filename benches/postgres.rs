@@ -13,7 +13,8 @@
 //! The server is `$INCIDENT_TEST_PG` if set, else a throwaway cluster from `.ci/pg start`.
 //! Environment: `BENCH_PG_SIZE` (default 1000000), `BENCH_PG_ROWS_SIZE` (default the same:
 //! the row-by-row run), `BENCH_LIST_REPS` (default 200), `BENCH_CREATES` (per process,
-//! default 50).
+//! default 50), `BENCH_PG_PARTS` (default `migrate,copy,list,creates`: which parts run;
+//! `list` migrates its store first when `migrate` does not run).
 
 #[path = "support/sqlite.rs"]
 mod sqlite;
@@ -177,13 +178,16 @@ fn main() -> Result<()> {
     let rows_n = env_or("BENCH_PG_ROWS_SIZE", n)?;
     let list_reps = env_or("BENCH_LIST_REPS", 200)?.max(1);
     let per = env_or("BENCH_CREATES", 50)?.max(1);
+    let parts =
+        std::env::var("BENCH_PG_PARTS").unwrap_or_else(|_| "migrate,copy,list,creates".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
     let server = Server::get()?;
     let dir = tempfile::tempdir()?;
 
     println!("# PostgreSQL backend benchmark\n");
     println!(
         "Command: `cargo bench --bench postgres` (BENCH_PG_SIZE={n}, BENCH_PG_ROWS_SIZE={rows_n}, \
-         BENCH_LIST_REPS={list_reps}, BENCH_CREATES={per})\n"
+         BENCH_LIST_REPS={list_reps}, BENCH_CREATES={per}, BENCH_PG_PARTS={parts})\n"
     );
     let generate = |count: usize, name: &str| -> Result<PathBuf> {
         let path = dir.path().join(name);
@@ -195,144 +199,158 @@ fn main() -> Result<()> {
     let input = generate(n, "errors.json")?;
 
     // 1. Whole processes, the same file.
-    let redb_db = dir.path().join("bench.redb");
-    let redb_s = migrate_process(redb_db.to_str().ok_or("path")?, &input)?;
     let pg_url = server.fresh("bench_copy")?;
-    let pg_s = migrate_process(&pg_url, &input)?;
-    let sqlite_db = dir.path().join("bench.sqlite");
-    let sqlite_s = timed({
-        let mut c = Command::new(std::env::current_exe()?);
-        c.arg("sqlite-child").arg(&input).arg(&sqlite_db);
-        c
-    })?;
-    println!("## `incident bridge migrate`, {n} errors (whole process, wall)\n");
-    println!("| store | wall s | errors/s |\n|---|---:|---:|");
-    for (name, s) in [
-        ("redb", redb_s),
-        ("PostgreSQL (COPY)", pg_s),
-        ("SQLite (one transaction, prepared INSERTs)", sqlite_s),
-    ] {
-        println!("| {name} | {s:.2} | {:.0} |", n as f64 / s);
+    if part("migrate") {
+        let redb_db = dir.path().join("bench.redb");
+        let redb_s = migrate_process(redb_db.to_str().ok_or("path")?, &input)?;
+        let pg_s = migrate_process(&pg_url, &input)?;
+        let sqlite_db = dir.path().join("bench.sqlite");
+        let sqlite_s = timed({
+            let mut c = Command::new(std::env::current_exe()?);
+            c.arg("sqlite-child").arg(&input).arg(&sqlite_db);
+            c
+        })?;
+        println!("## `incident bridge migrate`, {n} errors (whole process, wall)\n");
+        println!("| store | wall s | errors/s |\n|---|---:|---:|");
+        for (name, s) in [
+            ("redb", redb_s),
+            ("PostgreSQL (COPY)", pg_s),
+            ("SQLite (one transaction, prepared INSERTs)", sqlite_s),
+        ] {
+            println!("| {name} | {s:.2} | {:.0} |", n as f64 / s);
+        }
+    } else if part("list") {
+        migrate_process(&pg_url, &input)?;
     }
 
     // 2. COPY against row-by-row INSERT, same driver, same process.
-    let rows_input = if rows_n == n {
-        input.clone()
-    } else {
-        generate(rows_n, "errors-rows.json")?
-    };
-    let url = server.fresh("bench_inproc_copy")?;
-    let (copy_s, copied) = migrate_in_process(&url, &rows_input, false)?;
-    server.drop_db("bench_inproc_copy")?;
-    let url = server.fresh("bench_inproc_rows")?;
-    let (rows_s, inserted) = migrate_in_process(&url, &rows_input, true)?;
-    server.drop_db("bench_inproc_rows")?;
-    assert_eq!(copied, inserted);
-    let ratio = rows_s / copy_s;
-    println!("\n## COPY against one INSERT per row ({rows_n} errors, in process, same driver)\n");
-    println!("| write path | wall s | errors/s |\n|---|---:|---:|");
-    println!(
-        "| binary COPY | {copy_s:.2} | {:.0} |",
-        rows_n as f64 / copy_s
-    );
-    println!(
-        "| INSERT per row | {rows_s:.2} | {:.0} |",
-        rows_n as f64 / rows_s
-    );
-    println!(
-        "\nCOPY is {ratio:.2}x faster (target at least 3x: {})",
-        if ratio >= 3.0 { "met" } else { "NOT met" }
-    );
+    if part("copy") {
+        let rows_input = if rows_n == n {
+            input.clone()
+        } else {
+            generate(rows_n, "errors-rows.json")?
+        };
+        let url = server.fresh("bench_inproc_copy")?;
+        let (copy_s, copied) = migrate_in_process(&url, &rows_input, false)?;
+        server.drop_db("bench_inproc_copy")?;
+        let url = server.fresh("bench_inproc_rows")?;
+        let (rows_s, inserted) = migrate_in_process(&url, &rows_input, true)?;
+        server.drop_db("bench_inproc_rows")?;
+        assert_eq!(copied, inserted);
+        let ratio = rows_s / copy_s;
+        println!(
+            "\n## COPY against one INSERT per row ({rows_n} errors, in process, same driver)\n"
+        );
+        println!("| write path | wall s | errors/s |\n|---|---:|---:|");
+        println!(
+            "| binary COPY | {copy_s:.2} | {:.0} |",
+            rows_n as f64 / copy_s
+        );
+        println!(
+            "| INSERT per row | {rows_s:.2} | {:.0} |",
+            rows_n as f64 / rows_s
+        );
+        println!(
+            "\nCOPY is {ratio:.2}x faster (target at least 3x: {})",
+            if ratio >= 3.0 { "met" } else { "NOT met" }
+        );
+    }
 
     // 3. list on the migrated store.
-    let m = IncidentManager::open(&pg_url)?;
-    let queries: Vec<(&str, Filter)> = vec![
-        (
-            "default (open + in_progress, 50 newest)",
-            Filter {
-                statuses: vec![Status::Open, Status::InProgress],
-                limit: Some(50),
-                ..Filter::default()
-            },
-        ),
-        (
-            "--component libs/db.py --status open",
-            Filter {
-                statuses: vec![Status::Open],
-                components: vec!["libs/db.py".into()],
-                limit: Some(50),
-                ..Filter::default()
-            },
-        ),
-        (
-            "--all --since 2025-03-01 --until 2025-03-02",
-            Filter {
-                since: Some(incident::Timestamp::parse("2025-03-01T00:00:00Z")?),
-                until: Some(incident::Timestamp::parse("2025-03-02T00:00:00Z")?),
-                ..Filter::default()
-            },
-        ),
-        (
-            "--all --oldest-first --limit 50",
-            Filter {
-                limit: Some(50),
-                order: Order::OldestFirst,
-                ..Filter::default()
-            },
-        ),
-    ];
-    println!("\n## `list` on {n} incidents in PostgreSQL ({list_reps} queries each, in process)\n");
-    println!("| query | results | p50 ms | p99 ms |\n|---|---:|---:|---:|");
-    for (name, f) in &queries {
-        let mut times = Vec::with_capacity(list_reps);
-        let mut found = 0;
-        for _ in 0..list_reps {
-            let t = Instant::now();
-            found = m.query(f)?.len();
-            times.push(t.elapsed().as_secs_f64());
+    if part("list") {
+        let m = IncidentManager::open(&pg_url)?;
+        let queries: Vec<(&str, Filter)> = vec![
+            (
+                "default (open + in_progress, 50 newest)",
+                Filter {
+                    statuses: vec![Status::Open, Status::InProgress],
+                    limit: Some(50),
+                    ..Filter::default()
+                },
+            ),
+            (
+                "--component libs/db.py --status open",
+                Filter {
+                    statuses: vec![Status::Open],
+                    components: vec!["libs/db.py".into()],
+                    limit: Some(50),
+                    ..Filter::default()
+                },
+            ),
+            (
+                "--all --since 2025-03-01 --until 2025-03-02",
+                Filter {
+                    since: Some(incident::Timestamp::parse("2025-03-01T00:00:00Z")?),
+                    until: Some(incident::Timestamp::parse("2025-03-02T00:00:00Z")?),
+                    ..Filter::default()
+                },
+            ),
+            (
+                "--all --oldest-first --limit 50",
+                Filter {
+                    limit: Some(50),
+                    order: Order::OldestFirst,
+                    ..Filter::default()
+                },
+            ),
+        ];
+        println!(
+            "\n## `list` on {n} incidents in PostgreSQL ({list_reps} queries each, in process)\n"
+        );
+        println!("| query | results | p50 ms | p99 ms |\n|---|---:|---:|---:|");
+        for (name, f) in &queries {
+            let mut times = Vec::with_capacity(list_reps);
+            let mut found = 0;
+            for _ in 0..list_reps {
+                let t = Instant::now();
+                found = m.query(f)?.len();
+                times.push(t.elapsed().as_secs_f64());
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "| {name} | {found} | {} | {} |",
+                ms(percentile(&times, 0.5)),
+                ms(percentile(&times, 0.99))
+            );
+        }
+        let reps = (list_reps / 4).max(1);
+        let mut times = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let mut c = Command::new(bin());
+            c.args([
+                "--db",
+                &pg_url,
+                "list",
+                "--component",
+                "libs/db.py",
+                "--status",
+                "open",
+            ]);
+            times.push(timed(c)?);
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "| {name} | {found} | {} | {} |",
+            "\nWhole `incident list --component libs/db.py --status open` processes ({reps}): \
+         p50 {} ms, p99 {} ms (connection included).",
             ms(percentile(&times, 0.5)),
             ms(percentile(&times, 0.99))
         );
+        drop(m);
     }
-    let reps = (list_reps / 4).max(1);
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let mut c = Command::new(bin());
-        c.args([
-            "--db",
-            &pg_url,
-            "list",
-            "--component",
-            "libs/db.py",
-            "--status",
-            "open",
-        ]);
-        times.push(timed(c)?);
-    }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "\nWhole `incident list --component libs/db.py --status open` processes ({reps}): \
-         p50 {} ms, p99 {} ms (connection included).",
-        ms(percentile(&times, 0.5)),
-        ms(percentile(&times, 0.99))
-    );
-    drop(m);
 
     // 4. Concurrent writers.
-    let url = server.fresh("bench_creates")?;
-    let pg_rate = concurrent_creates(&url, per)?;
-    server.drop_db("bench_creates")?;
-    let redb_file = dir.path().join("creates.redb");
-    let redb_rate = concurrent_creates(redb_file.to_str().ok_or("path")?, per)?;
-    println!(
-        "\n## 8 concurrent `incident create` processes, {per} creates each\n\n\
+    if part("creates") {
+        let url = server.fresh("bench_creates")?;
+        let pg_rate = concurrent_creates(&url, per)?;
+        server.drop_db("bench_creates")?;
+        let redb_file = dir.path().join("creates.redb");
+        let redb_rate = concurrent_creates(redb_file.to_str().ok_or("path")?, per)?;
+        println!(
+            "\n## 8 concurrent `incident create` processes, {per} creates each\n\n\
          | store | creates/s |\n|---|---:|\n| PostgreSQL | {pg_rate:.0} |\n| redb (one file, \
          processes take turns) | {redb_rate:.0} |"
-    );
+        );
+    }
     server.drop_db("bench_copy")?;
     std::thread::sleep(Duration::from_millis(10));
     Ok(())

@@ -75,10 +75,11 @@ fn four_processes_creating_at_once_get_400_distinct_ids() {
             .len(),
         400
     );
-    env.ok(&["update", "INC-20250104-0007", "--status", "in_progress"]);
+    let target = env.list_ids(&["--component", "c0"])[6].clone();
+    env.ok(&["update", &target, "--status", "in_progress"]);
     assert_eq!(
         env.list_ids(&["--component", "c0", "--status", "in_progress"]),
-        ["INC-20250104-0007"]
+        [target]
     );
     assert!(env.ok(&["check"]).contains("0 problem(s)"));
 }
