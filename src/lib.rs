@@ -9,7 +9,9 @@
 //! [`import`] (the original tool's history, the error history, migration), [`patterns`]
 //! (mining and analysis), [`metrics`] (figures over the store), [`report`] (renderers),
 //! [`kb`] (the knowledge base and auto-fix scripts), [`text`] (display width, terminal
-//! safety), [`db`] (the database file: schema version, consistency check).
+//! safety), [`db`] (the database file: schema version, consistency check),
+//! [`notify`] (the outbox every change writes to, and its delivery), [`escalation`]
+//! (policy steps and SLA events), [`observe`] (Prometheus metrics).
 //!
 //! One calling convention: the manager's methods are the incident lifecycle, reading,
 //! and maintenance of the file; every area operation is a free function in its module
@@ -55,12 +57,15 @@
 
 mod copy;
 mod error;
+pub mod escalation;
 mod fsutil;
 pub mod import;
 pub mod kb;
 mod manager;
 pub mod metrics;
 mod model;
+pub mod notify;
+pub mod observe;
 pub mod patterns;
 pub mod report;
 mod store;

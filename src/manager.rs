@@ -8,6 +8,7 @@ use crate::model::{
     Category, Incident, IncidentId, Origin, Pattern, PatternRef, Priority, Resolution, Status,
     TimelineEntry, Timestamp,
 };
+use crate::notify::{Event, EventKind};
 use crate::patterns::matching::{PatternMatch, incident_text, match_text};
 use crate::store::{self, Bulk, Filter, Store};
 
@@ -201,6 +202,8 @@ impl IncidentManager {
                 if let Some(m) = &found {
                     w.set_pattern(id, Some(&m.pattern_id))?;
                 }
+                let details = incident.timeline[0].details.clone();
+                w.emit(Event::new(EventKind::Created, at, &incident, details))?;
                 Ok((incident, found))
             })
         })
@@ -351,7 +354,8 @@ impl IncidentManager {
     }
 
     /// Applies `change` to one incident in a write transaction; the change returns the
-    /// timeline entries it adds. Nothing is written if it fails.
+    /// timeline entries it adds, and a `kind` event describing them goes to the outbox in
+    /// the same transaction. Nothing is written if it fails.
     /// `lifecycle` (resolve, close, reopen) may pass the timeline limit: an incident
     /// full of notes must still be closable.
     fn modify(
@@ -359,6 +363,7 @@ impl IncidentManager {
         id: IncidentId,
         at: Option<Timestamp>,
         lifecycle: bool,
+        kind: EventKind,
         change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
     ) -> Result<Incident> {
         self.store.contain(|| {
@@ -393,6 +398,11 @@ impl IncidentManager {
                 if entries.is_empty() {
                     return Err(Error::invalid("update", "nothing to change"));
                 }
+                let details = entries
+                    .iter()
+                    .map(|e| e.details.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 new.timeline.extend(entries);
                 new.updated_at = new.updated_at.max(at);
                 if lifecycle {
@@ -401,6 +411,7 @@ impl IncidentManager {
                     new.check_limits()?;
                 }
                 w.put(Some(&old), &new)?;
+                w.emit(Event::new(kind, at, &new, details))?;
                 Ok(new)
             })
         })
@@ -408,7 +419,7 @@ impl IncidentManager {
 
     /// Changes fields, moves between open and in_progress, or adds a note.
     pub fn update_incident(&self, id: IncidentId, u: Update) -> Result<Incident> {
-        self.modify(id, u.at, false, |inc, at| {
+        self.modify(id, u.at, false, EventKind::Changed, |inc, at| {
             let mut entries = Vec::new();
             let mut entry = |action: &str, details: String| {
                 entries.push(TimelineEntry {
@@ -524,7 +535,7 @@ impl IncidentManager {
             ));
         }
         let root_cause = non_empty("root cause", &r.root_cause)?;
-        self.modify(id, r.at, true, |inc, at| {
+        self.modify(id, r.at, true, EventKind::Resolved, |inc, at| {
             if !inc.status.is_active() {
                 return Err(Error::refused(
                     id,
@@ -564,7 +575,7 @@ impl IncidentManager {
 
     /// Closes a resolved incident.
     pub fn close_incident(&self, id: IncidentId, at: Option<Timestamp>) -> Result<Incident> {
-        self.modify(id, at, true, |inc, at| {
+        self.modify(id, at, true, EventKind::Changed, |inc, at| {
             if inc.status != Status::Resolved {
                 let reason = match inc.status {
                     Status::Closed => "it is already closed".to_string(),
@@ -588,7 +599,7 @@ impl IncidentManager {
         note: Option<&str>,
         at: Option<Timestamp>,
     ) -> Result<Incident> {
-        self.modify(id, at, true, |inc, at| {
+        self.modify(id, at, true, EventKind::Reopened, |inc, at| {
             if inc.status.is_active() {
                 return Err(Error::refused(
                     id,

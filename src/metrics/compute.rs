@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use chrono::{FixedOffset, Local, NaiveDate, Offset};
 
 use super::recurrence::RecurrenceAcc;
+use super::sla;
 use super::stats::Durations;
 use super::trend::Period;
 use super::{
@@ -14,8 +15,6 @@ use super::{
     SlaMeasure, SlaSection, SlaTargets, Summary, Window,
 };
 use crate::model::{Category, Incident, IncidentId, Priority, Status, Timestamp};
-
-const HOUR_MICROS: i64 = 3_600_000_000;
 
 /// What to compute over.
 #[derive(Clone, Debug)]
@@ -130,18 +129,18 @@ pub struct MetricsBuilder {
 }
 
 /// Times of one incident after validation, in µs since the epoch.
-struct Facts {
-    created: i64,
+pub(crate) struct Facts {
+    pub(crate) created: i64,
     /// Final resolution, when resolved/closed and not before creation.
-    resolved: Option<i64>,
+    pub(crate) resolved: Option<i64>,
     /// Acknowledgement, when known and not before creation.
-    acked: Option<i64>,
+    pub(crate) acked: Option<i64>,
     /// Earliest valid resolution ever recorded (for recurrence).
     first_resolution: Option<i64>,
     reopened: bool,
 }
 
-fn facts(inc: &Incident) -> (Facts, RawFlags) {
+pub(crate) fn facts(inc: &Incident) -> (Facts, RawFlags) {
     let created = inc.created_at.micros();
     let mut reopened = false;
     let mut first_resolved_entry: Option<i64> = None;
@@ -183,7 +182,7 @@ fn facts(inc: &Incident) -> (Facts, RawFlags) {
     (facts, flags)
 }
 
-struct RawFlags {
+pub(crate) struct RawFlags {
     resolved_before_created: bool,
     acked_before_created: bool,
     resolved_without_time: bool,
@@ -327,43 +326,40 @@ impl MetricsBuilder {
         let response_at = f.acked.or(f.resolved);
         let mut breaching = false;
         let mut at_risk = false;
-        let mut deadlines = [None, None];
-        match response_at {
-            Some(r) => SlaAcc::counts(&mut sla.response, r - f.created <= target.response_micros()),
-            None if active => {
-                deadlines[0] = Some((SlaMeasure::Response, f.created + target.response_micros()))
-            }
-            None => {}
+        if let Some(r) = response_at {
+            SlaAcc::counts(&mut sla.response, r - f.created <= target.response_micros());
         }
-        match f.resolved {
-            Some(r) => SlaAcc::counts(
+        if let Some(r) = f.resolved {
+            SlaAcc::counts(
                 &mut sla.resolution,
                 r - f.created <= target.resolution_micros(),
-            ),
-            None if active => {
-                deadlines[1] = Some((
-                    SlaMeasure::Resolution,
-                    f.created + target.resolution_micros(),
-                ))
-            }
-            None => {}
+            );
         }
+        let deadlines = if active {
+            sla::open_deadlines(target, f.created, response_at, f.resolved)
+        } else {
+            [None, None]
+        };
         for (measure, deadline) in deadlines.into_iter().flatten() {
             let counts = match measure {
                 SlaMeasure::Response => &mut sla.response,
                 SlaMeasure::Resolution => &mut sla.resolution,
             };
-            let state = if now > deadline {
-                SlaAcc::counts(counts, false);
-                breaching = true;
-                AlertState::Breaching
-            } else {
-                counts.pending += 1;
-                if deadline - now >= HOUR_MICROS {
+            let state = match sla::alert_state(deadline, now) {
+                Some(AlertState::Breaching) => {
+                    SlaAcc::counts(counts, false);
+                    breaching = true;
+                    AlertState::Breaching
+                }
+                Some(AlertState::AtRisk) => {
+                    counts.pending += 1;
+                    at_risk = true;
+                    AlertState::AtRisk
+                }
+                None => {
+                    counts.pending += 1;
                     continue;
                 }
-                at_risk = true;
-                AlertState::AtRisk
             };
             self.alerts_total += 1;
             if self.alerts.len() >= ATTENTION_CAP

@@ -85,12 +85,14 @@ use serde::{Serialize, Serializer, ser::SerializeMap};
 
 use crate::model::{Category, IncidentId, Origin, Priority, Timestamp};
 
+pub(crate) use compute::facts;
 pub use compute::{MetricsBuilder, MetricsOptions};
 pub use errors::{ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics};
 pub use over_store::{OriginScope, compute_metrics};
 pub use recurrence::GroupKind;
 pub(crate) use sla::ConfigError;
 pub use sla::{SlaTarget, SlaTargets};
+pub(crate) use sla::{alert_state, open_deadlines};
 pub use stats::DurationStats;
 pub use trend::Period;
 

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::{AlertState, SlaMeasure};
 use crate::model::Priority;
 
 /// Response and resolution targets for one priority, in minutes.
@@ -61,6 +62,38 @@ impl Default for SlaTargets {
         }
     }
 }
+
+/// An open incident's deadlines not yet met, as (measure, deadline in UTC microseconds):
+/// the response until it is acknowledged (`responded`), the resolution until resolved.
+pub(crate) fn open_deadlines(
+    target: SlaTarget,
+    created: i64,
+    responded: Option<i64>,
+    resolved: Option<i64>,
+) -> [Option<(SlaMeasure, i64)>; 2] {
+    [
+        responded
+            .is_none()
+            .then(|| (SlaMeasure::Response, created + target.response_micros())),
+        resolved
+            .is_none()
+            .then(|| (SlaMeasure::Resolution, created + target.resolution_micros())),
+    ]
+}
+
+/// Where a deadline stands at `now`: breaching once passed, at risk within the hour
+/// before it, otherwise on track (`None`).
+pub(crate) fn alert_state(deadline: i64, now: i64) -> Option<AlertState> {
+    if now > deadline {
+        Some(AlertState::Breaching)
+    } else if deadline - now < HOUR_MICROS {
+        Some(AlertState::AtRisk)
+    } else {
+        None
+    }
+}
+
+const HOUR_MICROS: i64 = 3_600_000_000;
 
 /// The SLA config file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +174,7 @@ impl SlaTargets {
         Ok(Self::from_json_inner(text, origin)?)
     }
 
-    fn from_json_inner(text: &str, origin: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn from_json_inner(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let root: Value = serde_json::from_str(text).map_err(|source| ConfigError::Json {
             path: origin.to_string(),
             source,

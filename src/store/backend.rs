@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::bulk::Bulk;
+use super::outbox::Edit;
 use super::postgres::{PgFingerprints, PgSnapshot, PgStore, PgWriter};
 use super::query::{Filter, RedbFingerprints};
 use super::writer::RedbWriter;
@@ -15,6 +16,7 @@ use super::{CheckReport, Pair, RedbSnapshot, RedbStore, verify};
 use crate::error::StoreError;
 use crate::model::Pattern;
 use crate::model::{Incident, IncidentId};
+use crate::notify::{Event, OutboxEntry};
 
 /// Where a database is: a redb file, or a PostgreSQL URL (`postgres://` or
 /// `postgresql://`).
@@ -160,6 +162,27 @@ impl Store {
         }
     }
 
+    /// Calls `f` with every outbox entry in sequence order.
+    pub(crate) fn outbox_read(&self, f: impl FnMut(u64, OutboxEntry)) -> Result<(), StoreError> {
+        match &self.0 {
+            Engine::Redb(s) => s.outbox_read(f),
+            Engine::Postgres(s) => s.outbox_read(f),
+        }
+    }
+
+    /// Passes outbox entries to `f` in one write transaction and applies its edits. On
+    /// PostgreSQL the entries are locked `FOR UPDATE SKIP LOCKED`: an entry another
+    /// process is editing is skipped, so two deliverers never hold the same one.
+    pub(crate) fn outbox_edit(
+        &self,
+        f: impl FnMut(u64, OutboxEntry) -> Edit,
+    ) -> Result<(), StoreError> {
+        match &self.0 {
+            Engine::Redb(s) => s.outbox_edit(f),
+            Engine::Postgres(s) => s.outbox_edit(f),
+        }
+    }
+
     /// A read view of the store as last committed.
     pub(crate) fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Ok(match &self.0 {
@@ -251,6 +274,26 @@ impl Writer<'_> {
     /// Writes everything buffered in `bulk` and empties it.
     pub(crate) fn flush_bulk(&mut self, bulk: &mut Bulk) -> Result<(), StoreError> {
         dispatch!(self, w => w.flush_bulk(bulk))
+    }
+
+    /// Writes `event` to the outbox in this transaction, giving it its id; returns it.
+    pub(crate) fn emit(&mut self, event: Event) -> Result<String, StoreError> {
+        dispatch!(self, w => w.emit(event))
+    }
+
+    /// When escalation `step` fired for incident `id`, if it did.
+    pub(crate) fn fired(&mut self, id: IncidentId, step: &str) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, w => w.fired(id, step))
+    }
+
+    /// Records that escalation `step` fired for incident `id` at `micros`.
+    pub(crate) fn mark_fired(
+        &mut self,
+        id: IncidentId,
+        step: &str,
+        micros: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, w => w.mark_fired(id, step, micros))
     }
 }
 

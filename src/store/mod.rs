@@ -15,6 +15,7 @@ mod engine;
 mod ids;
 mod index;
 mod migrated;
+pub(crate) mod outbox;
 mod postgres;
 mod query;
 pub(crate) mod schema;
@@ -34,6 +35,7 @@ use index::{
     count_key_assignee, count_key_category, count_key_component, count_key_pattern,
     count_key_priority, count_key_status,
 };
+pub(crate) use outbox::Edit;
 use query::RedbSnapshot;
 pub use query::{Filter, Order};
 pub(crate) use schema::Pair;
@@ -47,7 +49,7 @@ use schema::*;
 
 /// Layout version this build writes. Bump it and add a step to `UPGRADES` when the
 /// layout changes.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// redb's page cache. Its default (1 GiB) let a 1M-record migration peak near 900 MiB;
 /// the operating system's page cache still holds the file.
@@ -350,6 +352,8 @@ fn create_all_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(PATTERNS)?;
     txn.open_table(BY_PATTERN)?;
     txn.open_table(INCIDENT_PATTERN)?;
+    txn.open_table(OUTBOX)?;
+    txn.open_table(ESCALATIONS)?;
     Ok(())
 }
 

@@ -142,6 +142,19 @@ pub(crate) const BY_PATTERN: TableDefinition<(&str, u64), ()> = TableDefinition:
 pub(crate) const INCIDENT_PATTERN: TableDefinition<u64, &str> =
     TableDefinition::new("incident_pattern");
 
+// --- Notifications and escalation (schema version 5) ---------------------------------
+
+/// event sequence number -> JSON `notify::OutboxEntry`: an event and, once routed, its
+/// delivery state per notification target. Written in the transaction of the change that
+/// caused the event; removed when every target has it. Sequence numbers come from
+/// `META["outbox_seq"]` and are never reused (the event id is made from one).
+pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
+/// (incident key, escalation step such as `critical[0]` or `sla:response:breached`) -> when
+/// it fired (µs): a step fires once per incident.
+pub(crate) const ESCALATIONS: TableDefinition<(u64, &str), i64> =
+    TableDefinition::new("escalations");
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,12 @@ use crate::error::StoreError;
 
 /// Ordered upgrade steps: `UPGRADES[i]` upgrades a file from version `i + 1` to `i + 2`.
 type Upgrade = fn(&WriteTransaction) -> Result<(), StoreError>;
-pub(super) const UPGRADES: &[Upgrade] = &[upgrade_1_to_2, upgrade_2_to_3, upgrade_3_to_4];
+pub(super) const UPGRADES: &[Upgrade] = &[
+    upgrade_1_to_2,
+    upgrade_2_to_3,
+    upgrade_3_to_4,
+    upgrade_4_to_5,
+];
 
 /// Version 2 keys fingerprints by (time, hash) instead of a bare 128-bit hash, so a
 /// migration in time order appends. Version 1 never wrote fingerprints (the bridge came
@@ -111,5 +116,13 @@ fn upgrade_3_to_4(txn: &WriteTransaction) -> Result<(), StoreError> {
     for (k, v) in &all {
         t.insert(k.as_str(), v.as_slice())?;
     }
+    Ok(())
+}
+
+/// Version 5 adds the notification outbox and the escalation firings; both start empty
+/// (a change made before the upgrade has no event to send).
+fn upgrade_4_to_5(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(OUTBOX)?;
+    txn.open_table(ESCALATIONS)?;
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! the same tests run against both backends (`.ci/run` runs them twice).
 #![allow(dead_code)]
 
+pub(crate) mod receiver;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 

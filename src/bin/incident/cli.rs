@@ -80,6 +80,12 @@ pub(crate) enum Command {
     Copy(CopyArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Notification outbox: pending deliveries, dead letters, retry; `deliver` sends
+    Outbox(OutboxArgs),
+    /// Evaluate the escalation policy and SLA deadlines; --dry-run replays history
+    Escalate(EscalateArgs),
+    /// Prometheus metrics in the text exposition format (what GET /metrics serves)
+    Metrics(MetricsArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -686,4 +692,83 @@ impl TypedValueParser for Hinted {
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
         Some(Box::new(self.0.iter().map(|v| PossibleValue::new(*v))))
     }
+}
+
+// --- Notifications, escalation, metrics (issue 14) ------------------------------------
+
+#[derive(Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  incident outbox\n  incident outbox --failed --format json\n  \
+    incident outbox --retry 42/ops-slack\n  incident outbox deliver --config incident.json"
+)]
+pub(crate) struct OutboxArgs {
+    /// Only dead letters (deliveries given up after their attempts or age ran out)
+    #[arg(long)]
+    pub(crate) failed: bool,
+    /// Try dead letters again: SEQ/TARGET, SEQ (all targets), an event id, or `all`
+    #[arg(long, value_name = "ID")]
+    pub(crate) retry: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+    #[command(subcommand)]
+    pub(crate) command: Option<OutboxCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum OutboxCommand {
+    /// Send what the outbox holds to the configured targets (until killed, or --once)
+    Deliver(DeliverArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DeliverArgs {
+    /// Send what is due now, then exit (retries scheduled for later stay queued)
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Config file with the `notify` targets [default: $INCIDENT_CONFIG]
+    #[arg(long, env = "INCIDENT_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident escalate --once --config incident.json\n  \
+    incident escalate --once --at 2025-07-01T10:30:00+09:00\n  \
+    incident escalate --dry-run --since 2025-06-01 --until 2025-07-01"
+)]
+pub(crate) struct EscalateArgs {
+    /// Evaluate once and exit [default: every --every seconds until killed]
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Evaluate as if it were TIME (RFC 3339 or YYYY-MM-DD); implies --once
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<String>,
+    /// Seconds between evaluations when not --once
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub(crate) every: u64,
+    /// Replay the policy over stored history and print what would have fired; writes nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// With --dry-run: incidents created at or after TIME
+    #[arg(long, value_name = "TIME", requires = "dry_run")]
+    pub(crate) since: Option<String>,
+    /// With --dry-run: incidents created before TIME, firings up to TIME [default: now]
+    #[arg(long, value_name = "TIME", requires = "dry_run")]
+    pub(crate) until: Option<String>,
+    /// Config file with `escalation`, `notify` and `sla` [default: $INCIDENT_CONFIG]
+    #[arg(long, env = "INCIDENT_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MetricsArgs {
+    /// The SLA figures' "now" [default: the current time]
+    #[arg(long, value_name = "TIME")]
+    pub(crate) at: Option<String>,
+    /// SLA targets file [default: $INCIDENT_CONFIG]
+    #[arg(long, env = "INCIDENT_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 }

@@ -27,7 +27,7 @@ pub(crate) fn location(db: &Option<PathBuf>) -> Location {
 }
 
 /// How long to wait for another process: `$INCIDENT_BUSY_TIMEOUT_MS`, default 10 s.
-fn busy_timeout() -> Result<Duration> {
+pub(crate) fn busy_timeout() -> Result<Duration> {
     match std::env::var("INCIDENT_BUSY_TIMEOUT_MS") {
         Ok(v) => v.trim().parse().map(Duration::from_millis).map_err(|_| {
             anyhow::anyhow!(
@@ -141,5 +141,14 @@ pub(crate) fn filter(a: &ListArgs) -> Result<Filter> {
         } else {
             Order::NewestFirst
         },
+    })
+}
+
+/// The notification and escalation config: `--config` / `$INCIDENT_CONFIG`, else empty
+/// (no targets, no escalation steps, default SLA targets).
+pub(crate) fn notify_config(path: &Option<PathBuf>) -> Result<incident::notify::NotifyConfig> {
+    Ok(match path {
+        Some(p) => incident::notify::NotifyConfig::load(p)?,
+        None => incident::notify::NotifyConfig::default(),
     })
 }

@@ -9,6 +9,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::postgres::NoTls;
 use r2d2_postgres::r2d2::{self, Pool, PooledConnection};
 
+mod outbox;
 mod read;
 pub(crate) mod schema;
 mod verify;
@@ -227,7 +228,7 @@ impl PgStore {
         };
         let before = size(&mut conn)?;
         conn.batch_execute(
-            "VACUUM FULL incidents, day_counters, fingerprints, patterns, outbox, incident_meta",
+            "VACUUM FULL incidents, day_counters, fingerprints, patterns, outbox, escalations, incident_meta",
         )?;
         Ok((before, size(&mut conn)?))
     }

@@ -69,18 +69,20 @@ CREATE TABLE patterns (
     record bytea NOT NULL
 );
 
--- Notifications to deliver. A sender claims due rows with FOR UPDATE SKIP LOCKED, so two
--- servers never send the same message at once; delivered rows keep their time.
+-- Notifications to deliver: outbox sequence number -> the entry (event, routing and
+-- delivery state) as JSON, the same value as redb's `outbox` table. A deliverer edits
+-- entries it has locked FOR UPDATE SKIP LOCKED, so two never hold the same one.
+-- Sequence numbers come from incident_meta 'outbox_seq', locked by the writing transaction.
 CREATE TABLE outbox (
-    id            bigserial PRIMARY KEY,
-    incident      bigint NOT NULL,           -- IncidentId::key()
-    event         text   NOT NULL,           -- created, updated, resolved, closed, reopened, ...
-    payload       jsonb  NOT NULL,
-    created_at    bigint NOT NULL,           -- µs UTC
-    attempts      integer NOT NULL DEFAULT 0,
-    next_attempt  bigint NOT NULL,           -- µs UTC: not before
-    delivered_at  bigint,                    -- µs UTC, NULL: pending
-    last_error    text
+    seq   bigint PRIMARY KEY,
+    entry bytea NOT NULL
 );
-CREATE INDEX outbox_due ON outbox (next_attempt, id) WHERE delivered_at IS NULL;
+
+-- (incident key, escalation step) -> when it fired (µs UTC): each step fires once.
+CREATE TABLE escalations (
+    incident bigint NOT NULL,
+    step     text COLLATE "C" NOT NULL,
+    fired_at bigint NOT NULL,
+    PRIMARY KEY (incident, step)
+);
 "#;

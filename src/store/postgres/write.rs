@@ -62,6 +62,11 @@ impl<'t> PgWriter<'t> {
         }
     }
 
+    /// The transaction, for the outbox (`outbox.rs`).
+    pub(super) fn txn(&mut self) -> &mut Transaction<'t> {
+        &mut self.txn
+    }
+
     /// Writes the day counters and pending memberships, then commits.
     pub(super) fn commit(mut self) -> Result<(), StoreError> {
         self.flush_patterns()?;

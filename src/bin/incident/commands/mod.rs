@@ -6,9 +6,11 @@ mod check;
 mod cluster;
 mod copy;
 mod create;
+mod escalate;
 mod kb;
 mod lifecycle;
 mod list;
+mod outbox;
 mod report;
 mod show;
 mod transfer;
@@ -54,6 +56,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Patterns(a) => analyze::patterns(&db, a),
         Command::Kb(k) => kb::run(&db, k),
         Command::Copy(a) => copy::run(a),
+        Command::Outbox(a) => outbox::run(&db, a),
+        Command::Escalate(a) => escalate::run(&db, a),
+        Command::Metrics(a) => escalate::metrics(&db, a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "incident", &mut std::io::stdout());

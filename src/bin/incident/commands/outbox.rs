@@ -1,0 +1,122 @@
+//! outbox: list, retry, deliver.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use incident::notify::{self, Background, DeliveryCounters, Hooks, PassReport};
+use incident::report::format_table;
+use incident::{IncidentManager, Timestamp};
+
+use super::{print, print_json};
+use crate::cli::{DeliverArgs, OutFormat, OutboxArgs, OutboxCommand};
+use crate::config;
+
+pub(crate) fn run(db: &Option<PathBuf>, a: OutboxArgs) -> Result<ExitCode> {
+    if let Some(OutboxCommand::Deliver(d)) = a.command {
+        return deliver(db, d);
+    }
+    let m = config::open_existing(db)?;
+    let now = Timestamp::now();
+    if let Some(id) = &a.retry {
+        let n = notify::retry(&m, id, now)?;
+        if n == 0 {
+            anyhow::bail!("--retry {id}: no dead letter matches (see `incident outbox --failed`)");
+        }
+        print(&format!("{n} dead letter(s) queued again\n"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let view = notify::outbox_view(&m, a.failed, now)?;
+    if a.format == OutFormat::Json {
+        print_json(&view)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = view
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.clone(),
+                r.state.to_string(),
+                r.attempts.to_string(),
+                r.event.clone(),
+                r.incident.clone(),
+                r.event_id.clone(),
+                match (&r.last_error, r.state) {
+                    (Some(e), _) => e.clone(),
+                    (None, "pending") => r.next_at.map(|t| format!("due {t}")).unwrap_or_default(),
+                    _ => String::new(),
+                },
+            ]
+        })
+        .collect();
+    let mut out = String::new();
+    if !rows.is_empty() {
+        out.push_str(&format_table(
+            &[
+                "ID",
+                "STATE",
+                "ATTEMPTS",
+                "EVENT",
+                "INCIDENT",
+                "EVENT ID",
+                "LAST ERROR / NEXT",
+            ],
+            &rows,
+        ));
+    }
+    out.push_str(&format!(
+        "{} pending ({} failing), {} dead, {} not yet routed\n",
+        view.pending, view.failing, view.dead, view.unrouted
+    ));
+    print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn deliver(db: &Option<PathBuf>, a: DeliverArgs) -> Result<ExitCode> {
+    let cfg = Arc::new(config::notify_config(&a.config)?);
+    if cfg.targets.is_empty() {
+        anyhow::bail!(
+            "no notification targets: the config file needs a `notify` section (--config or INCIDENT_CONFIG)"
+        );
+    }
+    let path = config::db_path(db);
+    if !path.exists() {
+        anyhow::bail!("database {} does not exist", path.display());
+    }
+    let busy = config::busy_timeout()?;
+    // The file is opened per step, so other commands can use it while receivers answer.
+    let open = move || IncidentManager::open_with_timeout(&path, busy).map(Box::new);
+    let log = |r: &PassReport| {
+        eprintln!(
+            "outbox: {} delivered, {} retrying, {} dead, {} routed, {} without a target",
+            r.delivered, r.retrying, r.dead, r.routed, r.discarded
+        )
+    };
+    if a.once {
+        let counters = DeliveryCounters::default();
+        let mut total = PassReport::default();
+        loop {
+            let r = notify::pass(&open, &cfg, &counters, 64)?;
+            let more = r.claimed > 0;
+            total.delivered += r.delivered;
+            total.retrying += r.retrying;
+            total.dead += r.dead;
+            total.routed += r.routed;
+            total.discarded += r.discarded;
+            if !more {
+                break;
+            }
+        }
+        log(&total);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let hooks = Hooks {
+        error: Arc::new(|what, e| eprintln!("outbox: {what}: {e}")),
+        delivered: Arc::new(log),
+        ..Hooks::default()
+    };
+    Background::start(open, cfg, None, hooks).wait();
+    Ok(ExitCode::SUCCESS)
+}

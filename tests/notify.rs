@@ -1,0 +1,437 @@
+//! The outbox and its delivery, run as real processes against real HTTP receivers on
+//! 127.0.0.1 that fail, hang or answer slowly.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Env;
+use common::receiver::{Receiver, Reply, Request};
+use serde_json::Value;
+
+/// A config with one `format: json` target at `url`; fast retries, short timeouts.
+fn config(env: &Env, url: &str, extra_target: &str, delivery: &str) -> String {
+    let text = format!(
+        r#"{{"notify": [{{"name": "hook", "url": "{url}", "format": "json", "events": ["*"]{extra_target}}}],
+            "delivery": {{"backoff_initial_ms": 100, "backoff_max_ms": 400, "connect_timeout_ms": 500,
+                          "request_timeout_ms": 1000{delivery}}}}}"#
+    );
+    env.write("incident.json", &text).display().to_string()
+}
+
+fn create(env: &Env, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            env.create_at(
+                &format!("障害 {i}"),
+                "failure",
+                "high",
+                &["db"],
+                "2025-07-01T10:00:00+09:00",
+            )
+        })
+        .collect()
+}
+
+/// Incident ids of the requests answered 2xx.
+fn delivered_ids(reqs: &[Request]) -> BTreeSet<String> {
+    reqs.iter()
+        .filter(|r| r.answered.is_some_and(|s| (200..300).contains(&s)))
+        .map(|r| r.json()["incident"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn deliverer(env: &Env, cfg: &str) -> Killed {
+    Killed(
+        env.process()
+            .args(["outbox", "deliver", "--config", cfg])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn outbox(env: &Env) -> Value {
+    env.json(&["outbox", "--format", "json"])
+}
+
+#[test]
+fn failures_are_retried_until_delivered_and_duplicates_share_the_event_id() {
+    let env = Env::new();
+    let rx = Receiver::start(|n| {
+        if n < 3 {
+            Reply::Status(500)
+        } else {
+            Reply::Status(200)
+        }
+    });
+    let cfg = config(&env, &rx.url, r#", "secret": "env:HOOK_SECRET""#, "");
+    let ids = create(&env, 5);
+    let _d = Killed(
+        env.process()
+            .args(["outbox", "deliver", "--config", &cfg])
+            .env("HOOK_SECRET", "s3cret-値")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let reqs = rx.wait_for(Duration::from_secs(30), "all 5 incidents", |r| {
+        delivered_ids(r).len() == 5
+    });
+    assert_eq!(delivered_ids(&reqs), ids.iter().cloned().collect());
+    assert!(
+        reqs.len() >= 8,
+        "3 failures and 5 successes: {}",
+        reqs.len()
+    );
+    // Every request of one event carries the same id, in the header and the body.
+    let mut keys: HashMap<String, Vec<Option<u16>>> = HashMap::new();
+    for r in &reqs {
+        let key = r.header("Idempotency-Key").unwrap().to_string();
+        assert_eq!(r.json()["event_id"], key.as_str());
+        assert_eq!(r.json()["event"], "created");
+        let sig = r.header("X-Incident-Signature").unwrap();
+        assert_eq!(
+            sig,
+            incident::notify::signature("s3cret-値".as_bytes(), &r.body),
+            "HMAC-SHA256 over the body"
+        );
+        keys.entry(key).or_default().push(r.answered);
+    }
+    assert_eq!(keys.len(), 5, "one event id per incident");
+    let retried: Vec<_> = keys.values().filter(|v| v.len() > 1).collect();
+    assert!(
+        !retried.is_empty(),
+        "a failed event was sent again under its id"
+    );
+    for v in keys.values() {
+        assert_eq!(v.last(), Some(&Some(200)));
+    }
+    // Delivered messages leave the outbox.
+    let start = Instant::now();
+    while outbox(&env)["pending"] != 0 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_hang_times_out_and_is_retried() {
+    let env = Env::new();
+    let rx = Receiver::start(|n| {
+        if n == 0 {
+            Reply::Hang
+        } else {
+            Reply::Status(204)
+        }
+    });
+    let cfg = config(&env, &rx.url, "", "");
+    let ids = create(&env, 1);
+    let start = Instant::now();
+    let out = env.ok(&["outbox", "deliver", "--once", "--config", &cfg]);
+    assert!(out.is_empty());
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "the hang was cut by the 1 s timeout, not waited out: {elapsed:?}"
+    );
+    let v = outbox(&env);
+    assert_eq!(v["pending"], 1, "{v}");
+    let row = &v["rows"][0];
+    assert!(
+        row["last_error"].as_str().unwrap().contains("timed out"),
+        "{row}"
+    );
+    let _d = deliverer(&env, &cfg);
+    let reqs = rx.wait_for(Duration::from_secs(20), "the retry", |r| {
+        delivered_ids(r).len() == 1
+    });
+    assert_eq!(delivered_ids(&reqs), ids.into_iter().collect());
+    assert_eq!(
+        reqs[0].header("Idempotency-Key"),
+        reqs[1].header("Idempotency-Key")
+    );
+}
+
+#[test]
+fn a_slow_answer_within_the_timeout_is_delivered_once() {
+    let env = Env::new();
+    let rx = Receiver::start(|_| Reply::Slow(Duration::from_millis(400), 200));
+    let cfg = config(&env, &rx.url, "", "");
+    create(&env, 2);
+    env.ok(&["outbox", "deliver", "--once", "--config", &cfg]);
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 2, "one request per event, no retry");
+    assert_eq!(outbox(&env)["pending"], 0);
+}
+
+#[test]
+fn kill_9_between_commit_and_delivery_still_delivers_after_restart() {
+    let env = Env::new();
+    // The first deliverer's requests hang: it is killed while sending.
+    let rx = Receiver::start(|n| {
+        if n < 4 {
+            Reply::Hang
+        } else {
+            Reply::Status(200)
+        }
+    });
+    let cfg = config(&env, &rx.url, "", "");
+    let ids = create(&env, 4);
+    let mut first = deliverer(&env, &cfg);
+    rx.wait_for(Duration::from_secs(20), "the first sends", |r| r.len() >= 4);
+    first.0.kill().unwrap(); // SIGKILL
+    first.0.wait().unwrap();
+    // Claimed and unanswered: still in the outbox, waiting for the lease to run out.
+    let v = outbox(&env);
+    assert_eq!(v["pending"], 4, "{v}");
+    let _second = deliverer(&env, &cfg);
+    let reqs = rx.wait_for(Duration::from_secs(30), "all 4 after restart", |r| {
+        delivered_ids(r).len() == 4
+    });
+    assert_eq!(delivered_ids(&reqs), ids.into_iter().collect());
+    let keys: BTreeSet<_> = reqs
+        .iter()
+        .map(|r| r.header("Idempotency-Key").unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 4, "resent messages keep their event ids");
+}
+
+#[test]
+fn two_deliverers_never_send_one_message_at_the_same_time() {
+    let env = Env::new();
+    let rx = Receiver::start(|_| Reply::Slow(Duration::from_millis(150), 200));
+    let cfg = config(&env, &rx.url, "", "");
+    let ids = create(&env, 12);
+    let _a = deliverer(&env, &cfg);
+    let _b = deliverer(&env, &cfg);
+    let reqs = rx.wait_for(Duration::from_secs(30), "all 12", |r| {
+        delivered_ids(r).len() == 12
+    });
+    assert_eq!(delivered_ids(&reqs), ids.into_iter().collect());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(rx.requests().len(), 12, "each message sent exactly once");
+}
+
+#[test]
+fn dead_letters_are_listed_and_retried() {
+    let env = Env::new();
+    let rx = Receiver::start(|n| {
+        if n < 2 {
+            Reply::Status(503)
+        } else {
+            Reply::Status(200)
+        }
+    });
+    let cfg = config(&env, &rx.url, "", r#", "max_attempts": 2"#);
+    create(&env, 1);
+    let start = Instant::now();
+    while outbox(&env)["dead"] != 1 {
+        env.ok(&["outbox", "deliver", "--once", "--config", &cfg]);
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let failed = env.json(&["outbox", "--failed", "--format", "json"]);
+    let row = &failed["rows"][0];
+    assert_eq!(row["state"], "dead");
+    assert_eq!(row["attempts"], 2);
+    assert!(row["last_error"].as_str().unwrap().starts_with("HTTP 503"));
+    let text = env.ok(&["outbox", "--failed"]);
+    assert!(text.contains("dead") && text.contains("HTTP 503"), "{text}");
+    // A dead letter is not sent again until retried.
+    env.ok(&["outbox", "deliver", "--once", "--config", &cfg]);
+    assert_eq!(rx.requests().len(), 2);
+    let err = env.fails(&["outbox", "--retry", "999/hook"], 1);
+    assert!(
+        err.contains("--retry 999/hook: no dead letter matches"),
+        "{err}"
+    );
+    let id = row["id"].as_str().unwrap();
+    assert!(
+        env.ok(&["outbox", "--retry", id])
+            .contains("1 dead letter(s) queued again")
+    );
+    env.ok(&["outbox", "deliver", "--once", "--config", &cfg]);
+    assert_eq!(rx.requests().len(), 3);
+    assert_eq!(outbox(&env)["dead"], 0);
+    assert_eq!(outbox(&env)["pending"], 0);
+}
+
+#[test]
+fn a_refusal_4xx_is_dead_at_once() {
+    let env = Env::new();
+    let rx = Receiver::start(|_| Reply::Status(404));
+    let cfg = config(&env, &rx.url, "", "");
+    create(&env, 1);
+    env.ok(&["outbox", "deliver", "--once", "--config", &cfg]);
+    assert_eq!(rx.requests().len(), 1);
+    assert_eq!(outbox(&env)["dead"], 1);
+}
+
+#[test]
+fn every_lifecycle_change_writes_its_event() {
+    let env = Env::new();
+    let id = create(&env, 1).remove(0);
+    env.ok(&[
+        "update",
+        &id,
+        "--status",
+        "in_progress",
+        "--at",
+        "2025-07-01T10:05:00+09:00",
+    ]);
+    env.ok(&["note", &id, "メモ", "--at", "2025-07-01T10:06:00+09:00"]);
+    env.ok(&[
+        "resolve",
+        &id,
+        "--actions",
+        "restart",
+        "--root-cause",
+        "oom",
+        "--at",
+        "2025-07-01T10:30:00+09:00",
+    ]);
+    env.ok(&["reopen", &id, "--at", "2025-07-01T11:00:00+09:00"]);
+    // A refused change writes nothing, so it has no event.
+    env.fails(&["close", &id], 1);
+    let v = outbox(&env);
+    let kinds: Vec<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["created", "changed", "changed", "resolved", "reopened"]
+    );
+    let event_ids: BTreeSet<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(event_ids.len(), 5);
+    assert_eq!(v["unrouted"], 5);
+}
+
+#[test]
+fn slack_messages_carry_blocks_with_the_incident() {
+    let env = Env::new();
+    let rx = Receiver::start(|_| Reply::Status(200));
+    let text = format!(
+        r#"{{"dashboard_url": "https://incidents.example.com/",
+            "notify": [{{"name": "ops-slack", "url": "{}", "format": "slack",
+                         "events": ["created"], "min_priority": "high"}}]}}"#,
+        rx.url
+    );
+    let cfg = env.write("incident.json", &text);
+    let id = env.create_at(
+        "決済APIの応答遅延",
+        "performance",
+        "critical",
+        &["payment", "api"],
+        "2025-07-01T10:00:00+09:00",
+    );
+    env.create_at(
+        "low one",
+        "request",
+        "low",
+        &["x"],
+        "2025-07-01T10:00:00+09:00",
+    );
+    env.ok(&[
+        "outbox",
+        "deliver",
+        "--once",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 1, "min_priority keeps the low incident out");
+    let body = reqs[0].json();
+    assert!(body["text"].as_str().unwrap().contains(&id));
+    let blocks = body["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert!(
+        blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("[CRITICAL]")
+    );
+    assert!(
+        blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("決済APIの応答遅延")
+    );
+    let fields = blocks[1]["fields"].to_string();
+    for want in [
+        "Priority",
+        "critical",
+        "payment, api",
+        "SLA deadline",
+        "2025-07-01T01:15:00",
+    ] {
+        assert!(fields.contains(want), "{want} in {fields}");
+    }
+    let button = blocks
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .expect("a dashboard link");
+    assert_eq!(
+        button["elements"][0]["url"],
+        format!("https://incidents.example.com/incidents/{id}")
+    );
+    assert!(
+        reqs[0]
+            .header("Idempotency-Key")
+            .unwrap()
+            .starts_with("evt-")
+    );
+}
+
+#[test]
+fn bad_notify_config_is_refused_naming_the_field() {
+    let env = Env::new();
+    create(&env, 1);
+    let cfg = env.write(
+        "bad.json",
+        r#"{"notify": [{"name": "a", "url": "http://127.0.0.1:1/", "events": ["*"]},
+                       {"name": "b", "url": "http://127.0.0.1:1/", "events": ["created", "deleted"]}]}"#,
+    );
+    let err = env.fails(
+        &[
+            "outbox",
+            "deliver",
+            "--once",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(
+        err.contains("notify[1].events[1]: unknown event \"deleted\""),
+        "{err}"
+    );
+    let cfg = env.write("none.json", r#"{"sla": {}}"#);
+    let err = env.fails(&["outbox", "deliver", "--config", cfg.to_str().unwrap()], 1);
+    assert!(err.contains("no notification targets"), "{err}");
+    // Nothing was sent or changed.
+    assert_eq!(outbox(&env)["unrouted"], 1);
+}
