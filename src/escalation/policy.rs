@@ -158,39 +158,34 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
-    use crate::notify::NotifyConfig;
-
-    fn err(text: &str) -> String {
-        match NotifyConfig::from_json(text, "cfg.json", &|_| None) {
-            Err(e) => e.to_string(),
-            Ok(c) => panic!("expected an error, got {c:?}"),
-        }
-    }
+    use crate::notify::config::config_error;
 
     #[test]
     fn errors_name_the_field() {
         assert_eq!(
-            err(r#"{"escalation": {"urgent": []}}"#),
+            config_error(r#"{"escalation": {"urgent": []}}"#),
             "config file cfg.json: escalation.urgent: unknown priority (expected critical, high, medium, low)"
         );
         assert_eq!(
-            err(r#"{"escalation": {"high": [{"unless": "resolved"}]}}"#),
+            config_error(r#"{"escalation": {"high": [{"unless": "resolved"}]}}"#),
             "config file cfg.json: escalation.high[0].after_minutes: required"
         );
         assert_eq!(
-            err(r#"{"escalation": {"high": [{"after_minutes": 5, "notify": ["ops"]}]}}"#),
+            config_error(r#"{"escalation": {"high": [{"after_minutes": 5, "notify": ["ops"]}]}}"#),
             "config file cfg.json: escalation.high[0].notify[0]: no notify target is named \"ops\""
         );
         assert_eq!(
-            err(r#"{"escalation": {"high": [{"after_minutes": 5, "unless": "seen"}]}}"#),
+            config_error(r#"{"escalation": {"high": [{"after_minutes": 5, "unless": "seen"}]}}"#),
             "config file cfg.json: escalation.high[0].unless: unknown condition \"seen\" (expected acknowledged, resolved)"
         );
         assert_eq!(
-            err(r#"{"escalation": {"low": [{"after_minutes": -1}]}}"#),
+            config_error(r#"{"escalation": {"low": [{"after_minutes": -1}]}}"#),
             "config file cfg.json: escalation.low[0].after_minutes: expected a whole number of at least 0, found -1"
         );
         assert_eq!(
-            err(r#"{"escalation": {"low": [{"after_minutes": 1, "raise_priority": "urgent"}]}}"#),
+            config_error(
+                r#"{"escalation": {"low": [{"after_minutes": 1, "raise_priority": "urgent"}]}}"#
+            ),
             "config file cfg.json: escalation.low[0].raise_priority: unknown priority \"urgent\" (expected critical, high, medium, low)"
         );
     }

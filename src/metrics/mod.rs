@@ -90,7 +90,7 @@ pub use compute::{MetricsBuilder, MetricsOptions};
 pub use errors::{ErrorCount, ErrorHistoryBuilder, ErrorHistoryMetrics};
 pub use over_store::{OriginScope, compute_metrics};
 pub use recurrence::GroupKind;
-pub(crate) use sla::ConfigError;
+pub(crate) use sla::{ConfigError, json_kind, read_config};
 pub use sla::{SlaTarget, SlaTargets};
 pub(crate) use sla::{alert_state, open_deadlines};
 pub use stats::DurationStats;

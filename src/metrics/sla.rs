@@ -119,6 +119,18 @@ pub(crate) enum ConfigError {
     },
 }
 
+/// The text of the configuration file at `path`, with the name errors give it.
+pub(crate) fn read_config(path: &Path) -> Result<(String, String), ConfigError> {
+    let shown = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, shown)),
+        Err(source) => Err(ConfigError::Read {
+            path: shown,
+            source,
+        }),
+    }
+}
+
 impl ConfigError {
     /// The configuration file.
     pub(crate) fn path(&self) -> &str {
@@ -161,11 +173,7 @@ impl SlaTargets {
     }
 
     fn load_inner(path: &Path) -> Result<Self, ConfigError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let (text, shown) = read_config(path)?;
         Self::from_json_inner(&text, &shown)
     }
 
@@ -197,7 +205,7 @@ impl SlaTargets {
         let Some(sla) = sla.as_object() else {
             return Err(field_err(
                 "sla".into(),
-                format!("expected an object of priorities, found {}", kind(sla)),
+                format!("expected an object of priorities, found {}", json_kind(sla)),
             ));
         };
         for (name, section) in sla {
@@ -213,7 +221,7 @@ impl SlaTargets {
                     field,
                     format!(
                         "expected an object with response_minutes and resolution_minutes, found {}",
-                        kind(section)
+                        json_kind(section)
                     ),
                 ));
             };
@@ -248,7 +256,8 @@ impl SlaTargets {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// What a JSON value is, for errors (`expected a number, found a string`).
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

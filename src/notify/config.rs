@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::event::EventKind;
 use crate::escalation::Policy;
-use crate::metrics::{ConfigError, SlaTargets};
+use crate::metrics::{ConfigError, SlaTargets, json_kind, read_config};
 use crate::model::Priority;
 
 /// How a target wants its request body.
@@ -117,20 +117,20 @@ impl Fields<'_> {
         v: &'v Value,
     ) -> Result<&'v Map<String, Value>, ConfigError> {
         v.as_object()
-            .ok_or_else(|| self.err(field, format!("expected an object, found {}", kind(v))))
+            .ok_or_else(|| self.err(field, format!("expected an object, found {}", json_kind(v))))
     }
 
     pub(crate) fn array<'v>(&self, field: &str, v: &'v Value) -> Result<&'v [Value], ConfigError> {
         v.as_array()
             .map(Vec::as_slice)
-            .ok_or_else(|| self.err(field, format!("expected an array, found {}", kind(v))))
+            .ok_or_else(|| self.err(field, format!("expected an array, found {}", json_kind(v))))
     }
 
     pub(crate) fn string<'v>(&self, field: &str, v: &'v Value) -> Result<&'v str, ConfigError> {
         match v.as_str().map(str::trim) {
             Some(s) if !s.is_empty() => Ok(s),
             Some(_) => Err(self.err(field, "must not be empty")),
-            None => Err(self.err(field, format!("expected a string, found {}", kind(v)))),
+            None => Err(self.err(field, format!("expected a string, found {}", json_kind(v)))),
         }
     }
 
@@ -169,17 +169,6 @@ impl Fields<'_> {
     }
 }
 
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 impl NotifyConfig {
     /// Reads the config file; a missing section is empty (no targets, no escalation).
     pub fn load(path: &Path) -> crate::Result<Self> {
@@ -187,11 +176,7 @@ impl NotifyConfig {
     }
 
     fn load_inner(path: &Path) -> Result<Self, ConfigError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let (text, shown) = read_config(path)?;
         Self::from_json_inner(&text, &shown, &|name| std::env::var(name).ok())
     }
 
@@ -381,16 +366,19 @@ fn parse_delivery(fx: &Fields<'_>, v: &Value) -> Result<DeliverySettings, Config
     Ok(d)
 }
 
+/// The error `text` gives as a config file `cfg.json` (tests of the sections it holds).
+#[cfg(test)]
+pub(crate) fn config_error(text: &str) -> String {
+    match NotifyConfig::from_json(text, "cfg.json", &|_| None) {
+        Err(e) => e.to_string(),
+        Ok(c) => panic!("expected an error, got {c:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::config_error;
     use super::*;
-
-    fn err(text: &str) -> String {
-        match NotifyConfig::from_json(text, "cfg.json", &|_| None) {
-            Err(e) => e.to_string(),
-            Ok(c) => panic!("expected an error, got {c:?}"),
-        }
-    }
 
     #[test]
     fn the_issue_example_loads() {
@@ -429,45 +417,45 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         assert_eq!(
-            err(
+            config_error(
                 r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"]}, {"name": "b", "url": "ftp://x", "events": ["*"]}]}"#
             ),
             r#"config file cfg.json: notify[1].url: "ftp://x" is not an http:// or https:// URL with a host"#
         );
         assert_eq!(
-            err(
+            config_error(
                 r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["created", "done"]}]}"#
             ),
             "config file cfg.json: notify[0].events[1]: unknown event \"done\" (expected *, created, changed, escalated, sla_at_risk, sla_breached, resolved, reopened)"
         );
         assert_eq!(
-            err(
+            config_error(
                 r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"], "secret": "env:NOPE"}]}"#
             ),
             "config file cfg.json: notify[0].secret: environment variable NOPE is not set"
         );
         assert_eq!(
-            err(r#"{"notify": [{"url": "http://x/", "events": ["*"]}]}"#),
+            config_error(r#"{"notify": [{"url": "http://x/", "events": ["*"]}]}"#),
             "config file cfg.json: notify[0].name: required"
         );
         assert_eq!(
-            err(
+            config_error(
                 r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"], "fmt": "json"}]}"#
             ),
             "config file cfg.json: notify[0].fmt: unknown field (expected name, url, format, events, min_priority, secret)"
         );
         assert_eq!(
-            err(
+            config_error(
                 r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"], "format": "teams"}]}"#
             ),
             "config file cfg.json: notify[0].format: unknown format \"teams\" (expected json, slack)"
         );
         assert_eq!(
-            err(r#"{"delivery": {"max_attempts": 0}}"#),
+            config_error(r#"{"delivery": {"max_attempts": 0}}"#),
             "config file cfg.json: delivery.max_attempts: expected a whole number of at least 1, found 0"
         );
         assert_eq!(
-            err(
+            config_error(
                 r#"{"notify": [{"name": "a", "url": "http://x/", "events": ["*"]}, {"name": "a", "url": "http://y/", "events": ["*"]}]}"#
             ),
             "config file cfg.json: notify[1].name: \"a\" is used by an earlier target"
