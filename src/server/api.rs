@@ -866,13 +866,15 @@ struct MigrateQuery {
 
 /// The directory the uploads and rejects files go to: the database's.
 fn data_dir(st: &AppState) -> std::path::PathBuf {
-    st.manager()
-        .store()
-        .path()
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."))
-        .to_path_buf()
+    // A PostgreSQL database has no directory: the system's temporary one.
+    match st.manager().store().path() {
+        Some(p) => p
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .to_path_buf(),
+        None => std::env::temp_dir(),
+    }
 }
 
 /// Streams a request body into a new temporary file beside the database.

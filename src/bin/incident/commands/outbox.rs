@@ -82,7 +82,8 @@ fn deliver(db: &Option<PathBuf>, a: DeliverArgs) -> Result<ExitCode> {
         );
     }
     let path = config::db_path(db);
-    if !path.exists() {
+    // A PostgreSQL URL names a database that exists; a file must.
+    if matches!(config::location(db), incident::db::Location::File(_)) && !path.exists() {
         anyhow::bail!("database {} does not exist", path.display());
     }
     let busy = config::busy_timeout()?;

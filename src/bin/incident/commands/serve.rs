@@ -38,13 +38,10 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ServeArgs) -> Result<ExitCode> {
         sla,
         body_limit: a.body_limit,
     };
-    let path = config::db_path(db);
+    let location = config::location(db);
     incident::server::serve(m, opts, |bound, _| {
         // Tests and scripts read the address (port 0 picks a free one) from this line.
-        eprintln!(
-            "incident: serving {} on http://{bound} (dashboard at http://{bound}/)",
-            path.display()
-        );
+        eprintln!("incident: serving {location} on http://{bound} (dashboard at http://{bound}/)");
     })?;
     Ok(ExitCode::SUCCESS)
 }
