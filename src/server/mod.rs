@@ -36,7 +36,7 @@ use crate::observe::HttpMetrics;
 pub use api::{
     AnalyzeRequest, AtRequest, CreateRequest, Created, Health, KbInputs, KbSuggestion, MAX_PAGE,
     NoteRequest, Page, PatternDetail, ReopenRequest, ReportFormat, ReportRequest, ResolveRequest,
-    TokenCreated, TokenRequest, UpdateRequest, kb_inputs, render_report,
+    Retried, RetryRequest, TokenCreated, TokenRequest, UpdateRequest, kb_inputs, render_report,
 };
 pub use auth::{Caller, USER_HEADER};
 pub use error::{ApiError, ErrorBody};
