@@ -403,3 +403,79 @@ fn a_bad_config_stops_serve_before_it_binds_naming_the_field() {
     );
     assert!(!err.contains("serving"), "{err}");
 }
+
+/// The dashboard's Outbox page lists a dead letter; its retry button needs the session's
+/// CSRF token and queues it again.
+#[test]
+fn the_outbox_page_lists_dead_letters_and_retries_with_csrf() {
+    let env = Env::new();
+    let rx = Receiver::start(|_| Reply::Status(400));
+    let cfg = env.write(
+        "incident.json",
+        &format!(
+            r#"{{"notify": [{{"name": "hook", "url": "{}", "format": "json", "events": ["created"]}}]}}"#,
+            rx.url
+        ),
+    );
+    let id = env.create_at(
+        "<b>障害</b>",
+        "failure",
+        "high",
+        &["db"],
+        "2025-07-01T10:00:00+09:00",
+    );
+    env.ok(&[
+        "outbox",
+        "deliver",
+        "--once",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    let server = Server::start(&env, &[]);
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent();
+    let page = agent
+        .get(&format!("{}/outbox", server.url))
+        .call()
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let cookie = page
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let html = page.into_body().read_to_string().unwrap();
+    assert!(html.contains("0 pending (0 failing), 1 dead, 0 not yet routed"), "{html}");
+    assert!(html.contains("1/hook") && html.contains(&id), "{html}");
+    assert!(html.contains("HTTP 400"), "{html}");
+    let csrf = regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#)
+        .unwrap()
+        .captures(&html)
+        .unwrap()[1]
+        .to_string();
+    let post = |form: &str| {
+        agent
+            .post(&format!("{}/outbox/retry", server.url))
+            .header("Cookie", &cookie)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(form.as_bytes())
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post("id=1%2Fhook"), 403, "no CSRF token");
+    assert_eq!(post("id=1%2Fhook&csrf=bad"), 403, "a wrong CSRF token");
+    let (_, view) = get(&format!("{}/api/v1/outbox", server.url), None);
+    assert!(view.contains(r#""dead":1"#), "{view}");
+    assert_eq!(post(&format!("id=1%2Fhook&csrf={csrf}")), 303);
+    let (_, view) = get(&format!("{}/api/v1/outbox?failed=true", server.url), None);
+    let view: serde_json::Value = serde_json::from_str(&view).unwrap();
+    assert_eq!((&view["dead"], &view["pending"]), (&0.into(), &1.into()));
+    assert!(server.terminate().success());
+}
