@@ -63,7 +63,7 @@ fn kill_9_after_20_creates_through_the_server_delivers_all_after_restart() {
     );
     let cfg = cfg.to_str().unwrap();
     let start = |env: &Env| {
-        // SAFETY of the secret: it reaches the server only through its environment.
+        // The secret reaches the server only through its environment (`env:`).
         let mut c = env.process();
         c.env("TICKET_HOOK_SECRET", "s3cret");
         Server::start_with(c, &["--config", cfg])
@@ -438,10 +438,7 @@ fn the_outbox_page_lists_dead_letters_and_retries_with_csrf() {
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .new_agent();
-    let page = agent
-        .get(&format!("{}/outbox", server.url))
-        .call()
-        .unwrap();
+    let page = agent.get(&format!("{}/outbox", server.url)).call().unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let cookie = page
         .headers()
@@ -451,7 +448,10 @@ fn the_outbox_page_lists_dead_letters_and_retries_with_csrf() {
         .unwrap()
         .to_string();
     let html = page.into_body().read_to_string().unwrap();
-    assert!(html.contains("0 pending (0 failing), 1 dead, 0 not yet routed"), "{html}");
+    assert!(
+        html.contains("0 pending (0 failing), 1 dead, 0 not yet routed"),
+        "{html}"
+    );
     assert!(html.contains("1/hook") && html.contains(&id), "{html}");
     assert!(html.contains("HTTP 400"), "{html}");
     let csrf = regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#)

@@ -25,7 +25,7 @@ pub(crate) async fn metrics(State(state): State<AppState>, caller: Caller) -> Re
         http: state.0.http_metrics.clone(),
         delivery: state.0.delivery.get().cloned(),
     };
-    let sla = state.options().sla.clone();
+    let sla = state.options().sla;
     let text = blocking(&state, move |m| {
         exposition
             .render(m, &sla, Timestamp::now())

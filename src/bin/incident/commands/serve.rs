@@ -20,7 +20,7 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ServeArgs) -> Result<ExitCode> {
     })?;
     // Every config error (SLA, notify, escalation) names its field before anything binds.
     let notify = Arc::new(config::notify_config(&a.config)?);
-    let sla = notify.sla.clone();
+    let sla = notify.sla;
     if a.escalate_every == 0 {
         anyhow::bail!("--escalate-every must be at least 1 second");
     }
