@@ -122,9 +122,13 @@ pub(crate) struct ServeArgs {
     /// Knowledge-base directory for kb suggestions and the patterns page
     #[arg(long, value_name = "DIR", default_value = "kb")]
     pub(crate) kb_dir: PathBuf,
-    /// SLA targets file (JSON) for the dashboard and reports [default: $INCIDENT_CONFIG]
+    /// Config file (JSON): SLA targets, `notify` targets (delivered by the server) and the
+    /// `escalation` policy (evaluated on a timer) [default: $INCIDENT_CONFIG]
     #[arg(long, env = "INCIDENT_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Seconds between escalation evaluations (the first runs at start)
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub(crate) escalate_every: u64,
     /// Largest JSON request body in bytes (uploads are streamed and not limited)
     #[arg(long, default_value_t = 1 << 20)]
     pub(crate) body_limit: usize,

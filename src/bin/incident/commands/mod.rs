@@ -75,9 +75,15 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             r.local_only("copy")?;
             copy::run(a)
         }
-        Command::Outbox(a) => outbox::run(&db, a),
-        Command::Escalate(a) => escalate::run(&db, a),
-        Command::Metrics(a) => escalate::metrics(&db, a),
+        Command::Outbox(a) => outbox::run(r, &db, a),
+        Command::Escalate(a) => {
+            r.local_only("escalate")?;
+            escalate::run(&db, a)
+        }
+        Command::Metrics(a) => {
+            r.local_only("metrics (a server serves GET /metrics)")?;
+            escalate::metrics(&db, a)
+        }
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "incident", &mut std::io::stdout());
