@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod config;
+mod hints;
 
 use std::io::Write;
 use std::process::ExitCode;

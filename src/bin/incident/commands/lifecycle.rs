@@ -4,12 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use incident::{ErrorKind, Incident, Status};
-use incident::{ResolveInput, Update};
+use incident::{Incident, ResolveInput, Update};
 
 use super::{print, print_json};
 use crate::cli::{CloseArgs, NoteArgs, OutFormat, ReopenArgs, ResolveArgs, UpdateArgs};
-use crate::config;
+use crate::{config, hints};
 
 fn done(inc: &Incident, format: OutFormat) -> Result<ExitCode> {
     match format {
@@ -48,17 +47,11 @@ pub(crate) fn update(db: &Option<PathBuf>, a: UpdateArgs) -> Result<ExitCode> {
     let m = config::open_existing(db)?;
     let wanted = u.status;
     match m.update_incident(id, u) {
-        Err(e) if e.kind() == ErrorKind::Refused => {
-            let how = match wanted {
-                Some(Status::Resolved) => {
-                    "use `incident resolve` (it needs actions and a root cause)"
-                }
-                Some(Status::Closed) => "use `incident close`",
-                _ => "use `incident reopen` to work on it again",
-            };
-            bail!("{e}; {how}")
-        }
-        r => done(&r?, a.format),
+        Err(e) => match hints::update_refused(&e, wanted) {
+            Some(msg) => bail!(msg),
+            None => Err(e.into()),
+        },
+        Ok(inc) => done(&inc, a.format),
     }
 }
 
@@ -80,10 +73,11 @@ pub(crate) fn close(db: &Option<PathBuf>, a: CloseArgs) -> Result<ExitCode> {
     let at = config::time("at", a.at.as_deref())?;
     let m = config::open_existing(db)?;
     match m.close_incident(id, at) {
-        Err(e) if e.status().is_some_and(|s| s != Status::Closed) => {
-            bail!("{e} (`incident resolve`)")
-        }
-        r => done(&r?, OutFormat::Text),
+        Err(e) => match hints::close_refused(&e) {
+            Some(msg) => bail!(msg),
+            None => Err(e.into()),
+        },
+        Ok(inc) => done(&inc, OutFormat::Text),
     }
 }
 
