@@ -43,12 +43,14 @@ fn incidents(n: usize, seed: u64) -> impl Iterator<Item = Incident> {
             timestamp: created,
             action: "created".into(),
             details: "Incident created".into(),
+            by: None,
         }];
         if status != Status::Open {
             timeline.push(TimelineEntry {
                 timestamp: later,
                 action: "status_changed".into(),
                 details: "open -> in_progress".into(),
+                by: None,
             });
         }
         Incident {

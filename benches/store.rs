@@ -73,6 +73,7 @@ fn incidents(n: usize, seed: u64) -> impl Iterator<Item = Incident> {
                 timestamp: created,
                 action: "created".into(),
                 details: "generated".into(),
+                by: None,
             }],
             resolution: resolved.then(|| Resolution {
                 actions_taken: vec!["systemctl restart rabbitmq-server".into()],

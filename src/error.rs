@@ -211,11 +211,29 @@ pub(crate) enum Repr {
     Kb(#[from] KbError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
     pub(crate) fn not_found(id: IncidentId) -> Self {
         Repr::NotFound(id).into()
+    }
+
+    pub(crate) fn listen(addr: String, source: std::io::Error) -> Self {
+        Repr::Listen { addr, source }.into()
+    }
+
+    /// For an invalid value, which field (or argument) it was.
+    pub fn field(&self) -> Option<&'static str> {
+        match &*self.0 {
+            Repr::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
     }
 
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
@@ -251,7 +269,7 @@ impl Error {
             Repr::Invalid { .. } => K::InvalidInput,
             Repr::Parse(_) => K::Parse,
             Repr::Store(e) => store_kind(e),
-            Repr::Io(_) | Repr::File(_) => K::Io,
+            Repr::Io(_) | Repr::File(_) | Repr::Listen { .. } => K::Io,
             Repr::Import(e) => match e {
                 ImportError::Io(_) => K::Io,
                 _ => K::InvalidData,
@@ -483,6 +501,7 @@ mod tests {
                 impact: String::new(),
                 assignee: None,
                 at: None,
+                by: None,
             })
             .unwrap();
         let e = m.close_incident(inc.id, None).unwrap_err();

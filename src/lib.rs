@@ -33,6 +33,7 @@
 //!     impact: "通知処理の停止".into(),
 //!     assignee: None,
 //!     at: None,
+//!     by: Some("tanaka".into()),
 //! })?;
 //! m.update_incident(inc.id, Update { status: Some(Status::InProgress), ..Update::default() })?;
 //!
@@ -55,6 +56,7 @@
 //! # }
 //! ```
 
+pub mod auth;
 mod error;
 pub mod escalation;
 mod fsutil;
@@ -67,6 +69,7 @@ pub mod notify;
 pub mod observe;
 pub mod patterns;
 pub mod report;
+pub mod server;
 mod store;
 pub mod text;
 

@@ -24,6 +24,8 @@ pub struct NewIncident {
     pub assignee: Option<String>,
     /// When it started; defaults to now. The id's date is this time's local date.
     pub at: Option<Timestamp>,
+    /// Who records it (see [`TimelineEntry::by`]).
+    pub by: Option<String>,
 }
 
 /// Changes to an incident; `None`/empty fields stay as they are.
@@ -40,6 +42,8 @@ pub struct Update {
     pub add_components: Vec<String>,
     pub note: Option<String>,
     pub at: Option<Timestamp>,
+    /// Who makes the change (see [`TimelineEntry::by`]).
+    pub by: Option<String>,
 }
 
 /// What resolving an incident records.
@@ -50,6 +54,8 @@ pub struct ResolveInput {
     pub preventive: Vec<String>,
     pub knowledge: Vec<String>,
     pub at: Option<Timestamp>,
+    /// Who resolves it (see [`TimelineEntry::by`]).
+    pub by: Option<String>,
 }
 
 /// The incident store with its lifecycle rules.
@@ -173,6 +179,7 @@ impl IncidentManager {
                             "Incident created: {title} (category {}, priority {})",
                             new.category, new.priority
                         ),
+                        by: new.by.clone(),
                     }],
                     resolution: None,
                     acknowledged_at: None,
@@ -219,6 +226,7 @@ impl IncidentManager {
                         timestamp: at,
                         action: "created".into(),
                         details: format!("Incident created: {}", new.title.trim()),
+                        by: new.by,
                     }],
                     title: new.title.trim().to_string(),
                     description: new.description,
@@ -351,6 +359,7 @@ impl IncidentManager {
         &self,
         id: IncidentId,
         at: Option<Timestamp>,
+        by: Option<&str>,
         lifecycle: bool,
         kind: EventKind,
         change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
@@ -383,7 +392,10 @@ impl IncidentManager {
                     ));
                 }
                 let mut new = old.clone();
-                let entries = change(&mut new, at)?;
+                let mut entries = change(&mut new, at)?;
+                for e in &mut entries {
+                    e.by = by.map(str::to_string);
+                }
                 if entries.is_empty() {
                     return Err(Error::invalid("update", "nothing to change"));
                 }
@@ -408,107 +420,127 @@ impl IncidentManager {
 
     /// Changes fields, moves between open and in_progress, or adds a note.
     pub fn update_incident(&self, id: IncidentId, u: Update) -> Result<Incident> {
-        self.modify(id, u.at, false, EventKind::Changed, |inc, at| {
-            let mut entries = Vec::new();
-            let mut entry = |action: &str, details: String| {
-                entries.push(TimelineEntry {
-                    timestamp: at,
-                    action: action.into(),
-                    details,
-                })
-            };
-            if let Some(s) = u.status
-                && s != inc.status
-            {
-                if !matches!(s, Status::Open | Status::InProgress) {
-                    return Err(Error::refused(
-                        id,
-                        inc.status,
-                        "update",
-                        format!("status {s} cannot be set by update"),
-                    ));
+        self.modify(
+            id,
+            u.at,
+            u.by.as_deref(),
+            false,
+            EventKind::Changed,
+            |inc, at| {
+                let mut entries = Vec::new();
+                let mut entry = |action: &str, details: String| {
+                    entries.push(TimelineEntry {
+                        timestamp: at,
+                        action: action.into(),
+                        details,
+                        by: None,
+                    })
+                };
+                if let Some(s) = u.status
+                    && s != inc.status
+                {
+                    if !matches!(s, Status::Open | Status::InProgress) {
+                        return Err(Error::refused(
+                            id,
+                            inc.status,
+                            "update",
+                            format!("status {s} cannot be set by update"),
+                        ));
+                    }
+                    if !inc.status.is_active() {
+                        return Err(Error::refused(
+                            id,
+                            inc.status,
+                            "update",
+                            format!("it is {}", inc.status),
+                        ));
+                    }
+                    entry("status_changed", format!("{} -> {s}", inc.status));
+                    if s == Status::InProgress && inc.acknowledged_at.is_none() {
+                        inc.acknowledged_at = Some(at);
+                    }
+                    inc.status = s;
                 }
-                if !inc.status.is_active() {
-                    return Err(Error::refused(
-                        id,
-                        inc.status,
-                        "update",
-                        format!("it is {}", inc.status),
-                    ));
+                if let Some(p) = u.priority.filter(|p| *p != inc.priority) {
+                    entry("updated", format!("priority: {} -> {p}", inc.priority));
+                    inc.priority = p;
                 }
-                entry("status_changed", format!("{} -> {s}", inc.status));
-                if s == Status::InProgress && inc.acknowledged_at.is_none() {
-                    inc.acknowledged_at = Some(at);
+                if let Some(c) = u.category.filter(|c| *c != inc.category) {
+                    entry("updated", format!("category: {} -> {c}", inc.category));
+                    inc.category = c;
                 }
-                inc.status = s;
-            }
-            if let Some(p) = u.priority.filter(|p| *p != inc.priority) {
-                entry("updated", format!("priority: {} -> {p}", inc.priority));
-                inc.priority = p;
-            }
-            if let Some(c) = u.category.filter(|c| *c != inc.category) {
-                entry("updated", format!("category: {} -> {c}", inc.category));
-                inc.category = c;
-            }
-            if let Some(a) = u.assignee.as_deref().map(str::trim) {
-                let new = (!a.is_empty()).then(|| a.to_string());
-                if new != inc.assignee {
+                if let Some(a) = u.assignee.as_deref().map(str::trim) {
+                    let new = (!a.is_empty()).then(|| a.to_string());
+                    if new != inc.assignee {
+                        entry(
+                            "updated",
+                            format!(
+                                "assignee: {} -> {}",
+                                inc.assignee.as_deref().unwrap_or("(none)"),
+                                new.as_deref().unwrap_or("(none)")
+                            ),
+                        );
+                        inc.assignee = new;
+                    }
+                }
+                if let Some(t) = &u.title {
+                    let t = non_empty("title", t)?;
+                    if t != inc.title {
+                        entry("updated", format!("title: {:?} -> {t:?}", inc.title));
+                        inc.title = t;
+                    }
+                }
+                if let Some(d) = u.description.as_deref().map(str::trim)
+                    && d != inc.description
+                {
                     entry(
                         "updated",
-                        format!(
-                            "assignee: {} -> {}",
-                            inc.assignee.as_deref().unwrap_or("(none)"),
-                            new.as_deref().unwrap_or("(none)")
-                        ),
+                        format!("description: {:?} -> {d:?}", inc.description),
                     );
-                    inc.assignee = new;
+                    inc.description = d.to_string();
                 }
-            }
-            if let Some(t) = &u.title {
-                let t = non_empty("title", t)?;
-                if t != inc.title {
-                    entry("updated", format!("title: {:?} -> {t:?}", inc.title));
-                    inc.title = t;
+                if let Some(i) = u.impact.as_deref().map(str::trim)
+                    && i != inc.impact
+                {
+                    entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
+                    inc.impact = i.to_string();
                 }
-            }
-            if let Some(d) = u.description.as_deref().map(str::trim)
-                && d != inc.description
-            {
-                entry(
-                    "updated",
-                    format!("description: {:?} -> {d:?}", inc.description),
-                );
-                inc.description = d.to_string();
-            }
-            if let Some(i) = u.impact.as_deref().map(str::trim)
-                && i != inc.impact
-            {
-                entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
-                inc.impact = i.to_string();
-            }
-            let mut have: std::collections::HashSet<String> =
-                inc.affected_components.iter().cloned().collect();
-            for c in clean_list(&u.add_components) {
-                if have.insert(c.clone()) {
-                    entry("updated", format!("component added: {c}"));
-                    inc.affected_components.push(c);
+                let mut have: std::collections::HashSet<String> =
+                    inc.affected_components.iter().cloned().collect();
+                for c in clean_list(&u.add_components) {
+                    if have.insert(c.clone()) {
+                        entry("updated", format!("component added: {c}"));
+                        inc.affected_components.push(c);
+                    }
                 }
-            }
-            if let Some(n) = u.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-                entry("note", n.to_string());
-            }
-            Ok(entries)
-        })
+                if let Some(n) = u.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                    entry("note", n.to_string());
+                }
+                Ok(entries)
+            },
+        )
     }
 
     /// Adds a note to the timeline.
     pub fn add_note(&self, id: IncidentId, note: &str, at: Option<Timestamp>) -> Result<Incident> {
+        self.add_note_by(id, note, at, None)
+    }
+
+    /// [`IncidentManager::add_note`], recording who wrote it.
+    pub fn add_note_by(
+        &self,
+        id: IncidentId,
+        note: &str,
+        at: Option<Timestamp>,
+        by: Option<&str>,
+    ) -> Result<Incident> {
         let note = non_empty("note", note)?;
         self.update_incident(
             id,
             Update {
                 note: Some(note),
                 at,
+                by: by.map(str::to_string),
                 ..Update::default()
             },
         )
@@ -524,47 +556,65 @@ impl IncidentManager {
             ));
         }
         let root_cause = non_empty("root cause", &r.root_cause)?;
-        self.modify(id, r.at, true, EventKind::Resolved, |inc, at| {
-            if !inc.status.is_active() {
-                return Err(Error::refused(
-                    id,
+        self.modify(
+            id,
+            r.at,
+            r.by.as_deref(),
+            true,
+            EventKind::Resolved,
+            |inc, at| {
+                if !inc.status.is_active() {
+                    return Err(Error::refused(
+                        id,
+                        inc.status,
+                        "resolve",
+                        format!("it is already {}", inc.status),
+                    ));
+                }
+                let mut details = format!(
+                    "{} -> resolved; root cause: {root_cause}; actions: {}",
                     inc.status,
-                    "resolve",
-                    format!("it is already {}", inc.status),
-                ));
-            }
-            let mut details = format!(
-                "{} -> resolved; root cause: {root_cause}; actions: {}",
-                inc.status,
-                actions.join("; ")
-            );
-            let preventive = clean_list(&r.preventive);
-            let knowledge = clean_list(&r.knowledge);
-            if !preventive.is_empty() {
-                details.push_str(&format!("; preventive: {}", preventive.join("; ")));
-            }
-            if !knowledge.is_empty() {
-                details.push_str(&format!("; knowledge: {}", knowledge.join("; ")));
-            }
-            inc.status = Status::Resolved;
-            inc.resolution = Some(Resolution {
-                actions_taken: actions,
-                root_cause,
-                preventive_measures: preventive,
-                knowledge_updates: knowledge,
-                resolved_at: Some(at),
-            });
-            Ok(vec![TimelineEntry {
-                timestamp: at,
-                action: "resolved".into(),
-                details,
-            }])
-        })
+                    actions.join("; ")
+                );
+                let preventive = clean_list(&r.preventive);
+                let knowledge = clean_list(&r.knowledge);
+                if !preventive.is_empty() {
+                    details.push_str(&format!("; preventive: {}", preventive.join("; ")));
+                }
+                if !knowledge.is_empty() {
+                    details.push_str(&format!("; knowledge: {}", knowledge.join("; ")));
+                }
+                inc.status = Status::Resolved;
+                inc.resolution = Some(Resolution {
+                    actions_taken: actions,
+                    root_cause,
+                    preventive_measures: preventive,
+                    knowledge_updates: knowledge,
+                    resolved_at: Some(at),
+                });
+                Ok(vec![TimelineEntry {
+                    timestamp: at,
+                    action: "resolved".into(),
+                    details,
+                    by: None,
+                }])
+            },
+        )
     }
 
     /// Closes a resolved incident.
     pub fn close_incident(&self, id: IncidentId, at: Option<Timestamp>) -> Result<Incident> {
-        self.modify(id, at, true, EventKind::Changed, |inc, at| {
+        self.close_incident_by(id, at, None)
+    }
+
+    /// [`IncidentManager::close_incident`], recording who closed it.
+    pub fn close_incident_by(
+        &self,
+        id: IncidentId,
+        at: Option<Timestamp>,
+        by: Option<&str>,
+    ) -> Result<Incident> {
+        self.modify(id, at, by, true, EventKind::Changed, |inc, at| {
             if inc.status != Status::Resolved {
                 let reason = match inc.status {
                     Status::Closed => "it is already closed".to_string(),
@@ -577,6 +627,7 @@ impl IncidentManager {
                 timestamp: at,
                 action: "closed".into(),
                 details: "resolved -> closed".into(),
+                by: None,
             }])
         })
     }
@@ -588,7 +639,18 @@ impl IncidentManager {
         note: Option<&str>,
         at: Option<Timestamp>,
     ) -> Result<Incident> {
-        self.modify(id, at, true, EventKind::Reopened, |inc, at| {
+        self.reopen_incident_by(id, note, at, None)
+    }
+
+    /// [`IncidentManager::reopen_incident`], recording who reopened it.
+    pub fn reopen_incident_by(
+        &self,
+        id: IncidentId,
+        note: Option<&str>,
+        at: Option<Timestamp>,
+        by: Option<&str>,
+    ) -> Result<Incident> {
+        self.modify(id, at, by, true, EventKind::Reopened, |inc, at| {
             if inc.status.is_active() {
                 return Err(Error::refused(
                     id,
@@ -613,6 +675,7 @@ impl IncidentManager {
                 timestamp: at,
                 action: "reopened".into(),
                 details,
+                by: None,
             }])
         })
     }

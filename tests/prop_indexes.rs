@@ -95,6 +95,7 @@ proptest! {
                         impact: String::new(),
                         assignee: assignee.map(|a| PEOPLE[a as usize].to_string()),
                         at: Some(day(d)),
+                        by: None,
                     })
                     .map(|i| ids.push(i.id)),
                 Op::Update { target, status, prio, cat, assignee, add } => match pick(target) {
@@ -128,6 +129,7 @@ proptest! {
                         impact: String::new(),
                         assignee: Some("bulk".into()),
                         at: Some(day(*d)),
+                        by: None,
                     }).collect();
                     let n = m.bulk_create(news, 2).unwrap();
                     let mut all = Vec::new();

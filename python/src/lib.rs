@@ -211,6 +211,7 @@ impl Store {
         at: Option<&str>,
     ) -> PyResult<String> {
         let new = NewIncident {
+            by: None,
             category: parse::<Category>(category)?,
             priority: parse::<Priority>(priority)?,
             title,
@@ -260,11 +261,12 @@ impl Store {
             add_components,
             note,
             at: time(at)?,
+            by: None,
         };
         let wanted = u.status;
         match self.m()?.update_incident(parse(id)?, u) {
             Ok(inc) => json(&inc),
-            Err(e) => Err(match hints::update_refused(&e, wanted) {
+            Err(e) => Err(match hints::update_refused(&e, Some(e.kind()), wanted) {
                 Some(msg) => RefusedError::new_err(msg),
                 None => py_err(e),
             }),
@@ -287,6 +289,7 @@ impl Store {
             preventive,
             knowledge,
             at: time(at)?,
+            by: None,
         };
         json(&self.m()?.resolve_incident(parse(id)?, r).map_err(py_err)?)
     }
@@ -295,7 +298,7 @@ impl Store {
     fn close_incident(&self, id: &str, at: Option<&str>) -> PyResult<String> {
         match self.m()?.close_incident(parse(id)?, time(at)?) {
             Ok(inc) => json(&inc),
-            Err(e) => Err(match hints::close_refused(&e) {
+            Err(e) => Err(match hints::close_refused(&e, e.status()) {
                 Some(msg) => RefusedError::new_err(msg),
                 None => py_err(e),
             }),
@@ -353,6 +356,7 @@ impl Store {
             } else {
                 Order::NewestFirst
             },
+            after: None,
         };
         let m = self.m()?;
         let found = py.allow_threads(|| m.query(&f)).map_err(py_err)?;

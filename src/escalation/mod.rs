@@ -166,10 +166,12 @@ fn apply(
 ) -> (Vec<TimelineEntry>, String) {
     let mut did = Vec::new();
     let mut entries = Vec::new();
+    // Changes the escalation policy makes are recorded as its own.
     let entry = |action: &str, details: String| TimelineEntry {
         timestamp: at,
         action: action.into(),
         details,
+        by: Some("escalation".into()),
     };
     if let Some(a) = &step.assign
         && inc.assignee.as_deref() != Some(a)

@@ -44,7 +44,7 @@ impl From<StoreError> for ImportError {
 }
 
 /// What an import did.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ImportSummary {
     /// Incidents added.
     pub imported: u64,

@@ -62,7 +62,7 @@ impl Default for MigrateOptions {
 
 /// Time spent per phase, in seconds (the two threads overlap, so they add up to more
 /// than the wall time).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Phases {
     /// Scanning the reserved ids carried by the file.
     pub reserve: f64,
@@ -79,7 +79,7 @@ pub struct Phases {
 
 /// What a migration did. Every record is counted exactly once among `migrated`,
 /// `already_present`, `linked` and `rejected`.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct MigrateSummary {
     /// Records read (valid or not).
     pub records: u64,
@@ -107,7 +107,7 @@ pub struct MigrateSummary {
 }
 
 /// A record whose carried `incident_id` is not proof of its identity.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct IdConflict {
     /// 0-based record index in the file.
     pub index: u64,

@@ -135,6 +135,7 @@ mod tests {
                     Some(p) => format!("migrated from error_history (pattern {p})"),
                     None => "migrated from error_history (no pattern)".into(),
                 },
+                by: None,
             }];
             b.add(&i);
         }

@@ -42,6 +42,7 @@ pub(crate) fn entry(ts: Timestamp, action: &str, details: &str) -> TimelineEntry
         timestamp: ts,
         action: action.into(),
         details: details.into(),
+        by: None,
     }
 }
 

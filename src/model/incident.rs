@@ -177,6 +177,10 @@ pub struct TimelineEntry {
     pub timestamp: Timestamp,
     pub action: String,
     pub details: String,
+    /// Who made the change: a server token's name, or the local user of the CLI. Absent
+    /// for entries written before it was recorded, and for migrated errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// How an incident was resolved. `resolved_at` is `None` when the time is unknown.

@@ -80,6 +80,7 @@ impl MigratedError<'_> {
                 Some(p) => format!("{MIGRATED_WITH_PATTERN}{p})"),
                 None => MIGRATED_WITHOUT_PATTERN.to_string(),
             },
+            by: None,
         }];
         let (resolution, updated_at) = if self.success {
             // An error history rarely records when a fix landed: then the time is unknown.
@@ -93,6 +94,7 @@ impl MigratedError<'_> {
                     Some(f) => format!("fix applied: {f}"),
                     None => "resolved (no fix recorded)".to_string(),
                 },
+                by: None,
             });
             let resolution = Resolution {
                 actions_taken: fix.map(str::to_string).into_iter().collect(),

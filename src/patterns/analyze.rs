@@ -31,7 +31,7 @@ pub struct AnalyzeOptions {
 }
 
 /// The result of an analysis run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Analysis {
     pub incidents: u64,
     /// False when a window was given: patterns of part of the store are reported, not

@@ -18,7 +18,7 @@ pub fn incident_text(inc: &Incident) -> String {
 }
 
 /// A known pattern a new incident matched.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct PatternMatch {
     pub pattern_id: String,
     pub name: String,

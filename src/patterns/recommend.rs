@@ -8,7 +8,7 @@ use super::analyze::counted;
 use crate::model::{Category, Pattern};
 
 /// A concrete suggestion derived from the patterns.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Recommendation {
     /// `most_frequent_category`, `recurring_pattern`, `no_preventive_measure`,
     /// `same_fix_every_time`.

@@ -171,9 +171,13 @@ pub fn incident_detail(i: &Incident) -> String {
     }
     let _ = writeln!(s, "\n  timeline:");
     for e in &i.timeline {
+        let by =
+            e.by.as_deref()
+                .map(|b| format!("  (by {})", sanitize(b)))
+                .unwrap_or_default();
         let _ = writeln!(
             s,
-            "    {}  {}  {}",
+            "    {}  {}  {}{by}",
             e.timestamp.to_local_string(),
             pad_to_width(&sanitize(&e.action), 14),
             sanitize(&e.details)

@@ -131,14 +131,16 @@ use crate::model::{
 };
 
 impl Versioned for Incident {
-    /// 2 added `origin`, and `resolution.resolved_at: None` for an unknown time.
-    const VERSION: u8 = 2;
+    /// 2 added `origin`, and `resolution.resolved_at: None` for an unknown time;
+    /// 3 added `by` to timeline entries.
+    const VERSION: u8 = 3;
 }
 
 impl Record for Incident {
     fn decode_old(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
             1 => decode_payload::<IncidentV1>(payload).map(IncidentV1::upgrade),
+            2 => decode_payload::<IncidentV2>(payload).map(IncidentV2::upgrade),
             _ => Err(format!("no decoder for incident format version {version}")),
         }
     }
@@ -149,6 +151,75 @@ impl Versioned for Pattern {
 }
 
 impl Record for Pattern {}
+
+/// A timeline entry as format versions 1 and 2 stored it: without who made it.
+#[derive(Decode)]
+#[cfg_attr(test, derive(Encode))]
+struct TimelineEntryV1 {
+    timestamp: Timestamp,
+    action: String,
+    details: String,
+}
+
+impl TimelineEntryV1 {
+    fn upgrade(self) -> TimelineEntry {
+        TimelineEntry {
+            timestamp: self.timestamp,
+            action: self.action,
+            details: self.details,
+            by: None,
+        }
+    }
+}
+
+/// An incident as format version 2 stored it.
+#[derive(Decode)]
+#[cfg_attr(test, derive(Encode))]
+struct IncidentV2 {
+    id: IncidentId,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    category: Category,
+    priority: Priority,
+    status: Status,
+    title: String,
+    description: String,
+    affected_components: Vec<String>,
+    impact: String,
+    assignee: Option<String>,
+    timeline: Vec<TimelineEntryV1>,
+    resolution: Option<Resolution>,
+    acknowledged_at: Option<Timestamp>,
+    matched_pattern: Option<PatternRef>,
+    origin: Origin,
+}
+
+impl IncidentV2 {
+    fn upgrade(self) -> Incident {
+        Incident {
+            id: self.id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            category: self.category,
+            priority: self.priority,
+            status: self.status,
+            title: self.title,
+            description: self.description,
+            affected_components: self.affected_components,
+            impact: self.impact,
+            assignee: self.assignee,
+            timeline: self
+                .timeline
+                .into_iter()
+                .map(TimelineEntryV1::upgrade)
+                .collect(),
+            resolution: self.resolution,
+            acknowledged_at: self.acknowledged_at,
+            matched_pattern: self.matched_pattern,
+            origin: self.origin,
+        }
+    }
+}
 
 /// An incident as format version 1 stored it (schema 1 to 3 builds).
 #[derive(Decode)]
@@ -165,7 +236,7 @@ struct IncidentV1 {
     affected_components: Vec<String>,
     impact: String,
     assignee: Option<String>,
-    timeline: Vec<TimelineEntry>,
+    timeline: Vec<TimelineEntryV1>,
     resolution: Option<Resolution>,
     acknowledged_at: Option<Timestamp>,
     matched_pattern: Option<PatternRef>,
@@ -197,7 +268,11 @@ impl IncidentV1 {
             affected_components: self.affected_components,
             impact: self.impact,
             assignee: self.assignee,
-            timeline: self.timeline,
+            timeline: self
+                .timeline
+                .into_iter()
+                .map(TimelineEntryV1::upgrade)
+                .collect(),
             resolution,
             acknowledged_at: self.acknowledged_at,
             matched_pattern: self.matched_pattern,
@@ -308,7 +383,7 @@ mod tests {
         let t = inc.created_at;
         let migrated = IncidentV1 {
             status: Status::Resolved,
-            timeline: vec![TimelineEntry {
+            timeline: vec![TimelineEntryV1 {
                 timestamp: t,
                 action: "created".into(),
                 details: "migrated from error_history (pattern PATTERN_001)".into(),
@@ -325,7 +400,50 @@ mod tests {
         bincode::encode_into_std_write(&migrated, &mut bytes, bincode::config::standard()).unwrap();
         let back: Incident = decode(&|| "k".into(), &add_checksum(&bytes)).unwrap();
         assert_eq!(back.origin, Origin::Migrated);
+        assert_eq!(back.timeline[0].by, None);
         assert_eq!(back.resolved_at(), None);
         assert_eq!(back.resolution.unwrap().root_cause, "Pattern: PATTERN_001");
+    }
+
+    /// Version 2 records (no `by` in timeline entries) still read, with no author.
+    #[test]
+    fn version_2_records_still_read() {
+        let inc = sample();
+        let t = inc.created_at;
+        let v2 = IncidentV2 {
+            id: inc.id,
+            created_at: t,
+            updated_at: t,
+            category: inc.category,
+            priority: inc.priority,
+            status: inc.status,
+            title: inc.title.clone(),
+            description: inc.description.clone(),
+            affected_components: inc.affected_components.clone(),
+            impact: inc.impact.clone(),
+            assignee: None,
+            timeline: vec![TimelineEntryV1 {
+                timestamp: t,
+                action: "created".into(),
+                details: "Incident created".into(),
+            }],
+            resolution: None,
+            acknowledged_at: None,
+            matched_pattern: None,
+            origin: Origin::Api,
+        };
+        let mut bytes = vec![2u8];
+        bincode::encode_into_std_write(&v2, &mut bytes, bincode::config::standard()).unwrap();
+        let back: Incident = decode(&|| "k".into(), &add_checksum(&bytes)).unwrap();
+        assert_eq!(back.origin, Origin::Api);
+        assert_eq!(
+            back.timeline,
+            vec![TimelineEntry {
+                timestamp: t,
+                action: "created".into(),
+                details: "Incident created".into(),
+                by: None,
+            }]
+        );
     }
 }

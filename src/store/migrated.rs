@@ -83,6 +83,7 @@ impl Encode for MigratedIncident<'_, '_> {
             Some(p) => Concat([MIGRATED_WITH_PATTERN, p, ")"]).encode(e)?,
             None => MIGRATED_WITHOUT_PATTERN.encode(e)?,
         }
+        None::<String>.encode(e)?;
         if success {
             resolved_at.encode(e)?;
             "resolved".encode(e)?;
@@ -90,6 +91,7 @@ impl Encode for MigratedIncident<'_, '_> {
                 Some(f) => Concat(["fix applied: ", f]).encode(e)?,
                 None => "resolved (no fix recorded)".encode(e)?,
             }
+            None::<String>.encode(e)?;
         }
         // resolution
         match success {

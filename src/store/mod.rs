@@ -18,6 +18,7 @@ mod query;
 pub(crate) mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tokens;
 mod upgrade;
 mod verify;
 mod writer;
@@ -33,6 +34,7 @@ pub(crate) use outbox::Edit;
 pub(crate) use query::Snapshot;
 pub use query::{Filter, Order};
 pub(crate) use schema::Pair;
+pub(crate) use tokens::StoredToken;
 pub use verify::{CheckReport, Problem, ProblemTable};
 pub(crate) use verify::{check, repair};
 use writer::Names;

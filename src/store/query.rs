@@ -42,6 +42,9 @@ pub struct Filter {
     pub until: Option<Timestamp>,
     pub limit: Option<usize>,
     pub order: Order,
+    /// A page cursor: only incidents past this id in `order` (the last id of the
+    /// previous page).
+    pub after: Option<IncidentId>,
 }
 
 impl Filter {
@@ -53,6 +56,30 @@ impl Filter {
             && self.since.is_none_or(|t| created >= t.micros())
             && self.until.is_none_or(|t| created < t.micros())
     }
+}
+
+/// The incident keys a query may still return: those past `after` in its order.
+fn key_range(f: &Filter) -> (u64, u64) {
+    match (f.after.map(IncidentId::key), f.order) {
+        (None, _) => (0, u64::MAX),
+        (Some(a), Order::NewestFirst) => match a.checked_sub(1) {
+            Some(hi) => (0, hi),
+            None => (1, 0),
+        },
+        (Some(a), Order::OldestFirst) => match a.checked_add(1) {
+            Some(lo) => (lo, u64::MAX),
+            None => (1, 0),
+        },
+    }
+}
+
+/// Index entries of `hi` whose incident key is within `keys` (`keys.0 <= keys.1`).
+fn pairs_within(hi: impl Into<u64>, keys: (u64, u64)) -> std::ops::RangeInclusive<Pair> {
+    if keys == (0, u64::MAX) {
+        return Pair::all_of(hi);
+    }
+    let hi = hi.into();
+    Pair::new(hi, keys.0)..=Pair::new(hi, keys.1)
 }
 
 /// Which index drives a query, with its estimated number of entries.
@@ -70,7 +97,8 @@ enum Driver {
 
 /// Runs a query inside a read transaction. Returns matching keys in the requested order.
 fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError> {
-    if f.limit == Some(0) {
+    let keys = key_range(f);
+    if f.limit == Some(0) || keys.0 > keys.1 {
         return Ok(Vec::new());
     }
     let counts = txn.open_table(INDEX_COUNTS)?;
@@ -155,6 +183,9 @@ fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError>
     let mut out = Vec::new();
 
     let accept = |key: u64| -> Result<bool, StoreError> {
+        if key < keys.0 || key > keys.1 {
+            return Ok(false);
+        }
         let Some(head) = heads.get(key)? else {
             return Ok(false);
         };
@@ -203,7 +234,7 @@ fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError>
 
     match driver {
         Driver::All => {
-            let mut it = heads.range::<u64>(..)?;
+            let mut it = heads.range::<u64>(keys.0..=keys.1)?;
             loop {
                 let next = if newest { it.next_back() } else { it.next() };
                 let Some(entry) = next else { break };
@@ -246,7 +277,7 @@ fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError>
             let t = txn.open_table(table)?;
             let mut streams = Vec::new();
             for c in codes {
-                streams.push(t.range(Pair::all_of(c))?);
+                streams.push(t.range(pairs_within(c, keys))?);
             }
             merge_streams(
                 streams,
@@ -267,7 +298,7 @@ fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError>
             };
             let mut streams = Vec::new();
             for n in ids {
-                streams.push(table.range(Pair::all_of(*n))?);
+                streams.push(table.range(pairs_within(*n, keys))?);
             }
             merge_streams(
                 streams,
@@ -284,7 +315,7 @@ fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError>
         Driver::Pattern => {
             let mut streams = Vec::new();
             for v in &f.patterns {
-                streams.push(by_pattern.range((v.as_str(), 0u64)..=(v.as_str(), u64::MAX))?);
+                streams.push(by_pattern.range((v.as_str(), keys.0)..=(v.as_str(), keys.1))?);
             }
             merge_streams(
                 streams,

@@ -155,6 +155,14 @@ pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("out
 pub(crate) const ESCALATIONS: TableDefinition<(u64, &str), i64> =
     TableDefinition::new("escalations");
 
+// --- Server access tokens (issue 13) ---------------------------------------------------
+// Additive: a file without this table has no tokens; the first `token create` adds it.
+
+/// SHA-256 of a token's secret -> (token name, role code, created_at micros). Names are
+/// unique (checked on create); the secret itself is never stored.
+pub(crate) const TOKENS: TableDefinition<&[u8], (&str, u8, i64)> = TableDefinition::new("tokens");
+// --- end of server access tokens ----------------------------------------------------------
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod receiver;
+pub(crate) mod server;
 
 use std::path::PathBuf;
 

@@ -28,6 +28,20 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
     pub(crate) db: Option<PathBuf>,
 
+    /// Talk to an `incident serve` at URL instead of opening the database file
+    #[arg(long, global = true, env = "INCIDENT_SERVER", value_name = "URL")]
+    pub(crate) server: Option<String>,
+
+    /// Token for --server (sent as Authorization: Bearer)
+    #[arg(
+        long,
+        global = true,
+        env = "INCIDENT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -83,6 +97,80 @@ pub(crate) enum Command {
     Escalate(EscalateArgs),
     /// Prometheus metrics in the text exposition format (what GET /metrics serves)
     Metrics(MetricsArgs),
+    /// Share the database over HTTP: JSON API, CLI clients (--server) and a web dashboard
+    Serve(ServeArgs),
+    /// Access tokens for the server: create, list, revoke
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident serve --db incidents.redb\n  incident token create --name ops --role admin\n  \
+incident serve --addr 0.0.0.0:7807 --kb-dir kb\n  incident --server http://127.0.0.1:7807 list"
+)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; anything but loopback needs a token in the database
+    #[arg(long, default_value = "127.0.0.1:7807")]
+    pub(crate) addr: String,
+    /// Refuse requests without a token on loopback too
+    #[arg(long)]
+    pub(crate) require_token: bool,
+    /// Knowledge-base directory for kb suggestions and the patterns page
+    #[arg(long, value_name = "DIR", default_value = "kb")]
+    pub(crate) kb_dir: PathBuf,
+    /// SLA targets file (JSON) for the dashboard and reports [default: $INCIDENT_CONFIG]
+    #[arg(long, env = "INCIDENT_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Largest JSON request body in bytes (uploads are streamed and not limited)
+    #[arg(long, default_value_t = 1 << 20)]
+    pub(crate) body_limit: usize,
+    /// Request log format on stderr
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TokenCommand {
+    /// Create a token and print it (shown only this once; only its hash is stored)
+    #[command(after_help = "Example:\n  incident token create --name ci --role write")]
+    Create(TokenCreateArgs),
+    /// List tokens (names, roles, creation times; never the secrets)
+    List(TokenListArgs),
+    /// Revoke a token by name
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TokenCreateArgs {
+    /// A name for who uses it; changes made with it are recorded under this name
+    #[arg(long)]
+    pub(crate) name: String,
+    /// read, write or admin
+    #[arg(long, value_parser = hinted(["read", "write", "admin"].into_iter()))]
+    pub(crate) role: String,
+    /// Output: the token (text) or the token with its details (json)
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TokenListArgs {
+    /// Output: text for people, or json for scripts
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TokenRevokeArgs {
+    /// The token's name
+    pub(crate) name: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]

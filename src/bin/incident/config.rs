@@ -20,6 +20,16 @@ pub(crate) fn db_path(db: &Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("incidents.redb"))
 }
 
+/// Who the CLI records as making its changes: `$USER` (or `$USERNAME`), else `local`.
+pub(crate) fn local_user() -> String {
+    ["USER", "USERNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|u| u.trim().to_string())
+        .find(|u| !u.is_empty())
+        .unwrap_or_else(|| "local".into())
+}
+
 /// How long to wait for another process: `$INCIDENT_BUSY_TIMEOUT_MS`, default 10 s.
 pub(crate) fn busy_timeout() -> Result<Duration> {
     match std::env::var("INCIDENT_BUSY_TIMEOUT_MS") {
@@ -132,6 +142,7 @@ pub(crate) fn filter(a: &ListArgs) -> Result<Filter> {
         } else {
             Order::NewestFirst
         },
+        after: None,
     })
 }
 

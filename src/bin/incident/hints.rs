@@ -2,12 +2,18 @@
 //! command. The Python package compiles this file too (`#[path]` in `python/src/lib.rs`),
 //! so its messages stay the CLI's.
 
-use incident::{Error, ErrorKind, Status};
+use std::fmt::Display;
 
-/// The message of a refused `update` that asked for status `wanted`, with the command
-/// that does it instead.
-pub(crate) fn update_refused(e: &Error, wanted: Option<Status>) -> Option<String> {
-    if e.kind() != ErrorKind::Refused {
+use incident::{ErrorKind, Status};
+
+/// The message of a refused `update` (error `e` of kind `kind`) that asked for status
+/// `wanted`, with the command that does it instead.
+pub(crate) fn update_refused(
+    e: &dyn Display,
+    kind: Option<ErrorKind>,
+    wanted: Option<Status>,
+) -> Option<String> {
+    if kind != Some(ErrorKind::Refused) {
         return None;
     }
     let how = match wanted {
@@ -18,9 +24,10 @@ pub(crate) fn update_refused(e: &Error, wanted: Option<Status>) -> Option<String
     Some(format!("{e}; {how}"))
 }
 
-/// The message of a refused `close` of an incident that is not resolved yet.
-pub(crate) fn close_refused(e: &Error) -> Option<String> {
-    e.status()
+/// The message of a refused `close` (error `e`, the incident in `status`) of an incident
+/// that is not resolved yet.
+pub(crate) fn close_refused(e: &dyn Display, status: Option<Status>) -> Option<String> {
+    status
         .is_some_and(|s| s != Status::Closed)
         .then(|| format!("{e} (`incident resolve`)"))
 }

@@ -1,7 +1,9 @@
 //! The `incident` binary: parses arguments, calls the library, prints, maps errors to exit
 //! codes (0 ok, 1 error, 2 usage, 3 `check` found problems).
 
+mod backend;
 mod cli;
+mod client;
 mod commands;
 mod config;
 mod hints;

@@ -8,6 +8,7 @@ use incident::Pattern;
 use incident::patterns::AnalyzeOptions;
 
 use super::{print, print_json, progress_bar};
+use crate::backend::Remote;
 use crate::cli::{AnalyzeArgs, OutFormat, PatternsArgs};
 use crate::config;
 
@@ -56,19 +57,19 @@ fn pattern_rows(patterns: &[Pattern]) -> String {
     )
 }
 
-pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
+pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
     let opts = AnalyzeOptions {
         since: config::time("since", a.since.as_deref())?,
         until: config::time("until", a.until.as_deref())?,
         examples: 5,
     };
-    let m = config::open_existing(db)?;
+    let m = r.open(db, false)?;
     let bar = progress_bar(
         m.count()?,
         "reading {bar:30} {pos}/{len} incidents ({per_sec}, eta {eta})",
         a.quiet,
     );
-    let mut analysis = incident::patterns::analyze(&m, &opts, |n| bar.set_position(n))?;
+    let mut analysis = m.analyze(&opts, &|n| bar.set_position(n))?;
     bar.finish_and_clear();
     for r in &mut analysis.recommendations {
         if r.kind == "same_fix_every_time" {
@@ -103,8 +104,8 @@ pub(crate) fn run(db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn patterns(db: &Option<PathBuf>, a: PatternsArgs) -> Result<ExitCode> {
-    let m = config::open_existing(db)?;
+pub(crate) fn patterns(r: &Remote, db: &Option<PathBuf>, a: PatternsArgs) -> Result<ExitCode> {
+    let m = r.open(db, false)?;
     let all = m.patterns()?;
     let Some(id) = a.id.or(a.id_flag) else {
         let top: Vec<Pattern> = all.into_iter().take(a.limit).collect();

@@ -11,18 +11,25 @@ use incident::import::{MigrateOptions, MigrateSummary};
 use incident::metrics::{MetricsOptions, SlaTargets};
 
 use super::{print, print_json, progress_bar};
+use crate::backend::{MigrateStopped, Remote};
 use crate::cli::{
     BridgeCheckArgs, BridgeCommand, BridgeReportArgs, GenerateArgs, MigrateArgs, OutFormat,
     ReportFormat,
 };
 use crate::config;
 
-pub(crate) fn run(db: &Option<PathBuf>, cmd: BridgeCommand) -> Result<ExitCode> {
+pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, cmd: BridgeCommand) -> Result<ExitCode> {
     match cmd {
         BridgeCommand::Generate(a) => generate(a),
-        BridgeCommand::Migrate(a) => migrate(db, a),
-        BridgeCommand::Report(a) => report(db, a),
-        BridgeCommand::Check(a) => check(db, a),
+        BridgeCommand::Migrate(a) => migrate(r, db, a),
+        BridgeCommand::Report(a) => {
+            r.local_only("bridge report")?;
+            report(db, a)
+        }
+        BridgeCommand::Check(a) => {
+            r.local_only("bridge check")?;
+            check(db, a)
+        }
     }
 }
 
@@ -68,8 +75,8 @@ impl Drop for Spool {
     }
 }
 
-fn spool_stdin(db: &Path) -> Result<Spool> {
-    let dir = db
+fn spool_stdin(beside: &Path) -> Result<Spool> {
+    let dir = beside
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
@@ -116,21 +123,38 @@ fn summary_line(s: &MigrateSummary) -> String {
     )
 }
 
-fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
+fn migrate(r: &Remote, db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
     let stdin = a.file.as_os_str() == "-";
     if stdin && a.write_back {
         bail!("--write-back needs a file, not standard input");
+    }
+    if r.is_remote() && a.write_back {
+        bail!(
+            "--write-back rewrites the input with the ids the migration handed out; it needs \
+             the database file, not a server (run it without --server)"
+        );
+    }
+    if r.is_remote() && a.rejects.is_some() {
+        bail!(
+            "--rejects names a file on this machine; through a server the rejected records \
+             go to a file beside the server's database (its path is in the summary)"
+        );
     }
     // Standard input is spooled before the database is opened: waiting for input never
     // holds it.
     let _spool;
     let path = if stdin {
-        _spool = spool_stdin(&config::db_path(db))?;
+        let beside = if r.is_remote() {
+            std::env::temp_dir().join("spool")
+        } else {
+            config::db_path(db)
+        };
+        _spool = spool_stdin(&beside)?;
         _spool.0.clone()
     } else {
         a.file.clone()
     };
-    let m = config::open(db)?;
+    let m = r.open(db, true)?;
     let size = std::fs::metadata(&path)
         .with_context(|| format!("cannot read {}", path.display()))?
         .len();
@@ -158,24 +182,19 @@ fn migrate(db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode> {
         "migrating {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
         a.quiet,
     );
-    let result = incident::import::migrate(&m, &path, &opts, &|n| bar.set_position(n));
+    let result = m.migrate(&path, &opts, &|n| bar.set_position(n));
     bar.finish_and_clear();
-    let summary = match result {
+    let summary = match result? {
         Ok(s) => s,
-        Err(e) => {
-            let Some(summary) = e.migration_so_far() else {
-                return Err(e.into());
-            };
+        Err(MigrateStopped { message, summary }) => {
             if a.format == OutFormat::Json {
-                print_json(summary)?;
+                print_json(&summary)?;
             }
-            let source =
-                std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
             bail!(
-                "{source}\n  migration of {} stopped there: {}; nothing at or after it was written \
+                "{message}\n  migration of {} stopped there: {}; nothing at or after it was written \
                  (fix the input and run again to resume)",
                 a.file.display(),
-                summary_line(summary)
+                summary_line(&summary)
             );
         }
     };

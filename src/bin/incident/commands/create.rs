@@ -5,10 +5,11 @@ use anyhow::Result;
 use incident::NewIncident;
 
 use super::{print, print_json};
+use crate::backend::Remote;
 use crate::cli::{CreateArgs, OutFormat};
 use crate::config;
 
-pub(crate) fn run(db: &Option<PathBuf>, a: CreateArgs) -> Result<ExitCode> {
+pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, a: CreateArgs) -> Result<ExitCode> {
     let new = NewIncident {
         category: config::parse("category", &a.category)?,
         priority: config::parse("priority", &a.priority)?,
@@ -18,9 +19,10 @@ pub(crate) fn run(db: &Option<PathBuf>, a: CreateArgs) -> Result<ExitCode> {
         impact: a.impact,
         assignee: a.assignee,
         at: config::time("at", a.at.as_deref())?,
+        by: None,
     };
-    let m = config::open(db)?;
-    let (inc, found) = m.create_incident_matched(new)?;
+    let m = r.open(db, true)?;
+    let (inc, found) = m.create(new)?;
     match a.format {
         OutFormat::Json => {
             let mut v = serde_json::to_value(&inc)?;

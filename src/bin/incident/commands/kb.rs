@@ -5,26 +5,23 @@ use anyhow::Result;
 use incident::ErrorKind;
 use incident::kb::KbOptions;
 use incident::kb::autofix::AutofixOptions;
-use incident::patterns::AnalyzeOptions;
 
 use super::print;
+use crate::backend::Remote;
 use crate::cli::KbCommand;
-use crate::config;
 
-pub(crate) fn run(db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
+pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, cmd: KbCommand) -> Result<ExitCode> {
     let KbCommand::Suggest(a) = cmd;
-    let m = config::open_existing(db)?;
-    let mut patterns = m.patterns()?;
-    if patterns.is_empty() && m.count()? > 0 {
+    let m = r.open(db, false)?;
+    let inputs = m.kb_inputs()?;
+    if inputs.analyzed {
         eprintln!("no stored patterns: running `incident analyze` first");
-        patterns = incident::patterns::analyze(&m, &AnalyzeOptions::default(), |_| {})?.patterns;
     }
+    let (patterns, types) = (inputs.patterns, inputs.types);
     let opts = KbOptions {
         min_count: a.min_count,
         ..KbOptions::default()
     };
-    // Types the miner turned into a slot are read back from a sample of each pattern.
-    let types = incident::kb::masked_error_types(&m, &patterns, 1000)?;
     let r = match incident::kb::run(
         &a.kb_dir,
         &patterns,

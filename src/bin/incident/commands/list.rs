@@ -4,12 +4,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::{print, print_json};
+use crate::backend::Remote;
 use crate::cli::{ListArgs, ListFormat};
 use crate::config;
 
-pub(crate) fn run(db: &Option<PathBuf>, a: ListArgs) -> Result<ExitCode> {
+pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, a: ListArgs) -> Result<ExitCode> {
     let filter = config::filter(&a)?;
-    let m = config::open_existing(db)?;
+    let m = r.open(db, false)?;
     let incidents = m.query(&filter)?;
     match a.format {
         ListFormat::Json => print_json(&incidents)?,

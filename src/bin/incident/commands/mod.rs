@@ -11,7 +11,9 @@ mod lifecycle;
 mod list;
 mod outbox;
 mod report;
+mod serve;
 mod show;
+mod token;
 mod transfer;
 
 use std::io::Write;
@@ -20,21 +22,30 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::CommandFactory;
 
+use crate::backend::Remote;
 use crate::cli::{Cli, Command};
 
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     let db = cli.db;
+    let r = &Remote {
+        server: cli.server,
+        token: cli.token,
+    };
     match cli.command {
-        Command::Create(a) => create::run(&db, a),
-        Command::List(a) => list::run(&db, a),
-        Command::Show(a) => show::run(&db, a),
-        Command::Update(a) => lifecycle::update(&db, a),
-        Command::Resolve(a) => lifecycle::resolve(&db, a),
-        Command::Close(a) => lifecycle::close(&db, a),
-        Command::Reopen(a) => lifecycle::reopen(&db, a),
-        Command::Note(a) => lifecycle::note(&db, a),
-        Command::Check(a) => check::run(&db, a),
+        Command::Create(a) => create::run(r, &db, a),
+        Command::List(a) => list::run(r, &db, a),
+        Command::Show(a) => show::run(r, &db, a),
+        Command::Update(a) => lifecycle::update(r, &db, a),
+        Command::Resolve(a) => lifecycle::resolve(r, &db, a),
+        Command::Close(a) => lifecycle::close(r, &db, a),
+        Command::Reopen(a) => lifecycle::reopen(r, &db, a),
+        Command::Note(a) => lifecycle::note(r, &db, a),
+        Command::Check(a) => {
+            r.local_only("check")?;
+            check::run(&db, a)
+        }
         Command::Compact => {
+            r.local_only("compact")?;
             let mut m = crate::config::open_existing(&db)?;
             let (before, after) = m.compact()?;
             print(&format!(
@@ -45,15 +56,20 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import(a) => transfer::import(&db, a),
-        Command::Export(a) => transfer::export(&db, a),
-        Command::Bridge(b) => bridge::run(&db, b),
-        Command::Report(a) => report::run(&db, a),
-        Command::Stats(a) => report::stats(&db, a),
+        Command::Import(a) => transfer::import(r, &db, a),
+        Command::Export(a) => transfer::export(r, &db, a),
+        Command::Bridge(b) => bridge::run(r, &db, b),
+        Command::Report(a) => report::run(r, &db, a),
+        Command::Stats(a) => report::stats(r, &db, a),
         Command::Cluster(a) => cluster::run(a),
-        Command::Analyze(a) => analyze::run(&db, a),
-        Command::Patterns(a) => analyze::patterns(&db, a),
-        Command::Kb(k) => kb::run(&db, k),
+        Command::Analyze(a) => analyze::run(r, &db, a),
+        Command::Patterns(a) => analyze::patterns(r, &db, a),
+        Command::Kb(k) => kb::run(r, &db, k),
+        Command::Serve(a) => {
+            r.local_only("serve")?;
+            serve::run(&db, a)
+        }
+        Command::Token(t) => token::run(r, &db, t),
         Command::Outbox(a) => outbox::run(&db, a),
         Command::Escalate(a) => escalate::run(&db, a),
         Command::Metrics(a) => escalate::metrics(&db, a),

@@ -9,20 +9,26 @@ use anyhow::{Context, Result};
 use incident::import::ExportFormat;
 
 use super::{print, print_json};
+use crate::backend::{Incidents, Remote};
 use crate::cli::{ExportArgs, ExportFmt, ImportArgs, OutFormat};
 use crate::config;
 
-pub(crate) fn import(db: &Option<PathBuf>, a: ImportArgs) -> Result<ExitCode> {
-    let input: Box<dyn Read> = if a.file.as_os_str() == "-" {
+pub(crate) fn import(r: &Remote, db: &Option<PathBuf>, a: ImportArgs) -> Result<ExitCode> {
+    let mut input: Box<dyn Read> = if a.file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(File::open(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?)
     };
     let failed = || format!("import of {} failed; nothing was written", a.file.display());
-    // The whole input is read before the database is opened: a slow pipe never holds it.
-    let incidents = incident::import::read_history(input).with_context(failed)?;
-    let m = config::open(db)?;
-    let summary = incident::import::import_incidents(&m, incidents).with_context(failed)?;
+    let summary = if r.is_remote() {
+        // The server reads the whole upload before it writes anything.
+        r.open(db, true)?.import(&mut input).with_context(failed)?
+    } else {
+        // The whole input is read before the database is opened: a slow pipe never holds it.
+        let incidents = incident::import::read_history(input).with_context(failed)?;
+        let m = config::open(db)?;
+        incident::import::import_incidents(&m, incidents).with_context(failed)?
+    };
     match a.format {
         OutFormat::Json => print_json(&summary)?,
         OutFormat::Text => {
@@ -40,20 +46,20 @@ pub(crate) fn import(db: &Option<PathBuf>, a: ImportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn export(db: &Option<PathBuf>, a: ExportArgs) -> Result<ExitCode> {
+pub(crate) fn export(r: &Remote, db: &Option<PathBuf>, a: ExportArgs) -> Result<ExitCode> {
     let format = match a.format {
         ExportFmt::Json => ExportFormat::Json,
         ExportFmt::Jsonl => ExportFormat::Jsonl,
         ExportFmt::Csv => ExportFormat::Csv,
     };
-    let m = config::open_existing(db)?;
+    let m = r.open(db, false)?;
     match &a.output {
         Some(path) => {
-            incident::write_atomic(path, |out| run_export(&m, format, out, a.skip_damaged))?;
+            incident::write_atomic(path, |out| run_export(&*m, format, out, a.skip_damaged))?;
         }
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
-            run_export(&m, format, &mut out, a.skip_damaged)?;
+            run_export(&*m, format, &mut out, a.skip_damaged)?;
             out.flush()?;
         }
     }
@@ -61,15 +67,12 @@ pub(crate) fn export(db: &Option<PathBuf>, a: ExportArgs) -> Result<ExitCode> {
 }
 
 fn run_export(
-    m: &incident::IncidentManager,
+    m: &dyn Incidents,
     format: ExportFormat,
     out: &mut dyn Write,
     skip_damaged: bool,
 ) -> Result<()> {
-    if !skip_damaged {
-        return Ok(incident::import::export(m, format, out)?);
-    }
-    let skipped = incident::import::export_readable(m, format, out)?;
+    let skipped = m.export(format, out, skip_damaged)?;
     for s in &skipped {
         eprintln!("skipped: {s}");
     }

@@ -1,0 +1,232 @@
+//! `incident serve`: one process holds the store and shares it over HTTP — a versioned
+//! JSON API (`/api/v1`), server-sent change events and a server-rendered dashboard.
+//!
+//! Reads run concurrently in read transactions (each on a blocking thread); the store
+//! serialises write transactions. A 2xx answer to a change is sent only after its
+//! transaction committed durably.
+//!
+//! Extending: [`router`] builds the whole [`axum::Router`] from an [`AppState`]; merge
+//! more routes into it, and spawn background work that stops on
+//! [`AppState::shutdown_requested`], then pass the router to [`run`].
+
+mod api;
+mod auth;
+mod dashboard;
+mod error;
+mod openapi;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+
+use crate::error::{Error, Result};
+use crate::manager::IncidentManager;
+use crate::metrics::SlaTargets;
+use crate::model::IncidentId;
+
+pub use api::{
+    AnalyzeRequest, AtRequest, CreateRequest, Created, Health, KbInputs, KbSuggestion, MAX_PAGE,
+    NoteRequest, Page, PatternDetail, ReopenRequest, ReportFormat, ReportRequest, ResolveRequest,
+    TokenCreated, TokenRequest, UpdateRequest, kb_inputs, render_report,
+};
+pub use auth::{Caller, USER_HEADER};
+pub use error::{ApiError, ErrorBody};
+
+/// Largest JSON request body, in bytes; uploads (migrate, import) are streamed instead.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    /// Refuse requests without a token even on a loopback address.
+    pub require_token: bool,
+    /// The knowledge-base directory `kb suggest` and the patterns page read.
+    pub kb_dir: PathBuf,
+    /// SLA targets for the dashboard's countdowns and the report's default.
+    pub sla: SlaTargets,
+    pub body_limit: usize,
+}
+
+/// A change, as sent to event subscribers (the dashboard's live updates).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChangeEvent {
+    /// `created`, `updated`, `resolved`, `closed`, `reopened`, `note`, `imported`, `migrated`.
+    pub action: String,
+    pub id: Option<IncidentId>,
+    /// Who made it: a token name, or `anonymous` on an open loopback server.
+    pub by: String,
+}
+
+/// A logged-in dashboard session.
+#[derive(Clone, Debug)]
+pub(crate) struct Session {
+    pub(crate) name: String,
+    pub(crate) role: crate::auth::Role,
+    pub(crate) csrf: String,
+}
+
+pub(crate) struct Inner {
+    pub(crate) manager: IncidentManager,
+    pub(crate) opts: ServeOptions,
+    /// Whether every request needs a token (non-loopback, or `--require-token`).
+    pub(crate) auth_required: bool,
+    pub(crate) events: broadcast::Sender<ChangeEvent>,
+    pub(crate) sessions: Mutex<HashMap<String, Session>>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+/// What every handler shares: the store, the options, sessions and the event channel.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+impl AppState {
+    /// Checks the options against the store: a non-loopback address needs at least one
+    /// token, since anyone who can reach it could otherwise change the store.
+    pub fn new(manager: IncidentManager, opts: ServeOptions) -> Result<Self> {
+        let loopback = opts.addr.ip().is_loopback();
+        if !loopback && !crate::auth::has_tokens(&manager)? {
+            return Err(Error::invalid(
+                "addr",
+                format!(
+                    "{} is not a loopback address and the database has no tokens; create one \
+                     first (`incident token create --name NAME --role admin`)",
+                    opts.addr
+                ),
+            ));
+        }
+        let (events, _) = broadcast::channel(1024);
+        let (shutdown_tx, _) = watch::channel(false);
+        Ok(AppState(Arc::new(Inner {
+            auth_required: !loopback || opts.require_token,
+            manager,
+            opts,
+            events,
+            sessions: Mutex::new(HashMap::new()),
+            shutdown_tx,
+        })))
+    }
+
+    /// The store.
+    pub fn manager(&self) -> &IncidentManager {
+        &self.0.manager
+    }
+
+    /// The options the server runs with.
+    pub fn options(&self) -> &ServeOptions {
+        &self.0.opts
+    }
+
+    /// Every change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
+        self.0.events.subscribe()
+    }
+
+    /// Tells subscribers about a change (none listening is fine).
+    pub fn publish(&self, event: ChangeEvent) {
+        let _ = self.0.events.send(event);
+    }
+
+    /// Resolves when the server begins shutting down (SIGTERM, Ctrl-C or [`AppState::shutdown`]).
+    pub async fn shutdown_requested(&self) {
+        let mut rx = self.0.shutdown_tx.subscribe();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+
+    /// Starts a graceful shutdown: no new connections, running requests finish.
+    pub fn shutdown(&self) {
+        self.0.shutdown_tx.send_replace(true);
+    }
+}
+
+/// The whole application: API, OpenAPI document, events and dashboard, with request
+/// logging and JSON 404s.
+pub fn router(state: AppState) -> Router {
+    let limit = state.0.opts.body_limit;
+    Router::new()
+        .merge(api::routes(limit))
+        .merge(dashboard::routes())
+        .fallback(error::not_found)
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(
+                    tower_http::trace::DefaultMakeSpan::new()
+                        .level(tracing::Level::INFO)
+                        .include_headers(false),
+                )
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                ),
+        )
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until SIGTERM, Ctrl-C or [`AppState::shutdown`]; running
+/// requests finish first.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    app: Router,
+) -> std::io::Result<()> {
+    let signals = state.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        signals.shutdown();
+    });
+    let stop = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.shutdown_requested().await })
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Binds `opts.addr` and serves until a shutdown signal, on a runtime of its own.
+/// `ready` gets the bound address (port 0 picks a free one) once connections are accepted.
+pub fn serve(
+    manager: IncidentManager,
+    opts: ServeOptions,
+    ready: impl FnOnce(SocketAddr, &AppState),
+) -> Result<()> {
+    let state = AppState::new(manager, opts)?;
+    let addr = state.0.opts.addr;
+    let listen_err = |source: std::io::Error| Error::listen(addr.to_string(), source);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(listen_err)?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(listen_err)?;
+        let bound = listener.local_addr().map_err(listen_err)?;
+        ready(bound, &state);
+        let app = router(state.clone());
+        run(listener, state, app).await.map_err(listen_err)
+    })
+}
