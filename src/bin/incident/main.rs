@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod commands;
 mod config;
+mod hints;
 
 use std::io::Write;
 use std::process::ExitCode;
