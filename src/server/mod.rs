@@ -238,7 +238,10 @@ pub fn serve(
         .enable_all()
         .build()
         .map_err(listen_err)?;
-    rt.block_on(async {
+    // The last handle to the store is dropped here, outside the runtime: PostgreSQL's
+    // blocking client cannot close its connections from a runtime thread.
+    let keep = state.clone();
+    let served = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(listen_err)?;
@@ -250,7 +253,10 @@ pub fn serve(
         // Joining waits for an in-flight delivery (at most one request timeout).
         let _ = tokio::task::spawn_blocking(move || background.stop()).await;
         served
-    })
+    });
+    drop(rt);
+    drop(keep);
+    served
 }
 
 /// Lends the server's store to the background threads.
