@@ -11,6 +11,7 @@
 
 mod api;
 mod auth;
+mod batch;
 mod dashboard;
 mod error;
 mod openapi;
@@ -72,7 +73,9 @@ pub(crate) struct Session {
 }
 
 pub(crate) struct Inner {
-    pub(crate) manager: IncidentManager,
+    pub(crate) manager: Arc<IncidentManager>,
+    /// Lifecycle changes go through it, to share commits (see [`batch`]).
+    pub(crate) writer: batch::Batcher,
     pub(crate) opts: ServeOptions,
     /// Whether every request needs a token (non-loopback, or `--require-token`).
     pub(crate) auth_required: bool,
@@ -102,9 +105,13 @@ impl AppState {
         }
         let (events, _) = broadcast::channel(1024);
         let (shutdown_tx, _) = watch::channel(false);
+        let manager = Arc::new(manager);
+        let writer = batch::Batcher::start(manager.clone())
+            .map_err(|e| Error::listen(opts.addr.to_string(), e))?;
         Ok(AppState(Arc::new(Inner {
             auth_required: !loopback || opts.require_token,
             manager,
+            writer,
             opts,
             events,
             sessions: Mutex::new(HashMap::new()),
@@ -115,6 +122,14 @@ impl AppState {
     /// The store.
     pub fn manager(&self) -> &IncidentManager {
         &self.0.manager
+    }
+
+    /// Applies a lifecycle change in the next group commit; answers once it is durable.
+    pub(crate) async fn apply(
+        &self,
+        op: crate::manager::Op,
+    ) -> std::result::Result<crate::manager::Applied, ApiError> {
+        self.0.writer.apply(op).await
     }
 
     /// The options the server runs with.
