@@ -57,6 +57,7 @@
 //! ```
 
 pub mod auth;
+mod copy;
 mod error;
 pub mod escalation;
 mod fsutil;
@@ -90,7 +91,9 @@ pub use store::{Filter, Order};
 /// The database file: its schema version, how long opening waits for a busy file, and
 /// what the consistency check ([`IncidentManager::check`]) reports.
 pub mod db {
+    pub use crate::copy::{CopySummary, copy};
     pub use crate::store::{
-        CheckReport, DEFAULT_BUSY_TIMEOUT, Problem, ProblemTable, SCHEMA_VERSION, WAIT_NOTICE,
+        CheckReport, DEFAULT_BUSY_TIMEOUT, Location, Problem, ProblemTable, SCHEMA_VERSION,
+        WAIT_NOTICE,
     };
 }

@@ -106,6 +106,17 @@ impl IncidentManager {
         })
     }
 
+    /// Opens or creates the database at `location` (a redb file or a PostgreSQL URL).
+    pub fn open_location(
+        location: &store::Location,
+        busy: Duration,
+        waiting: &dyn Fn(),
+    ) -> Result<Self> {
+        Ok(Self {
+            store: Store::open_location(location, busy, waiting)?,
+        })
+    }
+
     /// The underlying store.
     pub(crate) fn store(&self) -> &Store {
         &self.store

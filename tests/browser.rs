@@ -282,7 +282,7 @@ async fn flow(
     assert_eq!(status, serde_json::json!(403));
 
     a.goto(&format!("{base}/patterns")).await.unwrap();
-    a.goto(&format!("{base}/metrics")).await.unwrap();
+    a.goto(&format!("{base}/charts")).await.unwrap();
     shot(&a, "metrics.png").await;
     a.close().await.unwrap();
     b.close().await.unwrap();

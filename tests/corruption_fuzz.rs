@@ -76,7 +76,7 @@ fn damaged_files_never_panic() {
     eprintln!("corruption fuzz: seed {seed} (INCIDENT_FUZZ_SEED={seed} replays), {copies} copies");
     let mut rng = Rng(seed);
 
-    let env = Env::new();
+    let env = Env::redb();
     let h = env.write("h.json", &common::history_json(40, 300));
     env.ok(&["import", h.to_str().unwrap()]);
     env.ok(&[

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use incident::{
     Applied, Category, Filter, Incident, IncidentManager, NewIncident, Order, Priority,
     ResolveInput, Status, Timestamp, Update,
@@ -84,8 +86,9 @@ proptest! {
 
     #[test]
     fn indexes_equal_a_full_scan(ops in prop::collection::vec(op(), 1..40), filters in prop::collection::vec((prop::option::of(0u8..4), prop::option::of(0u8..4), prop::option::of(0u8..6), prop::option::of(0u8..3), prop::option::of((0u8..5, 0u8..5)), any::<bool>(), prop::option::of(1usize..4)), 8)) {
-        let dir = tempfile::tempdir().unwrap();
-        let m = IncidentManager::open(dir.path().join("p.redb")).unwrap();
+        // A redb file, or a fresh PostgreSQL database (INCIDENT_TEST_BACKEND=postgres).
+        let env = common::Env::new();
+        let m = IncidentManager::open(env.db()).unwrap();
         let mut ids = Vec::new();
         for op in ops {
             let pick = |t: usize| ids.get(t % ids.len().max(1)).copied();

@@ -206,7 +206,7 @@ fn bridge_check_detects_wrong_links_already_stored() {
 /// trace). Every command now ends with an error that names the file and what to do.
 #[test]
 fn a_damaged_string_key_is_an_error_naming_the_file_not_a_panic() {
-    let env = Env::new();
+    let env = Env::redb();
     env.create_at(
         "t",
         "error",
@@ -248,7 +248,7 @@ fn a_damaged_string_key_is_an_error_naming_the_file_not_a_panic() {
 /// What a damaged file still holds can be exported: undecodable records are listed.
 #[test]
 fn export_skip_damaged_keeps_what_is_readable() {
-    let env = Env::new();
+    let env = Env::redb();
     env.create_at("good", "error", "low", &["a"], "2025-01-04T10:00:00Z");
     env.create_at(
         "zzbadrecordzz",
@@ -281,7 +281,7 @@ fn export_skip_damaged_keeps_what_is_readable() {
 /// still grew the file. Refused opens (read or write commands) leave it byte-identical.
 #[test]
 fn a_refused_newer_schema_leaves_the_file_byte_identical() {
-    let env = Env::new();
+    let env = Env::redb();
     env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
     incident::testing::set_schema_version(&env.db(), 99).unwrap();
     let before = std::fs::read(env.db()).unwrap();
@@ -313,7 +313,7 @@ fn a_refused_newer_schema_leaves_the_file_byte_identical() {
 /// Regression: a read-only command on an empty file silently made it a database.
 #[test]
 fn a_read_only_command_on_an_empty_file_leaves_it_empty() {
-    let env = Env::new();
+    let env = Env::redb();
     std::fs::write(env.db(), b"").unwrap();
     for args in [&["list", "--all"][..], &["check"], &["export"], &["stats"]] {
         let e = env.fails(args, 1);
@@ -325,7 +325,7 @@ fn a_read_only_command_on_an_empty_file_leaves_it_empty() {
 /// Regression: schema version 0 gave a confusing table type error.
 #[test]
 fn schema_version_0_and_foreign_files_are_named_as_not_ours() {
-    let env = Env::new();
+    let env = Env::redb();
     env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
     incident::testing::set_schema_version(&env.db(), 0).unwrap();
     let before = std::fs::read(env.db()).unwrap();
@@ -350,7 +350,7 @@ fn temporaries(dir: &std::path::Path) -> Vec<String> {
 /// user's file of that name; a failed export left its temporary file behind.
 #[test]
 fn export_to_a_file_is_atomic_and_leaves_no_temporary() {
-    let env = Env::new();
+    let env = Env::redb();
     env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
     env.write("backup.tmp", "mine");
     env.ok(&["export", "-o", "backup.json"]);
@@ -467,7 +467,7 @@ fn write_back_into_a_read_only_directory_names_the_file() {
 /// `analyze`).
 #[test]
 fn version_3_database_gets_checksums_and_reads_the_same() {
-    let env = Env::new();
+    let env = Env::redb();
     std::fs::copy("tests/data/schema-v3.redb", env.db()).unwrap();
     let out = env.ok(&["check"]);
     assert!(out.contains("checked 201 incidents"), "{out}");
@@ -485,7 +485,7 @@ fn version_3_database_gets_checksums_and_reads_the_same() {
 /// passed `check` with "0 problems" while the exported data differed.
 #[test]
 fn a_changed_byte_in_a_record_is_found_by_check_and_on_read() {
-    let env = Env::new();
+    let env = Env::redb();
     env.create_at("zzquietzz", "error", "low", &["c"], "2025-01-04T10:00:00Z");
     let mut bytes = std::fs::read(env.db()).unwrap();
     let i = (0..bytes.len() - 9)
@@ -714,7 +714,7 @@ fn terminal_renderers_never_emit_control_characters() {
 /// says why once the wait passes a second.
 #[test]
 fn a_wait_for_another_process_is_announced_once() {
-    let env = Env::new();
+    let env = Env::redb();
     env.create_at("t", "error", "low", &["c"], "2025-01-04T10:00:00Z");
     let held = incident::IncidentManager::open(env.db()).unwrap();
     let child = env
@@ -842,7 +842,7 @@ fn duplicate_keys_are_refused_with_the_key_and_record() {
 #[test]
 fn a_stale_stdin_spool_is_cleaned() {
     use std::io::Write;
-    let env = Env::new();
+    let env = Env::redb();
     let stale = env.write(".incident-stdin-99999999.json", "partial");
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     std::fs::File::options()

@@ -38,7 +38,7 @@ fn run(env: &Env, server: Option<&Server>, args: &[&str]) -> Run {
 /// Durations measured by a run differ from run to run; everything else must not.
 fn stable(s: &str) -> String {
     let re = regex::Regex::new(
-        r#"\(\d+\.\d+ s\)|"(reserve|parse|encode|wait|write|wall)": [0-9.e-]+|"exported_at":"[^"]+""#,
+        r#"\(\d+\.\d+ s\)|"(reserve|parse|encode|wait|write|wall)": [0-9.e-]+|"exported_at":"[^"]+"|evt-[0-9a-f]{16}-|"next_at": "[^"]+""#,
     )
         .unwrap();
     re.replace_all(s, "<time>").into_owned()
@@ -256,6 +256,72 @@ fn lifecycle_prints_the_same_locally_and_through_the_server() {
     assert_eq!(listed.as_array().unwrap().len(), 3);
 }
 
+/// `incident outbox` (list, dead letters, retry, its refusals) prints the same through a
+/// server: a dead letter made by a receiver that refuses (400), plus unrouted events.
+#[test]
+fn outbox_prints_the_same_locally_and_through_the_server() {
+    let rx = common::receiver::Receiver::start(|_| common::receiver::Reply::Status(400));
+    let setup = |env: &Env| {
+        let cfg = env.write(
+            "incident.json",
+            &format!(
+                r#"{{"notify": [{{"name": "hook", "url": "{}", "format": "json", "events": ["created"]}}]}}"#,
+                rx.url
+            ),
+        );
+        env.ok(&create_args("RabbitMQ接続断", "high", "rabbitmq", AT));
+        env.ok(&[
+            "outbox",
+            "deliver",
+            "--once",
+            "--config",
+            cfg.to_str().unwrap(),
+        ]);
+        env.ok(&create_args("DB timeout", "low", "db_client", AT));
+        env.ok(&[
+            "update",
+            "INC-20250104-0002",
+            "--priority",
+            "medium",
+            "--at",
+            AT,
+        ]);
+    };
+    let script: Vec<Vec<&str>> = vec![
+        vec!["outbox"],
+        vec!["outbox", "--failed"],
+        vec!["outbox", "--format", "json"],
+        vec!["outbox", "--failed", "--format", "json"],
+        vec!["outbox", "--retry", "nope"],
+        vec!["outbox", "--retry", "1/hook"],
+        vec!["outbox", "--failed"],
+        vec!["outbox", "--retry", "all"],
+    ];
+    let runs = both_ways(&setup, &script);
+    assert!(runs[0].stdout.contains("dead"), "{}", runs[0].stdout);
+    assert!(
+        runs[0]
+            .stdout
+            .ends_with("0 pending (0 failing), 1 dead, 2 not yet routed\n"),
+        "{}",
+        runs[0].stdout
+    );
+    assert!(runs[1].stdout.contains("1/hook"), "{}", runs[1].stdout);
+    assert_eq!(runs[4].code, Some(1));
+    assert!(
+        runs[4].stderr.contains("no dead letter matches"),
+        "{}",
+        runs[4].stderr
+    );
+    assert_eq!(runs[5].stdout, "1 dead letter(s) queued again\n");
+    assert!(
+        runs[6]
+            .stdout
+            .ends_with("1 pending (1 failing), 0 dead, 2 not yet routed\n")
+    );
+    assert_eq!(runs[7].code, Some(1));
+}
+
 #[test]
 fn list_pages_through_more_than_one_server_page() {
     // 2,600 incidents: three pages of 1,000 when the client asks for all of them.
@@ -438,6 +504,10 @@ fn commands_that_need_the_file_say_so_through_a_server() {
         vec!["check"],
         vec!["compact"],
         vec!["bridge", "check", "x.json"],
+        // The server delivers, escalates and serves /metrics itself.
+        vec!["outbox", "deliver", "--once"],
+        vec!["escalate", "--once"],
+        vec!["metrics"],
     ] {
         let r = run(&env, Some(&server), &args);
         assert_eq!(r.code, Some(1), "{args:?}");

@@ -3,6 +3,9 @@
 //! (`incident/__init__.py`) turns that into the original tool's dicts and signatures.
 //! Long calls (migrate, analyze, report) release the GIL.
 
+#[path = "../../src/bin/incident/hints.rs"]
+mod hints;
+
 use std::path::PathBuf;
 
 use incident::import::MigrateOptions;
@@ -260,7 +263,14 @@ impl Store {
             at: time(at)?,
             by: None,
         };
-        json(&self.m()?.update_incident(parse(id)?, u).map_err(py_err)?)
+        let wanted = u.status;
+        match self.m()?.update_incident(parse(id)?, u) {
+            Ok(inc) => json(&inc),
+            Err(e) => Err(match hints::update_refused(&e, Some(e.kind()), wanted) {
+                Some(msg) => RefusedError::new_err(msg),
+                None => py_err(e),
+            }),
+        }
     }
 
     #[pyo3(signature = (id, actions, root_cause, preventive=Vec::new(), knowledge=Vec::new(), at=None))]
@@ -286,12 +296,13 @@ impl Store {
 
     #[pyo3(signature = (id, at=None))]
     fn close_incident(&self, id: &str, at: Option<&str>) -> PyResult<String> {
-        json(
-            &self
-                .m()?
-                .close_incident(parse(id)?, time(at)?)
-                .map_err(py_err)?,
-        )
+        match self.m()?.close_incident(parse(id)?, time(at)?) {
+            Ok(inc) => json(&inc),
+            Err(e) => Err(match hints::close_refused(&e, e.status()) {
+                Some(msg) => RefusedError::new_err(msg),
+                None => py_err(e),
+            }),
+        }
     }
 
     #[pyo3(signature = (id, note=None, at=None))]

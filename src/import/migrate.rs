@@ -261,7 +261,7 @@ fn migrate_inner(
 
     let (stop_flusher, flusher_stop) = mpsc::channel::<()>();
     let prepared = std::thread::scope(|scope| {
-        if let Ok(file) = File::open(store.path()) {
+        if let Some(Ok(file)) = store.path().map(File::open) {
             scope.spawn(move || flush_behind(&file, &flusher_stop));
         }
         let preparer = scope.spawn(|| {

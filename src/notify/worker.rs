@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{Format, NotifyConfig};
 use super::event::{Delivery, Event, OutboxEntry};
@@ -349,7 +349,7 @@ impl Worker {
 }
 
 /// One row of `incident outbox`: an event's delivery to one target (or an unrouted event).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OutboxRow {
     /// `<seq>/<target>`: what `retry` takes.
     pub id: String,
@@ -359,14 +359,14 @@ pub struct OutboxRow {
     pub at: Timestamp,
     pub target: Option<String>,
     /// `unrouted`, `pending`, `sending` (claimed, lease running) or `dead`.
-    pub state: &'static str,
+    pub state: String,
     pub attempts: u32,
     pub next_at: Option<Timestamp>,
     pub last_error: Option<String>,
 }
 
 /// The outbox, for the command line and the dashboard.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct OutboxView {
     pub unrouted: u64,
     pub pending: u64,
@@ -383,7 +383,7 @@ pub fn outbox_view(m: &IncidentManager, dead_only: bool, now: Timestamp) -> Resu
     store.contain(|| {
         store.outbox_read(|seq, entry| {
             let e = &entry.event;
-            let row = |target: Option<&Delivery>, state| OutboxRow {
+            let row = |target: Option<&Delivery>, state: &str| OutboxRow {
                 id: match target {
                     Some(d) => format!("{seq}/{}", d.target),
                     None => seq.to_string(),
@@ -393,7 +393,7 @@ pub fn outbox_view(m: &IncidentManager, dead_only: bool, now: Timestamp) -> Resu
                 incident: e.incident.id.to_string(),
                 at: e.at,
                 target: target.map(|d| d.target.clone()),
-                state,
+                state: state.to_string(),
                 attempts: target.map_or(0, |d| d.attempts),
                 next_at: target.map(|d| d.next_at),
                 last_error: target.and_then(|d| d.last_error.clone()),

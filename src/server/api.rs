@@ -57,6 +57,8 @@ pub(crate) fn routes(limit: usize) -> Router<AppState> {
         .route("/api/v1/tokens", get(tokens).post(token_create))
         .route("/api/v1/tokens/{name}", axum::routing::delete(token_revoke))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/outbox", get(outbox))
+        .route("/api/v1/outbox/retry", post(outbox_retry))
         .layer(DefaultBodyLimit::max(limit))
         .merge(uploads)
 }
@@ -871,13 +873,15 @@ struct MigrateQuery {
 
 /// The directory the uploads and rejects files go to: the database's.
 fn data_dir(st: &AppState) -> std::path::PathBuf {
-    st.manager()
-        .store()
-        .path()
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."))
-        .to_path_buf()
+    // A PostgreSQL database has no directory: the system's temporary one.
+    match st.manager().store().path() {
+        Some(p) => p
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .to_path_buf(),
+        None => std::env::temp_dir(),
+    }
 }
 
 /// Streams a request body into a new temporary file beside the database.
@@ -1145,4 +1149,55 @@ async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.need(Role::Read)?;
     Ok(Sse::new(event_stream(&st)).keep_alive(KeepAlive::default()))
+}
+
+/// `GET /outbox`: `failed` keeps only dead letters in `rows` (the counts are of all).
+#[derive(Deserialize, Default)]
+pub(crate) struct OutboxQuery {
+    #[serde(default)]
+    failed: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/outbox", tag = "outbox",
+    params(("failed" = Option<bool>, Query, description = "only dead letters")),
+    responses((status = 200, body = Object)))]
+async fn outbox(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<OutboxQuery>,
+) -> Result<Json<crate::notify::OutboxView>, ApiError> {
+    caller.need(Role::Read)?;
+    Ok(Json(
+        blocking(&st, move |m| {
+            Ok(crate::notify::outbox_view(m, q.failed, Timestamp::now())?)
+        })
+        .await?,
+    ))
+}
+
+/// Revives dead letters: `id` is `SEQ/TARGET`, `SEQ`, an event id or `all`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RetryRequest {
+    pub id: String,
+}
+
+/// How many dead letters were queued again (0: none matched).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Retried {
+    pub revived: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/outbox/retry", tag = "outbox", request_body = RetryRequest,
+    responses((status = 200, body = Retried)))]
+async fn outbox_retry(
+    State(st): State<AppState>,
+    caller: Caller,
+    JsonBody(r): JsonBody<RetryRequest>,
+) -> Result<Json<Retried>, ApiError> {
+    caller.need(Role::Admin)?;
+    let revived = blocking(&st, move |m| {
+        Ok(crate::notify::retry(m, &r.id, Timestamp::now())?)
+    })
+    .await?;
+    Ok(Json(Retried { revived }))
 }

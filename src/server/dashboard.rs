@@ -30,9 +30,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/incidents", post(create))
         .route("/incidents/{id}", get(incident_page))
         .route("/incidents/{id}/{action}", post(act))
-        .route("/metrics", get(metrics_page))
+        .route("/charts", get(charts_page))
         .route("/report.html", get(report_html))
         .route("/patterns", get(patterns_page))
+        .route("/outbox", get(outbox_page))
+        .route("/outbox/retry", post(outbox_retry))
 }
 
 /// Who is looking at a page; a new anonymous session on an open loopback server.
@@ -201,8 +203,9 @@ fn layout(v: &Viewer, title: &str, live: bool, body: Markup) -> Markup {
                     strong { "incident" }
                     a href="/" { "Open incidents" }
                     a href="/new" { "New incident" }
-                    a href="/metrics" { "Metrics" }
+                    a href="/charts" { "Charts" }
                     a href="/patterns" { "Patterns" }
+                    a href="/outbox" { "Outbox" }
                     span.who {
                         (v.name) " (" (v.role) ")"
                         @if v.name != "anonymous" {
@@ -750,13 +753,107 @@ async fn create(
     }
 }
 
-async fn metrics_page(v: Viewer) -> Response {
+/// Undelivered notifications: dead letters first, then pending; admins can retry.
+async fn outbox_page(State(st): State<AppState>, v: Viewer) -> Response {
+    let view = match blocking(&st, |m| {
+        Ok(crate::notify::outbox_view(m, false, Timestamp::now())?)
+    })
+    .await
+    {
+        Ok(view) => view,
+        Err(e) => return error_page(&v, e.status, &e.body.message),
+    };
+    let mut rows: Vec<&crate::notify::OutboxRow> = view.rows.iter().collect();
+    rows.sort_by_key(|r| (r.state != "dead", r.at));
+    let admin = v.role >= Role::Admin;
     let body = html! {
-        h1 { "Metrics" }
+        h1 { "Outbox" }
+        @if admin && view.dead > 0 {
+            form.inline method="post" action="/outbox/retry" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                input type="hidden" name="id" value="all";
+                button type="submit" { "Retry every dead letter" }
+            }
+        }
+        div id="live" {
+            p id="counts" {
+                (view.pending) " pending (" (view.failing) " failing), "
+                (view.dead) " dead, " (view.unrouted) " not yet routed"
+            }
+            @if rows.is_empty() {
+                p { "Nothing waiting: every notification was delivered." }
+            } @else {
+                table {
+                    thead { tr {
+                        th { "ID" } th { "State" } th { "Attempts" } th { "Event" }
+                        th { "Incident" } th { "Target" } th { "Last error / next try" }
+                        @if admin { th {} }
+                    } }
+                    tbody {
+                        @for r in &rows {
+                            tr.(r.state) {
+                                td { (r.id) }
+                                td { (r.state) }
+                                td { (r.attempts) }
+                                td { (r.event) br; small { (r.event_id) } }
+                                td { a href={ "/incidents/" (r.incident) } { (r.incident) } }
+                                td { (r.target.as_deref().unwrap_or("")) }
+                                td {
+                                    @if let Some(e) = &r.last_error { (e) }
+                                    @else if let Some(t) = r.next_at { "due " (t) }
+                                }
+                                @if admin {
+                                    td { @if r.state == "dead" {
+                                        form.inline method="post" action="/outbox/retry" {
+                                            input type="hidden" name="csrf" value=(v.csrf);
+                                            input type="hidden" name="id" value=(r.id);
+                                            button type="submit" { "Retry" }
+                                        }
+                                    } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    v.respond(StatusCode::OK, layout(&v, "Outbox", true, body))
+}
+
+/// The retry button: revives the dead letter(s) the form names, then back to the outbox.
+async fn outbox_retry(
+    State(st): State<AppState>,
+    v: Viewer,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = v.refuse(&form, Role::Admin) {
+        return r;
+    }
+    let Some(id) = field(&form, "id").filter(|i| !i.trim().is_empty()) else {
+        return error_page(
+            &v,
+            StatusCode::BAD_REQUEST,
+            "id: which dead letter to retry",
+        );
+    };
+    match blocking(&st, move |m| {
+        Ok(crate::notify::retry(m, &id, Timestamp::now())?)
+    })
+    .await
+    {
+        Ok(_) => Redirect::to("/outbox").into_response(),
+        Err(e) => error_page(&v, e.status, &e.body.message),
+    }
+}
+
+async fn charts_page(v: Viewer) -> Response {
+    let body = html! {
+        h1 { "Charts" }
         p { "The HTML report of every handled incident (" a href="/report.html" { "open on its own" } ")." }
         iframe src="/report.html" title="metrics report" style="width:100%;height:80vh;border:1px solid #d6d9de;background:#fff" {}
     };
-    v.respond(StatusCode::OK, layout(&v, "Metrics", false, body))
+    v.respond(StatusCode::OK, layout(&v, "Charts", false, body))
 }
 
 async fn report_html(State(st): State<AppState>, _v: Viewer) -> Response {

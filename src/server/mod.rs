@@ -14,12 +14,14 @@ mod auth;
 mod batch;
 mod dashboard;
 mod error;
+mod metrics;
 mod openapi;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -29,11 +31,13 @@ use crate::error::{Error, Result};
 use crate::manager::IncidentManager;
 use crate::metrics::SlaTargets;
 use crate::model::IncidentId;
+use crate::notify::{Background, DeliveryCounters, EventKind, Hooks, NotifyConfig};
+use crate::observe::HttpMetrics;
 
 pub use api::{
     AnalyzeRequest, AtRequest, CreateRequest, Created, Health, KbInputs, KbSuggestion, MAX_PAGE,
     NoteRequest, Page, PatternDetail, ReopenRequest, ReportFormat, ReportRequest, ResolveRequest,
-    TokenCreated, TokenRequest, UpdateRequest, kb_inputs, render_report,
+    Retried, RetryRequest, TokenCreated, TokenRequest, UpdateRequest, kb_inputs, render_report,
 };
 pub use auth::{Caller, USER_HEADER};
 pub use error::{ApiError, ErrorBody};
@@ -52,6 +56,10 @@ pub struct ServeOptions {
     /// SLA targets for the dashboard's countdowns and the report's default.
     pub sla: SlaTargets,
     pub body_limit: usize,
+    /// Notification targets, delivery settings and the escalation policy (`--config`).
+    pub notify: Arc<NotifyConfig>,
+    /// How often the escalation timer evaluates the policy.
+    pub escalate_every: Duration,
 }
 
 /// A change, as sent to event subscribers (the dashboard's live updates).
@@ -82,6 +90,9 @@ pub(crate) struct Inner {
     pub(crate) events: broadcast::Sender<ChangeEvent>,
     pub(crate) sessions: Mutex<HashMap<String, Session>>,
     shutdown_tx: watch::Sender<bool>,
+    pub(crate) http_metrics: HttpMetrics,
+    /// The delivery worker's counters, once [`start_background`] started it.
+    pub(crate) delivery: OnceLock<Arc<DeliveryCounters>>,
 }
 
 /// What every handler shares: the store, the options, sessions and the event channel.
@@ -116,6 +127,8 @@ impl AppState {
             events,
             sessions: Mutex::new(HashMap::new()),
             shutdown_tx,
+            http_metrics: HttpMetrics::default(),
+            delivery: OnceLock::new(),
         })))
     }
 
@@ -166,6 +179,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes(limit))
         .merge(dashboard::routes())
+        .route("/metrics", axum::routing::get(metrics::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .fallback(error::not_found)
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
@@ -241,7 +259,62 @@ pub fn serve(
             .map_err(listen_err)?;
         let bound = listener.local_addr().map_err(listen_err)?;
         ready(bound, &state);
+        let background = start_background(&state);
         let app = router(state.clone());
-        run(listener, state, app).await.map_err(listen_err)
+        let served = run(listener, state, app).await.map_err(listen_err);
+        // Joining waits for an in-flight delivery (at most one request timeout).
+        let _ = tokio::task::spawn_blocking(move || background.stop()).await;
+        served
     })
+}
+
+/// Lends the server's store to the background threads.
+struct Held(AppState);
+
+impl std::ops::Deref for Held {
+    type Target = IncidentManager;
+    fn deref(&self) -> &IncidentManager {
+        self.0.manager()
+    }
+}
+
+/// Starts the delivery worker (when `notify` has targets) and the escalation timer (when
+/// there is a policy, or a target takes SLA events, which the same evaluation writes);
+/// their counters feed `/metrics`, firings reach the dashboard's live updates.
+pub fn start_background(state: &AppState) -> Background {
+    let config = Arc::clone(&state.0.opts.notify);
+    let sla_events = config.targets.iter().any(|t| {
+        t.events
+            .iter()
+            .any(|k| matches!(k, EventKind::SlaAtRisk | EventKind::SlaBreached))
+    });
+    let every =
+        (!config.escalation.is_empty() || sla_events).then_some(state.0.opts.escalate_every);
+    let events = state.clone();
+    let hooks = Hooks {
+        error: Arc::new(|what, e| tracing::warn!(what, error = %e, "background work failed")),
+        delivered: Arc::new(|r| {
+            tracing::info!(
+                delivered = r.delivered,
+                retrying = r.retrying,
+                dead = r.dead,
+                routed = r.routed,
+                "outbox pass"
+            )
+        }),
+        escalated: Arc::new(move |r| {
+            for f in &r.fired {
+                tracing::info!(incident = %f.id, step = %f.step, "escalated");
+                events.publish(ChangeEvent {
+                    action: "escalated".into(),
+                    id: Some(f.id),
+                    by: "escalation".into(),
+                });
+            }
+        }),
+    };
+    let held = state.clone();
+    let bg = Background::start(move || Ok(Held(held.clone())), config, every, hooks);
+    let _ = state.0.delivery.set(Arc::clone(&bg.counters));
+    bg
 }

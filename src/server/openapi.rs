@@ -13,13 +13,14 @@ use super::error::ErrorBody;
         api::health, api::create, api::list, api::show, api::update, api::resolve, api::close,
         api::reopen, api::note, api::report, api::patterns, api::pattern, api::analyze,
         api::kb_inputs_handler, api::kb_suggest, api::migrate, api::import, api::export, api::tokens,
-        api::token_create, api::token_revoke, api::events,
+        api::token_create, api::token_revoke, api::events, api::outbox, api::outbox_retry,
     ),
     components(schemas(
         ErrorBody, api::Health, api::CreateRequest, api::Created, api::Page, api::UpdateRequest,
         api::ResolveRequest, api::AtRequest, api::ReopenRequest, api::NoteRequest,
         api::ReportFormat, api::ReportRequest, api::PatternDetail, api::AnalyzeRequest,
         api::KbInputs, api::KbSuggestion, api::TokenRequest, api::TokenCreated,
+        api::RetryRequest, api::Retried,
     )),
     modifiers(&Bearer),
     security(("bearer" = []))

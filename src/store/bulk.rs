@@ -12,7 +12,7 @@ use super::index::{
     count_key_priority, count_key_status,
 };
 use super::schema::Pair;
-use super::writer::{Writer, counter};
+use super::writer::{RedbWriter, counter};
 use crate::error::StoreError;
 use crate::model::{Category, Incident, Priority, Status};
 
@@ -41,6 +41,17 @@ pub(crate) struct Bulk {
     pub(crate) fingerprints: Vec<(Pair, u64)>,
     /// Day counters advanced by the records buffered here.
     pub(crate) counters: BTreeMap<u32, u32>,
+}
+
+/// One buffered record as a row: see [`Bulk::rows`].
+pub(super) struct BulkRow<'b> {
+    pub(super) key: u64,
+    /// (created µs, status, category, priority codes).
+    pub(super) head: (i64, u8, u8, u8),
+    pub(super) components: Vec<&'b str>,
+    pub(super) assignee: Option<&'b str>,
+    /// The codec's bytes.
+    pub(super) record: &'b [u8],
 }
 
 impl Bulk {
@@ -137,6 +148,42 @@ impl Bulk {
         self.name_counts.iter_mut().for_each(|c| *c = (0, 0));
         self.fingerprints.clear();
         self.counters.clear();
+    }
+
+    /// Every new record buffered, in key order (after [`Bulk::presort`]) with the fields
+    /// a row-based engine stores beside it: for PostgreSQL's `COPY`.
+    pub(super) fn rows(&mut self) -> Vec<BulkRow<'_>> {
+        self.presort();
+        let mut components: HashMap<u64, Vec<&str>> = HashMap::default();
+        for (i, key) in &self.component {
+            components
+                .entry(*key)
+                .or_default()
+                .push(&self.names[*i as usize]);
+        }
+        let assignees: HashMap<u64, &str> = self
+            .assignee
+            .iter()
+            .map(|(i, key)| (*key, self.names[*i as usize].as_str()))
+            .collect();
+        self.incidents
+            .iter()
+            .zip(&self.heads)
+            .map(|((key, range), (_, head))| BulkRow {
+                key: *key,
+                head: *head,
+                // In the order `Indexed` gives them (sorted), whatever the local name ids.
+                components: components
+                    .remove(key)
+                    .map(|mut c| {
+                        c.sort_unstable();
+                        c
+                    })
+                    .unwrap_or_default(),
+                assignee: assignees.get(key).copied(),
+                record: &self.arena[range.clone()],
+            })
+            .collect()
     }
 
     /// The index-count changes of everything buffered, by count key.
@@ -288,7 +335,7 @@ where
     Ok(())
 }
 
-impl Writer<'_> {
+impl RedbWriter<'_> {
     /// Writes everything buffered in `bulk` and empties it.
     pub(crate) fn flush_bulk(&mut self, bulk: &mut Bulk) -> Result<(), StoreError> {
         {

@@ -2,12 +2,12 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::Snapshot;
+use super::RedbSnapshot;
 use super::schema::DAY_COUNTERS;
 use crate::error::StoreError;
 use crate::model::IncidentId;
 
-impl Snapshot {
+impl RedbSnapshot {
     /// The highest sequence number of `date` that a new id must pass: the day's counter,
     /// and the day's highest stored id (which the counter covers, unless the file was
     /// damaged).

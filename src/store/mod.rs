@@ -1,19 +1,22 @@
-//! The store, the only module that names the database engine (redb): opening (with busy
-//! retry and schema upgrades) and the API the rest of the crate speaks: a snapshot to read
-//! (`query.rs`), a write transaction (`writer.rs`) and a bulk sink (`bulk.rs`).
+//! The store, the only module that names the database engines (redb, PostgreSQL): the API
+//! the rest of the crate speaks (`backend.rs`: a snapshot to read, a write transaction and
+//! a bulk sink) dispatched to the embedded redb file (this file, `query.rs`, `writer.rs`,
+//! `bulk.rs`) or to PostgreSQL (`postgres/`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 
+mod backend;
 mod bulk;
 pub(crate) mod codec;
 mod engine;
 mod ids;
 mod index;
 mod migrated;
-mod outbox;
+pub(crate) mod outbox;
+mod postgres;
 mod query;
 pub(crate) mod schema;
 #[cfg(feature = "testing")]
@@ -23,6 +26,9 @@ mod upgrade;
 mod verify;
 mod writer;
 
+pub use backend::Location;
+pub(crate) use backend::{Snapshot, Writer};
+pub(crate) use backend::{Store, check, repair};
 pub(crate) use bulk::Bulk;
 pub(crate) use ids::DaySeqs;
 pub(crate) use index::Indexed;
@@ -31,14 +37,13 @@ use index::{
     count_key_priority, count_key_status,
 };
 pub(crate) use outbox::Edit;
-pub(crate) use query::Snapshot;
+use query::RedbSnapshot;
 pub use query::{Filter, Order};
 pub(crate) use schema::Pair;
 pub(crate) use tokens::StoredToken;
 pub use verify::{CheckReport, Problem, ProblemTable};
-pub(crate) use verify::{check, repair};
 use writer::Names;
-pub(crate) use writer::Writer;
+use writer::RedbWriter;
 
 use crate::error::StoreError;
 use crate::model::{Incident, IncidentId};
@@ -58,19 +63,21 @@ pub const WAIT_NOTICE: Duration = Duration::from_secs(1);
 /// How long `open` waits for another process to release the file by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An open incident database.
-pub(crate) struct Store {
+/// An open redb file.
+pub(crate) struct RedbStore {
     db: Database,
     path: PathBuf,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
-impl Store {
+impl RedbStore {
     /// Opens (or creates) the database at `path`, waiting up to `busy_timeout` while
     /// another process holds it.
     #[cfg(test)]
@@ -78,7 +85,7 @@ impl Store {
         Self::open_waiting(path, busy_timeout, &|| {})
     }
 
-    /// Like [`Store::open`]; `waiting` is called once when the wait for another process
+    /// Like [`RedbStore::open`]; `waiting` is called once when the wait for another process
     /// passes [`WAIT_NOTICE`], so a user learns why nothing happens.
     pub(crate) fn open_waiting(
         path: &Path,
@@ -133,7 +140,7 @@ impl Store {
                 }
             }
         };
-        let store = Store {
+        let store = RedbStore {
             db,
             path: path.to_path_buf(),
         };
@@ -220,9 +227,11 @@ impl Store {
     ) -> Result<T, E> {
         let txn = self.begin_write()?;
         let out = {
-            let mut w = Writer::new(&txn)?;
+            let mut w = Writer::Redb(Box::new(RedbWriter::new(&txn)?));
             let out = f(&mut w)?;
-            w.finish()?;
+            if let Writer::Redb(w) = &mut w {
+                w.finish()?;
+            }
             out
         };
         txn.commit().map_err(StoreError::from)?;
@@ -239,7 +248,7 @@ impl Store {
             self.begin_write_unsynced()?
         };
         {
-            let mut w = Writer::new(&txn)?;
+            let mut w = RedbWriter::new(&txn)?;
             w.flush_bulk(bulk)?;
             w.finish()?;
         }

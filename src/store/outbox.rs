@@ -4,7 +4,7 @@
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::schema::{ESCALATIONS, META, OUTBOX};
-use super::{Store, Writer};
+use super::{RedbStore, RedbWriter};
 use crate::error::StoreError;
 use crate::model::IncidentId;
 use crate::notify::{Event, OutboxEntry};
@@ -16,19 +16,19 @@ pub(crate) enum Edit {
     Delete,
 }
 
-fn decode(seq: u64, bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
+pub(super) fn decode(seq: u64, bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         key: format!("outbox {seq}"),
         reason: e.to_string(),
     })
 }
 
-fn encode(entry: &OutboxEntry) -> Vec<u8> {
+pub(super) fn encode(entry: &OutboxEntry) -> Vec<u8> {
     // Plain data with string keys: serialising cannot fail.
     serde_json::to_vec(entry).unwrap_or_default()
 }
 
-impl Writer<'_> {
+impl RedbWriter<'_> {
     /// Writes `event` to the outbox in this transaction, giving it its id; returns it.
     pub(crate) fn emit(&mut self, mut event: Event) -> Result<String, StoreError> {
         let mut meta = self.txn.open_table(META)?;
@@ -79,7 +79,7 @@ impl Writer<'_> {
     }
 }
 
-impl Store {
+impl RedbStore {
     /// Calls `f` with every outbox entry in sequence order.
     pub(crate) fn outbox_read(
         &self,

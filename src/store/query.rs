@@ -6,7 +6,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 use super::codec;
 use super::schema::*;
 use super::{
-    Store, count_key_assignee, count_key_category, count_key_component, count_key_pattern,
+    RedbStore, count_key_assignee, count_key_category, count_key_component, count_key_pattern,
     count_key_priority, count_key_status, decode_incident,
 };
 use crate::error::StoreError;
@@ -382,17 +382,17 @@ fn merge_streams<K: redb::Key + 'static>(
 }
 
 /// A consistent read view: every read through one snapshot sees the same commit.
-pub(crate) struct Snapshot {
+pub(crate) struct RedbSnapshot {
     pub(super) txn: ReadTransaction,
     incidents: ReadOnlyTable<u64, &'static [u8]>,
     pub(super) heads: ReadOnlyTable<u64, (i64, u8, u8, u8)>,
 }
 
-impl Store {
+impl RedbStore {
     /// A read view of the store as last committed.
-    pub(crate) fn snapshot(&self) -> Result<Snapshot, StoreError> {
+    pub(crate) fn snapshot(&self) -> Result<RedbSnapshot, StoreError> {
         let txn = self.begin_read()?;
-        Ok(Snapshot {
+        Ok(RedbSnapshot {
             incidents: txn.open_table(INCIDENTS)?,
             heads: txn.open_table(HEADS)?,
             txn,
@@ -400,18 +400,13 @@ impl Store {
     }
 }
 
-impl Snapshot {
+impl RedbSnapshot {
     /// One incident by its key.
     pub(crate) fn get_key(&self, key: u64) -> Result<Option<Incident>, StoreError> {
         match self.incidents.get(key)? {
             Some(v) => Ok(Some(decode_incident(key, v.value())?)),
             None => Ok(None),
         }
-    }
-
-    /// One incident.
-    pub(crate) fn get(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
-        self.get_key(id.key())
     }
 
     /// Whether an incident is stored under `key`, without decoding it.
@@ -467,7 +462,7 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Like [`Snapshot::scan`], with each incident's pattern id, joined in key order
+    /// Like [`RedbSnapshot::scan`], with each incident's pattern id, joined in key order
     /// without extra lookups.
     pub(crate) fn scan_with_pattern<E: From<StoreError>>(
         &self,
@@ -544,15 +539,37 @@ impl Snapshot {
     }
 
     /// Fingerprint lookups of a migration or a bridge check.
-    pub(crate) fn fingerprints(&self) -> Result<Fingerprints, StoreError> {
-        Ok(Fingerprints(self.txn.open_table(FINGERPRINTS)?))
+    pub(crate) fn fingerprints(&self) -> Result<RedbFingerprints, StoreError> {
+        Ok(RedbFingerprints(self.txn.open_table(FINGERPRINTS)?))
+    }
+
+    /// Every fingerprint, in key order: (key, incident key).
+    pub(crate) fn each_fingerprint(
+        &self,
+        f: &mut dyn FnMut(Pair, u64) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for e in self.txn.open_table(FINGERPRINTS)?.range::<Pair>(..)? {
+            let (k, v) = e?;
+            f(k.value(), v.value())?;
+        }
+        Ok(())
+    }
+
+    /// Every day counter, in date order.
+    pub(crate) fn day_counters(&self) -> Result<Vec<(u32, u32)>, StoreError> {
+        let mut out = Vec::new();
+        for e in self.txn.open_table(DAY_COUNTERS)?.range::<u32>(..)? {
+            let (k, v) = e?;
+            out.push((k.value(), v.value()));
+        }
+        Ok(out)
     }
 }
 
 /// The `fingerprints` table of a snapshot: which incident each migrated error became.
-pub(crate) struct Fingerprints(ReadOnlyTable<Pair, u64>);
+pub(crate) struct RedbFingerprints(ReadOnlyTable<Pair, u64>);
 
-impl Fingerprints {
+impl RedbFingerprints {
     /// The incident key a fingerprint maps to.
     pub(crate) fn get(&self, key: Pair) -> Result<Option<u64>, StoreError> {
         Ok(self.0.get(key)?.map(|v| v.value()))

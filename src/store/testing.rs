@@ -1,4 +1,5 @@
-//! Helpers for the integration tests: damage a database file on purpose. Not for normal use.
+//! Helpers for the integration tests: damage a database on purpose. Not for normal use.
+//! Each takes a redb file's path or a PostgreSQL URL.
 
 use std::path::Path;
 
@@ -9,11 +10,21 @@ use crate::error::StoreError;
 
 /// Removes the first component index entry, forgets the name of the highest name id, and
 /// resets every day counter to zero.
+/// On PostgreSQL: drops the first component of the first incident's `components`
+/// column and resets every day counter to zero.
 pub fn corrupt_index(path: &Path) -> crate::Result<()> {
     Ok(corrupt_index_inner(path)?)
 }
 
 fn corrupt_index_inner(path: &Path) -> Result<(), StoreError> {
+    if let Some(mut c) = postgres_client(path)? {
+        c.batch_execute(
+            "UPDATE incidents SET components = components[2:]
+               WHERE id = (SELECT min(id) FROM incidents);
+             UPDATE day_counters SET seq = 0",
+        )?;
+        return Ok(());
+    }
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
     {
@@ -46,6 +57,13 @@ pub fn set_schema_version(path: &Path, version: u64) -> crate::Result<()> {
 }
 
 fn set_schema_version_inner(path: &Path, version: u64) -> Result<(), StoreError> {
+    if let Some(mut c) = postgres_client(path)? {
+        c.execute(
+            "UPDATE incident_meta SET value = $1 WHERE key = 'schema_version'",
+            &[&(version as i64)],
+        )?;
+        return Ok(());
+    }
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
     txn.open_table(META)?.insert("schema_version", version)?;
@@ -69,6 +87,19 @@ fn link_errors_inner(
         reason: e.to_string(),
     })?;
     let mut reader = crate::import::error_history::ErrorReader::new(file);
+    if let Some(mut c) = postgres_client(path)? {
+        let mut txn = c.transaction()?;
+        while let Ok(Some(rec)) = reader.read_record() {
+            let k = crate::import::error_history::fingerprint_key(&rec);
+            txn.execute(
+                "INSERT INTO fingerprints VALUES ($1, $2, $3)
+                 ON CONFLICT (error_micros, hash) DO UPDATE SET incident = EXCLUDED.incident",
+                &[&k.micros(), &(k.lo as i64), &(id.key() as i64)],
+            )?;
+        }
+        txn.commit()?;
+        return Ok(());
+    }
     let db = Database::create(path)?;
     let txn = db.begin_write()?;
     {
@@ -82,4 +113,20 @@ fn link_errors_inner(
     }
     txn.commit()?;
     Ok(())
+}
+
+/// A connection when `path` is a PostgreSQL URL.
+fn postgres_client(path: &Path) -> Result<Option<postgres::Client>, StoreError> {
+    match super::Location::parse(path.as_os_str()) {
+        super::Location::Postgres(url) => {
+            Ok(Some(postgres::Client::connect(&url, postgres::NoTls)?))
+        }
+        super::Location::File(_) => Ok(None),
+    }
+}
+
+/// Benchmarks only: PostgreSQL bulk writes use one `INSERT` per row instead of `COPY`
+/// (to measure what `COPY` gains through the same driver), in this process.
+pub fn postgres_row_inserts(on: bool) {
+    super::postgres::ROW_INSERTS.store(on, std::sync::atomic::Ordering::Relaxed);
 }

@@ -2,7 +2,9 @@
 
 use redb::ReadableTable;
 
+use super::RedbStore;
 use super::Store;
+use super::backend::Engine;
 use super::schema::TOKENS;
 use crate::error::StoreError;
 
@@ -14,7 +16,7 @@ pub(crate) struct StoredToken {
     pub(crate) created_micros: i64,
 }
 
-impl Store {
+impl RedbStore {
     /// Every stored token, by name.
     pub(crate) fn tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
         self.contain(|| {
@@ -106,5 +108,39 @@ impl Store {
             txn.commit()?;
             Ok(found)
         })
+    }
+}
+
+impl Store {
+    /// Every stored token, by name.
+    pub(crate) fn tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
+        match self.engine() {
+            Engine::Redb(s) => s.tokens(),
+            Engine::Postgres(s) => s.tokens(),
+        }
+    }
+
+    /// The token whose secret hashes to `hash`.
+    pub(crate) fn token_by_hash(&self, hash: &[u8]) -> Result<Option<StoredToken>, StoreError> {
+        match self.engine() {
+            Engine::Redb(s) => s.token_by_hash(hash),
+            Engine::Postgres(s) => s.token_by_hash(hash),
+        }
+    }
+
+    /// Stores a token unless its name is taken; returns whether it was stored.
+    pub(crate) fn put_token(&self, hash: &[u8], token: &StoredToken) -> Result<bool, StoreError> {
+        match self.engine() {
+            Engine::Redb(s) => s.put_token(hash, token),
+            Engine::Postgres(s) => s.put_token(hash, token),
+        }
+    }
+
+    /// Removes the token named `name`; returns whether there was one.
+    pub(crate) fn delete_token(&self, name: &str) -> Result<bool, StoreError> {
+        match self.engine() {
+            Engine::Redb(s) => s.delete_token(name),
+            Engine::Postgres(s) => s.delete_token(name),
+        }
     }
 }

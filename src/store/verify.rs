@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::index::{Entry, Indexed, count_key_pattern};
 use super::schema::*;
-use super::{Names, Store, decode_incident};
+use super::{Names, RedbStore, decode_incident};
 use crate::error::StoreError;
 use crate::model::{Incident, IncidentId};
 
@@ -176,11 +176,11 @@ where
 }
 
 /// Verifies the whole file. Reads every record once; memory grows with the index sizes.
-pub(crate) fn check(store: &Store) -> Result<CheckReport, StoreError> {
+pub(crate) fn check(store: &RedbStore) -> Result<CheckReport, StoreError> {
     store.contain(|| check_inner(store))
 }
 
-fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
+fn check_inner(store: &RedbStore) -> Result<CheckReport, StoreError> {
     let txn = store.begin_read()?;
     let mut report = CheckReport::default();
     let mut exp = Expected::default();
@@ -410,11 +410,11 @@ fn check_inner(store: &Store) -> Result<CheckReport, StoreError> {
 
 /// Rebuilds every index, the counts and the day counters from the records.
 /// Records that cannot be decoded are left in place and reported by `check`.
-pub(crate) fn repair(store: &Store) -> Result<(), StoreError> {
+pub(crate) fn repair(store: &RedbStore) -> Result<(), StoreError> {
     store.contain(|| repair_inner(store))
 }
 
-fn repair_inner(store: &Store) -> Result<(), StoreError> {
+fn repair_inner(store: &RedbStore) -> Result<(), StoreError> {
     let mut exp = Expected::default();
     {
         let txn = store.begin_read()?;
@@ -517,7 +517,7 @@ fn repair_inner(store: &Store) -> Result<(), StoreError> {
 mod tests {
     use super::*;
     use crate::model::{Category, Origin, Priority, Status, Timestamp};
-    use crate::store::Writer;
+    use crate::store::RedbWriter;
     use std::time::Duration;
 
     /// A store that already holds an id past the limit (written before the limit
@@ -525,7 +525,7 @@ mod tests {
     #[test]
     fn reports_a_stored_id_past_the_sequence_limit() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.redb"), Duration::from_secs(1)).unwrap();
+        let store = RedbStore::open(&dir.path().join("db.redb"), Duration::from_secs(1)).unwrap();
         let t = Timestamp::parse("2025-01-04T09:00:00Z").unwrap();
         let inc = Incident {
             id: IncidentId::new(20250104, u32::MAX),
@@ -547,7 +547,7 @@ mod tests {
         };
         let txn = store.begin_write().unwrap();
         {
-            let mut w = Writer::new(&txn).unwrap();
+            let mut w = RedbWriter::new(&txn).unwrap();
             w.reserve_id(inc.id).unwrap();
             w.put(None, &inc).unwrap();
             w.finish().unwrap();

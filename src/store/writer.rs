@@ -52,7 +52,7 @@ impl<'t> Names<'t> {
 }
 
 /// The tables of one write transaction, with index maintenance.
-pub(crate) struct Writer<'t> {
+pub(crate) struct RedbWriter<'t> {
     pub(super) txn: &'t WriteTransaction,
     pub(super) incidents: Table<'t, u64, &'static [u8]>,
     pub(super) heads: Table<'t, u64, (i64, u8, u8, u8)>,
@@ -75,9 +75,9 @@ pub(crate) struct Writer<'t> {
     pub(super) buf: Vec<u8>,
 }
 
-impl<'t> Writer<'t> {
+impl<'t> RedbWriter<'t> {
     pub(super) fn new(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
-        Ok(Writer {
+        Ok(RedbWriter {
             txn,
             incidents: txn.open_table(INCIDENTS)?,
             heads: txn.open_table(HEADS)?,

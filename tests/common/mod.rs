@@ -1,27 +1,130 @@
 //! A temporary directory with its own database, and the real binary run inside it.
+//!
+//! The database is a redb file in the directory, or, with `INCIDENT_TEST_BACKEND=postgres`,
+//! a fresh database on the PostgreSQL server at `$INCIDENT_TEST_PG` (dropped at the end):
+//! the same tests run against both backends (`.ci/run` runs them twice).
 #![allow(dead_code)]
 
 pub(crate) mod receiver;
 pub(crate) mod server;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use assert_cmd::Command;
 use tempfile::TempDir;
 
 pub(crate) struct Env {
     pub(crate) dir: TempDir,
+    /// The PostgreSQL database this environment owns, when testing that backend.
+    pg: Option<PgDb>,
+}
+
+/// Whether this run tests the PostgreSQL backend (`INCIDENT_TEST_BACKEND=postgres`).
+pub(crate) fn on_postgres() -> bool {
+    std::env::var("INCIDENT_TEST_BACKEND").is_ok_and(|v| v == "postgres")
+}
+
+/// The server's maintenance URL (`$INCIDENT_TEST_PG`, set by `.ci/pg start`). `None`
+/// (with the reason printed) when unset, unless `INCIDENT_REQUIRE_PG` is set, as in CI,
+/// where a missing server fails the test.
+pub(crate) fn pg_server() -> Option<String> {
+    match std::env::var("INCIDENT_TEST_PG") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("INCIDENT_REQUIRE_PG").is_some() || on_postgres() => {
+            panic!("INCIDENT_TEST_PG is not set: start a server with `eval \"$(.ci/pg start)\"`")
+        }
+        _ => {
+            eprintln!("skipped: INCIDENT_TEST_PG is not set (see README, \"Running the tests\")");
+            None
+        }
+    }
+}
+
+/// A database of its own on the test server, dropped with it.
+pub(crate) struct PgDb {
+    server: String,
+    name: String,
+    pub(crate) url: String,
+}
+
+impl PgDb {
+    pub(crate) fn new(server: &str) -> PgDb {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "incident_test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut c = postgres::Client::connect(server, postgres::NoTls).expect("test server");
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .expect("drop database");
+        c.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+        PgDb {
+            server: server.to_string(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    /// A plain connection to this database.
+    pub(crate) fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).expect("connect")
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.server, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
 }
 
 impl Env {
     pub(crate) fn new() -> Self {
         Env {
             dir: tempfile::tempdir().expect("tempdir"),
+            pg: on_postgres().then(|| PgDb::new(&pg_server().expect("INCIDENT_TEST_PG"))),
         }
     }
 
+    /// An environment on a redb file, whatever backend this run tests.
+    pub(crate) fn redb() -> Self {
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+            pg: None,
+        }
+    }
+
+    /// An environment on a fresh database of the PostgreSQL server at `server`.
+    pub(crate) fn postgres(server: &str) -> Self {
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+            pg: Some(PgDb::new(server)),
+        }
+    }
+
+    /// Whether the database is PostgreSQL (tests of the redb file itself skip then).
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    pub(crate) fn pg(&self) -> Option<&PgDb> {
+        self.pg.as_ref()
+    }
+
+    /// The database: the redb file's path, or the PostgreSQL URL.
     pub(crate) fn db(&self) -> PathBuf {
-        self.dir.path().join("incidents.redb")
+        match &self.pg {
+            Some(pg) => PathBuf::from(&pg.url),
+            None => self.dir.path().join("incidents.redb"),
+        }
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {

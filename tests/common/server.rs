@@ -16,8 +16,12 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `incident serve` on the env's database with `extra` arguments.
     pub(crate) fn start(env: &Env, extra: &[&str]) -> Server {
-        let mut child = env
-            .process()
+        Self::start_with(env.process(), extra)
+    }
+
+    /// Starts `incident serve` from `process` (an [`Env::process`] with more set up).
+    pub(crate) fn start_with(mut process: std::process::Command, extra: &[&str]) -> Server {
+        let mut child = process
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra)
             .env("INCIDENT_LOG", "info")

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use incident::auth::{Role, TokenInfo};
 use incident::import::{ExportFormat, ImportSummary, MigrateOptions, MigrateSummary};
+use incident::notify::OutboxView;
 use incident::patterns::{Analysis, AnalyzeOptions, PatternMatch};
 use incident::server::{
     AnalyzeRequest, AtRequest, CreateRequest, Created, KbInputs, NoteRequest, Page, PatternDetail,
-    ReopenRequest, ReportRequest, ResolveRequest, UpdateRequest,
+    ReopenRequest, ReportRequest, ResolveRequest, Retried, RetryRequest, UpdateRequest,
 };
 use incident::{
     ErrorKind, Filter, Incident, IncidentId, IncidentManager, NewIncident, Order, Pattern,
@@ -96,6 +97,10 @@ pub(crate) trait Incidents {
     fn token_create(&self, name: &str, role: Role) -> Result<(String, TokenInfo)>;
     fn tokens(&self) -> Result<Vec<TokenInfo>>;
     fn token_revoke(&self, name: &str) -> Result<()>;
+    /// The outbox; `dead_only` keeps only dead letters in the rows.
+    fn outbox(&self, dead_only: bool) -> Result<OutboxView>;
+    /// Revives dead letters matching `id`; how many.
+    fn outbox_retry(&self, id: &str) -> Result<u64>;
 }
 
 /// The server's address and token, when the CLI is a client.
@@ -231,6 +236,22 @@ impl Incidents for IncidentManager {
     }
     fn token_revoke(&self, name: &str) -> Result<()> {
         Ok(incident::auth::revoke_token(self, name)?)
+    }
+
+    fn outbox(&self, dead_only: bool) -> Result<OutboxView> {
+        Ok(incident::notify::outbox_view(
+            self,
+            dead_only,
+            incident::Timestamp::now(),
+        )?)
+    }
+
+    fn outbox_retry(&self, id: &str) -> Result<u64> {
+        Ok(incident::notify::retry(
+            self,
+            id,
+            incident::Timestamp::now(),
+        )?)
     }
 }
 
@@ -460,6 +481,15 @@ impl Incidents for Client {
 
     fn token_revoke(&self, name: &str) -> Result<()> {
         self.delete(&format!("/tokens/{}", segment(name)))
+    }
+
+    fn outbox(&self, dead_only: bool) -> Result<OutboxView> {
+        Client::get(self, &format!("/outbox?failed={dead_only}"))
+    }
+
+    fn outbox_retry(&self, id: &str) -> Result<u64> {
+        let r: Retried = self.post("/outbox/retry", &RetryRequest { id: id.to_string() })?;
+        Ok(r.revived)
     }
 }
 

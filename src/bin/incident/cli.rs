@@ -24,8 +24,9 @@ Examples:
     after_help = EXAMPLES
 )]
 pub(crate) struct Cli {
-    /// Database file [default: $INCIDENT_DB if set and not empty, else ./incidents.redb]
-    #[arg(long, global = true, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+    /// Database file, or a PostgreSQL URL (postgres://user@host:port/dbname)
+    /// [default: $INCIDENT_DB if set and not empty, else ./incidents.redb]
+    #[arg(long, global = true, value_name = "PATH|URL", value_hint = clap::ValueHint::FilePath)]
     pub(crate) db: Option<PathBuf>,
 
     /// Talk to an `incident serve` at URL instead of opening the database file
@@ -89,6 +90,8 @@ pub(crate) enum Command {
     /// The knowledge base: suggest entries and auto-fix scripts from stored patterns
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Copy a whole database into an empty one, between redb and PostgreSQL either way
+    Copy(CopyArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Notification outbox: pending deliveries, dead letters, retry; `deliver` sends
@@ -119,9 +122,13 @@ pub(crate) struct ServeArgs {
     /// Knowledge-base directory for kb suggestions and the patterns page
     #[arg(long, value_name = "DIR", default_value = "kb")]
     pub(crate) kb_dir: PathBuf,
-    /// SLA targets file (JSON) for the dashboard and reports [default: $INCIDENT_CONFIG]
+    /// Config file (JSON): SLA targets, `notify` targets (delivered by the server) and the
+    /// `escalation` policy (evaluated on a timer) [default: $INCIDENT_CONFIG]
     #[arg(long, env = "INCIDENT_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Seconds between escalation evaluations (the first runs at start)
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub(crate) escalate_every: u64,
     /// Largest JSON request body in bytes (uploads are streamed and not limited)
     #[arg(long, default_value_t = 1 << 20)]
     pub(crate) body_limit: usize,
@@ -472,6 +479,26 @@ pub(crate) struct ExportArgs {
     /// Skip records that cannot be read (a damaged file), listing them on stderr
     #[arg(long)]
     pub(crate) skip_damaged: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  incident copy --from incidents.redb --to postgres://incident@db1:5432/incidents\n  \
+    incident copy --from postgres://incident@db1:5432/incidents --to backup.redb"
+)]
+pub(crate) struct CopyArgs {
+    /// The database to read: a file or a postgres:// URL
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) from: PathBuf,
+    /// The database to write, created if missing; it must hold no incidents yet
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) to: PathBuf,
+    /// No progress bar
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    /// Output format of the summary
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub(crate) format: OutFormat,
 }
 
 #[derive(Args, Debug)]

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use incident::db::Location;
 use incident::{Filter, IncidentId, IncidentManager, Order, Status, Timestamp};
 
 use crate::cli::ListArgs;
@@ -30,6 +31,11 @@ pub(crate) fn local_user() -> String {
         .unwrap_or_else(|| "local".into())
 }
 
+/// Where `--db` (or its default) points: a file, or a PostgreSQL URL.
+pub(crate) fn location(db: &Option<PathBuf>) -> Location {
+    Location::parse(db_path(db).as_os_str())
+}
+
 /// How long to wait for another process: `$INCIDENT_BUSY_TIMEOUT_MS`, default 10 s.
 pub(crate) fn busy_timeout() -> Result<Duration> {
     match std::env::var("INCIDENT_BUSY_TIMEOUT_MS") {
@@ -44,15 +50,14 @@ pub(crate) fn busy_timeout() -> Result<Duration> {
 
 /// Opens the database, creating it if missing (commands that add incidents).
 pub(crate) fn open(db: &Option<PathBuf>) -> Result<IncidentManager> {
-    let path = db_path(db);
-    let waiting = || {
-        eprintln!(
-            "waiting for the database {} held by another process...",
-            path.display()
-        )
-    };
-    Ok(IncidentManager::open_waiting(
-        &path,
+    open_at(&location(db))
+}
+
+/// Opens the database at `location`, creating it if missing.
+pub(crate) fn open_at(location: &Location) -> Result<IncidentManager> {
+    let waiting = || eprintln!("waiting for the database {location} held by another process...");
+    Ok(IncidentManager::open_location(
+        location,
         busy_timeout()?,
         &waiting,
     )?)
@@ -60,7 +65,11 @@ pub(crate) fn open(db: &Option<PathBuf>) -> Result<IncidentManager> {
 
 /// Opens an existing database: a mistyped path must not answer from a new, empty file.
 pub(crate) fn open_existing(db: &Option<PathBuf>) -> Result<IncidentManager> {
-    let path = db_path(db);
+    let path = match location(db) {
+        Location::File(path) => path,
+        // A database server has no "missing file": the URL names a database that exists.
+        pg @ Location::Postgres(_) => return open_at(&pg),
+    };
     if !path.exists() {
         anyhow::bail!(
             "database {} does not exist (`incident create`, `import` or `bridge migrate` make one; \

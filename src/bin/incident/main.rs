@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod commands;
 mod config;
+mod hints;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -23,7 +24,8 @@ static PANIC: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let db = config::db_path(&cli.db);
+    // The file's path, or the URL without its password.
+    let db = config::location(&cli.db).to_string();
     // The library turns a panic of the database engine into an error whose message is all
     // a user needs; where a panic happened is kept for the internal-error line below.
     std::panic::set_hook(Box::new(|info| {
@@ -52,7 +54,7 @@ fn main() -> ExitCode {
                 "error: internal error at {}: {reason}\n  if {} is damaged: restore a backup, \
                  run `incident check --repair`, or `incident export --skip-damaged` what is readable",
                 at,
-                db.display()
+                db
             );
             return ExitCode::from(1);
         }
@@ -65,7 +67,7 @@ fn main() -> ExitCode {
             }
             // A database error that names no file (an I/O error such as a full disk)
             // is about the database file: say which.
-            let db_name = db.display().to_string();
+            let db_name = db.clone();
             let mut msg = if library_errors(&e).any(incident::Error::is_database)
                 && !e.chain().any(|c| c.to_string().contains(&db_name))
             {
@@ -84,7 +86,7 @@ fn main() -> ExitCode {
                 msg.push_str(&format!(
                     "\n  the database {} is damaged: restore a backup, run `incident check \
                      --repair`, or `incident export --skip-damaged` what is still readable",
-                    db.display()
+                    db
                 ));
             }
             let _ = writeln!(std::io::stderr(), "{msg}");

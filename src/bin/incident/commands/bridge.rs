@@ -147,7 +147,10 @@ fn migrate(r: &Remote, db: &Option<PathBuf>, a: MigrateArgs) -> Result<ExitCode>
         let beside = if r.is_remote() {
             std::env::temp_dir().join("spool")
         } else {
-            config::db_path(db)
+            match config::location(db) {
+                incident::db::Location::File(p) => p,
+                incident::db::Location::Postgres(_) => std::env::temp_dir().join("incident"),
+            }
         };
         _spool = spool_stdin(&beside)?;
         _spool.0.clone()

@@ -4,13 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use incident::{ErrorKind, Incident, Status};
-use incident::{ResolveInput, Update};
+use incident::{Incident, ResolveInput, Update};
 
 use super::{print, print_json};
 use crate::backend::{Remote, error_kind, error_status};
 use crate::cli::{CloseArgs, NoteArgs, OutFormat, ReopenArgs, ResolveArgs, UpdateArgs};
-use crate::config;
+use crate::{config, hints};
 
 fn done(inc: &Incident, format: OutFormat) -> Result<ExitCode> {
     match format {
@@ -50,17 +49,11 @@ pub(crate) fn update(r: &Remote, db: &Option<PathBuf>, a: UpdateArgs) -> Result<
     let m = r.open(db, false)?;
     let wanted = u.status;
     match m.update(id, u) {
-        Err(e) if error_kind(&e) == Some(ErrorKind::Refused) => {
-            let how = match wanted {
-                Some(Status::Resolved) => {
-                    "use `incident resolve` (it needs actions and a root cause)"
-                }
-                Some(Status::Closed) => "use `incident close`",
-                _ => "use `incident reopen` to work on it again",
-            };
-            bail!("{e}; {how}")
-        }
-        r => done(&r?, a.format),
+        Err(e) => match hints::update_refused(&e, error_kind(&e), wanted) {
+            Some(msg) => bail!(msg),
+            None => Err(e),
+        },
+        Ok(inc) => done(&inc, a.format),
     }
 }
 
@@ -83,10 +76,11 @@ pub(crate) fn close(r: &Remote, db: &Option<PathBuf>, a: CloseArgs) -> Result<Ex
     let at = config::time("at", a.at.as_deref())?;
     let m = r.open(db, false)?;
     match m.close(id, at) {
-        Err(e) if error_status(&e).is_some_and(|s| s != Status::Closed) => {
-            bail!("{e} (`incident resolve`)")
-        }
-        r => done(&r?, OutFormat::Text),
+        Err(e) => match hints::close_refused(&e, error_status(&e)) {
+            Some(msg) => bail!(msg),
+            None => Err(e),
+        },
+        Ok(inc) => done(&inc, OutFormat::Text),
     }
 }
 

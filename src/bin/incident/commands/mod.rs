@@ -4,6 +4,7 @@ mod analyze;
 mod bridge;
 mod check;
 mod cluster;
+mod copy;
 mod create;
 mod escalate;
 mod kb;
@@ -50,7 +51,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             let (before, after) = m.compact()?;
             print(&format!(
                 "compacted {}: {:.1} MB -> {:.1} MB\n",
-                crate::config::db_path(&db).display(),
+                crate::config::location(&db),
                 before as f64 / 1e6,
                 after as f64 / 1e6
             ))?;
@@ -70,9 +71,19 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             serve::run(&db, a)
         }
         Command::Token(t) => token::run(r, &db, t),
-        Command::Outbox(a) => outbox::run(&db, a),
-        Command::Escalate(a) => escalate::run(&db, a),
-        Command::Metrics(a) => escalate::metrics(&db, a),
+        Command::Copy(a) => {
+            r.local_only("copy")?;
+            copy::run(a)
+        }
+        Command::Outbox(a) => outbox::run(r, &db, a),
+        Command::Escalate(a) => {
+            r.local_only("escalate")?;
+            escalate::run(&db, a)
+        }
+        Command::Metrics(a) => {
+            r.local_only("metrics (a server serves GET /metrics)")?;
+            escalate::metrics(&db, a)
+        }
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "incident", &mut std::io::stdout());

@@ -5,29 +5,30 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
+use incident::IncidentManager;
 use incident::notify::{self, Background, DeliveryCounters, Hooks, PassReport};
 use incident::report::format_table;
-use incident::{IncidentManager, Timestamp};
 
 use super::{print, print_json};
+use crate::backend::Remote;
 use crate::cli::{DeliverArgs, OutFormat, OutboxArgs, OutboxCommand};
 use crate::config;
 
-pub(crate) fn run(db: &Option<PathBuf>, a: OutboxArgs) -> Result<ExitCode> {
+pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, a: OutboxArgs) -> Result<ExitCode> {
     if let Some(OutboxCommand::Deliver(d)) = a.command {
+        r.local_only("outbox deliver")?;
         return deliver(db, d);
     }
-    let m = config::open_existing(db)?;
-    let now = Timestamp::now();
+    let m = r.open(db, false)?;
     if let Some(id) = &a.retry {
-        let n = notify::retry(&m, id, now)?;
+        let n = m.outbox_retry(id)?;
         if n == 0 {
             anyhow::bail!("--retry {id}: no dead letter matches (see `incident outbox --failed`)");
         }
         print(&format!("{n} dead letter(s) queued again\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let view = notify::outbox_view(&m, a.failed, now)?;
+    let view = m.outbox(a.failed)?;
     if a.format == OutFormat::Json {
         print_json(&view)?;
         return Ok(ExitCode::SUCCESS);
@@ -35,17 +36,19 @@ pub(crate) fn run(db: &Option<PathBuf>, a: OutboxArgs) -> Result<ExitCode> {
     let rows: Vec<Vec<String>> = view
         .rows
         .iter()
-        .map(|r| {
+        .map(|row| {
             vec![
-                r.id.clone(),
-                r.state.to_string(),
-                r.attempts.to_string(),
-                r.event.clone(),
-                r.incident.clone(),
-                r.event_id.clone(),
-                match (&r.last_error, r.state) {
+                row.id.clone(),
+                row.state.clone(),
+                row.attempts.to_string(),
+                row.event.clone(),
+                row.incident.clone(),
+                row.event_id.clone(),
+                match (&row.last_error, row.state.as_str()) {
                     (Some(e), _) => e.clone(),
-                    (None, "pending") => r.next_at.map(|t| format!("due {t}")).unwrap_or_default(),
+                    (None, "pending") => {
+                        row.next_at.map(|t| format!("due {t}")).unwrap_or_default()
+                    }
                     _ => String::new(),
                 },
             ]
@@ -82,7 +85,8 @@ fn deliver(db: &Option<PathBuf>, a: DeliverArgs) -> Result<ExitCode> {
         );
     }
     let path = config::db_path(db);
-    if !path.exists() {
+    // A PostgreSQL URL names a database that exists; a file must.
+    if matches!(config::location(db), incident::db::Location::File(_)) && !path.exists() {
         anyhow::bail!("database {} does not exist", path.display());
     }
     let busy = config::busy_timeout()?;

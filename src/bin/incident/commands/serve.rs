@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use incident::metrics::SlaTargets;
 use incident::server::ServeOptions;
 
 use crate::cli::{LogFormat, ServeArgs};
@@ -17,10 +18,12 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ServeArgs) -> Result<ExitCode> {
             a.addr
         )
     })?;
-    let sla = match &a.config {
-        Some(path) => SlaTargets::load(path)?,
-        None => SlaTargets::default(),
-    };
+    // Every config error (SLA, notify, escalation) names its field before anything binds.
+    let notify = Arc::new(config::notify_config(&a.config)?);
+    let sla = notify.sla;
+    if a.escalate_every == 0 {
+        anyhow::bail!("--escalate-every must be at least 1 second");
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("INCIDENT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
@@ -37,14 +40,13 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ServeArgs) -> Result<ExitCode> {
         kb_dir: a.kb_dir,
         sla,
         body_limit: a.body_limit,
+        notify,
+        escalate_every: Duration::from_secs(a.escalate_every),
     };
-    let path = config::db_path(db);
+    let location = config::location(db);
     incident::server::serve(m, opts, |bound, _| {
         // Tests and scripts read the address (port 0 picks a free one) from this line.
-        eprintln!(
-            "incident: serving {} on http://{bound} (dashboard at http://{bound}/)",
-            path.display()
-        );
+        eprintln!("incident: serving {location} on http://{bound} (dashboard at http://{bound}/)");
     })?;
     Ok(ExitCode::SUCCESS)
 }
