@@ -1,9 +1,9 @@
 //! `incident serve`: one process holds the store and shares it over HTTP — a versioned
 //! JSON API (`/api/v1`), server-sent change events and a server-rendered dashboard.
 //!
-//! Reads run concurrently in read transactions (each on a blocking thread); the store
-//! serialises write transactions. A 2xx answer to a change is sent only after its
-//! transaction committed durably.
+//! Reads run concurrently in read transactions (each on a blocking thread). Lifecycle
+//! changes share write transactions (group commit, see `batch`). A 2xx answer to a change
+//! is sent only after its transaction committed durably.
 //!
 //! Extending: [`router`] builds the whole [`axum::Router`] from an [`AppState`]; merge
 //! more routes into it, and spawn background work that stops on
