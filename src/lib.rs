@@ -81,7 +81,7 @@ pub use store::testing;
 
 pub use error::{Error, ErrorKind, ParseError, Result};
 pub use fsutil::write_atomic;
-pub use manager::{IncidentManager, NewIncident, ResolveInput, Update};
+pub use manager::{Applied, IncidentManager, NewIncident, Op, ResolveInput, Update};
 pub use model::{
     Category, Counted, Incident, IncidentId, Origin, Pattern, PatternRef, Priority, Resolution,
     Status, TimelineEntry, Timestamp, limits,

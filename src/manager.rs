@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::notify::{Event, EventKind};
 use crate::patterns::matching::{PatternMatch, incident_text, match_text};
-use crate::store::{self, Bulk, Filter, Store};
+use crate::store::{self, Bulk, Filter, Store, Writer};
 
 /// What a new incident needs.
 #[derive(Clone, Debug)]
@@ -155,63 +155,33 @@ impl IncidentManager {
         new: NewIncident,
     ) -> Result<(Incident, Option<PatternMatch>)> {
         self.store.contain(|| {
-            let title = non_empty("title", &new.title)?;
-            let components = clean_list(&new.components);
-            if components.is_empty() {
-                return Err(Error::invalid(
-                    "components",
-                    "at least one affected component is required",
-                ));
-            }
-            let now = Timestamp::now();
-            let at = new.at.unwrap_or(now);
             let patterns = self.patterns()?;
+            self.store.write(|w| create_in(w, &patterns, new))
+        })
+    }
+
+    /// Applies every change in ONE write transaction (one durable commit), in order: a
+    /// later change sees the earlier ones, ids handed out stay distinct and in order, and
+    /// each change writes its outbox event. A change that is refused or invalid fails
+    /// alone, without writing anything; the others still commit. A database failure
+    /// fails the whole batch (the outer error): nothing of it is written.
+    pub fn apply_batch(&self, ops: Vec<Op>) -> Result<Vec<Result<Applied>>> {
+        self.store.contain(|| {
+            let patterns = if ops.iter().any(|op| matches!(op, Op::Create(_))) {
+                self.patterns()?
+            } else {
+                Vec::new()
+            };
             self.store.write(|w| {
-                let id = w.next_id(IncidentId::date_key(at.local_date()))?;
-                let mut incident = Incident {
-                    id,
-                    created_at: at,
-                    updated_at: at,
-                    category: new.category,
-                    priority: new.priority,
-                    status: Status::Open,
-                    title: title.clone(),
-                    description: new.description.trim().to_string(),
-                    affected_components: components,
-                    impact: new.impact.trim().to_string(),
-                    assignee: new
-                        .assignee
-                        .map(|a| a.trim().to_string())
-                        .filter(|a| !a.is_empty()),
-                    timeline: vec![TimelineEntry {
-                        timestamp: at,
-                        action: "created".into(),
-                        details: format!(
-                            "Incident created: {title} (category {}, priority {})",
-                            new.category, new.priority
-                        ),
-                        by: new.by.clone(),
-                    }],
-                    resolution: None,
-                    acknowledged_at: None,
-                    matched_pattern: None,
-                    origin: Origin::Manual,
-                };
-                let found = match_text(&patterns, &incident_text(&incident));
-                if let Some(m) = &found {
-                    incident.matched_pattern = Some(PatternRef {
-                        pattern_id: m.pattern_id.clone(),
-                        name: m.name.clone(),
-                    });
+                let mut out = Vec::with_capacity(ops.len());
+                for op in ops {
+                    match apply_op(w, &patterns, op) {
+                        // It may have written part of this change: only an abort undoes it.
+                        Err(e) if e.is_database() => return Err(e),
+                        r => out.push(r),
+                    }
                 }
-                incident.check_limits()?;
-                w.put(None, &incident)?;
-                if let Some(m) = &found {
-                    w.set_pattern(id, Some(&m.pattern_id))?;
-                }
-                let details = incident.timeline[0].details.clone();
-                w.emit(Event::new(EventKind::Created, at, &incident, details))?;
-                Ok((incident, found))
+                Ok(out)
             })
         })
     }
@@ -361,175 +331,14 @@ impl IncidentManager {
         Ok(self.store.snapshot()?.pattern_members(pattern_id, limit)?)
     }
 
-    /// Applies `change` to one incident in a write transaction; the change returns the
-    /// timeline entries it adds, and a `kind` event describing them goes to the outbox in
-    /// the same transaction. Nothing is written if it fails.
-    /// `lifecycle` (resolve, close, reopen) may pass the timeline limit: an incident
-    /// full of notes must still be closable.
-    fn modify(
-        &self,
-        id: IncidentId,
-        at: Option<Timestamp>,
-        by: Option<&str>,
-        lifecycle: bool,
-        kind: EventKind,
-        change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
-    ) -> Result<Incident> {
-        self.store.contain(|| {
-            self.store.write(|w| {
-                let old = w.get(id)?.ok_or_else(|| Error::not_found(id))?;
-                let at = at.unwrap_or_else(Timestamp::now);
-                if at < old.created_at {
-                    return Err(Error::invalid(
-                        "at",
-                        format!(
-                            "{} is before {id} was created ({})",
-                            at.to_rfc3339(),
-                            old.created_at.to_rfc3339()
-                        ),
-                    ));
-                }
-                // The timeline stays in time order: no change is dated before the last one.
-                if let Some(last) = old.timeline.iter().map(|e| e.timestamp).max()
-                    && at < last
-                {
-                    return Err(Error::invalid(
-                        "at",
-                        format!(
-                            "{} is before the last change of {id} ({})",
-                            at.to_rfc3339(),
-                            last.to_rfc3339()
-                        ),
-                    ));
-                }
-                let mut new = old.clone();
-                let mut entries = change(&mut new, at)?;
-                for e in &mut entries {
-                    e.by = by.map(str::to_string);
-                }
-                if entries.is_empty() {
-                    return Err(Error::invalid("update", "nothing to change"));
-                }
-                let details = entries
-                    .iter()
-                    .map(|e| e.details.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                new.timeline.extend(entries);
-                new.updated_at = new.updated_at.max(at);
-                if lifecycle {
-                    new.check_content_limits()?;
-                } else {
-                    new.check_limits()?;
-                }
-                w.put(Some(&old), &new)?;
-                w.emit(Event::new(kind, at, &new, details))?;
-                Ok(new)
-            })
-        })
+    /// Runs one change in its own write transaction.
+    fn write_one<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        self.store.contain(|| self.store.write(f))
     }
 
     /// Changes fields, moves between open and in_progress, or adds a note.
     pub fn update_incident(&self, id: IncidentId, u: Update) -> Result<Incident> {
-        self.modify(
-            id,
-            u.at,
-            u.by.as_deref(),
-            false,
-            EventKind::Changed,
-            |inc, at| {
-                let mut entries = Vec::new();
-                let mut entry = |action: &str, details: String| {
-                    entries.push(TimelineEntry {
-                        timestamp: at,
-                        action: action.into(),
-                        details,
-                        by: None,
-                    })
-                };
-                if let Some(s) = u.status
-                    && s != inc.status
-                {
-                    if !matches!(s, Status::Open | Status::InProgress) {
-                        return Err(Error::refused(
-                            id,
-                            inc.status,
-                            "update",
-                            format!("status {s} cannot be set by update"),
-                        ));
-                    }
-                    if !inc.status.is_active() {
-                        return Err(Error::refused(
-                            id,
-                            inc.status,
-                            "update",
-                            format!("it is {}", inc.status),
-                        ));
-                    }
-                    entry("status_changed", format!("{} -> {s}", inc.status));
-                    if s == Status::InProgress && inc.acknowledged_at.is_none() {
-                        inc.acknowledged_at = Some(at);
-                    }
-                    inc.status = s;
-                }
-                if let Some(p) = u.priority.filter(|p| *p != inc.priority) {
-                    entry("updated", format!("priority: {} -> {p}", inc.priority));
-                    inc.priority = p;
-                }
-                if let Some(c) = u.category.filter(|c| *c != inc.category) {
-                    entry("updated", format!("category: {} -> {c}", inc.category));
-                    inc.category = c;
-                }
-                if let Some(a) = u.assignee.as_deref().map(str::trim) {
-                    let new = (!a.is_empty()).then(|| a.to_string());
-                    if new != inc.assignee {
-                        entry(
-                            "updated",
-                            format!(
-                                "assignee: {} -> {}",
-                                inc.assignee.as_deref().unwrap_or("(none)"),
-                                new.as_deref().unwrap_or("(none)")
-                            ),
-                        );
-                        inc.assignee = new;
-                    }
-                }
-                if let Some(t) = &u.title {
-                    let t = non_empty("title", t)?;
-                    if t != inc.title {
-                        entry("updated", format!("title: {:?} -> {t:?}", inc.title));
-                        inc.title = t;
-                    }
-                }
-                if let Some(d) = u.description.as_deref().map(str::trim)
-                    && d != inc.description
-                {
-                    entry(
-                        "updated",
-                        format!("description: {:?} -> {d:?}", inc.description),
-                    );
-                    inc.description = d.to_string();
-                }
-                if let Some(i) = u.impact.as_deref().map(str::trim)
-                    && i != inc.impact
-                {
-                    entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
-                    inc.impact = i.to_string();
-                }
-                let mut have: std::collections::HashSet<String> =
-                    inc.affected_components.iter().cloned().collect();
-                for c in clean_list(&u.add_components) {
-                    if have.insert(c.clone()) {
-                        entry("updated", format!("component added: {c}"));
-                        inc.affected_components.push(c);
-                    }
-                }
-                if let Some(n) = u.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-                    entry("note", n.to_string());
-                }
-                Ok(entries)
-            },
-        )
+        self.write_one(|w| update_in(w, id, u))
     }
 
     /// Adds a note to the timeline.
@@ -545,72 +354,12 @@ impl IncidentManager {
         at: Option<Timestamp>,
         by: Option<&str>,
     ) -> Result<Incident> {
-        let note = non_empty("note", note)?;
-        self.update_incident(
-            id,
-            Update {
-                note: Some(note),
-                at,
-                by: by.map(str::to_string),
-                ..Update::default()
-            },
-        )
+        self.write_one(|w| note_in(w, id, note, at, by))
     }
 
     /// Resolves an open or in-progress incident. Needs actions and a root cause.
     pub fn resolve_incident(&self, id: IncidentId, r: ResolveInput) -> Result<Incident> {
-        let actions = clean_list(&r.actions);
-        if actions.is_empty() {
-            return Err(Error::invalid(
-                "actions",
-                "resolving needs at least one action taken",
-            ));
-        }
-        let root_cause = non_empty("root cause", &r.root_cause)?;
-        self.modify(
-            id,
-            r.at,
-            r.by.as_deref(),
-            true,
-            EventKind::Resolved,
-            |inc, at| {
-                if !inc.status.is_active() {
-                    return Err(Error::refused(
-                        id,
-                        inc.status,
-                        "resolve",
-                        format!("it is already {}", inc.status),
-                    ));
-                }
-                let mut details = format!(
-                    "{} -> resolved; root cause: {root_cause}; actions: {}",
-                    inc.status,
-                    actions.join("; ")
-                );
-                let preventive = clean_list(&r.preventive);
-                let knowledge = clean_list(&r.knowledge);
-                if !preventive.is_empty() {
-                    details.push_str(&format!("; preventive: {}", preventive.join("; ")));
-                }
-                if !knowledge.is_empty() {
-                    details.push_str(&format!("; knowledge: {}", knowledge.join("; ")));
-                }
-                inc.status = Status::Resolved;
-                inc.resolution = Some(Resolution {
-                    actions_taken: actions,
-                    root_cause,
-                    preventive_measures: preventive,
-                    knowledge_updates: knowledge,
-                    resolved_at: Some(at),
-                });
-                Ok(vec![TimelineEntry {
-                    timestamp: at,
-                    action: "resolved".into(),
-                    details,
-                    by: None,
-                }])
-            },
-        )
+        self.write_one(|w| resolve_in(w, id, r))
     }
 
     /// Closes a resolved incident.
@@ -625,22 +374,7 @@ impl IncidentManager {
         at: Option<Timestamp>,
         by: Option<&str>,
     ) -> Result<Incident> {
-        self.modify(id, at, by, true, EventKind::Changed, |inc, at| {
-            if inc.status != Status::Resolved {
-                let reason = match inc.status {
-                    Status::Closed => "it is already closed".to_string(),
-                    s => format!("it is {s}; resolve it first"),
-                };
-                return Err(Error::refused(id, inc.status, "close", reason));
-            }
-            inc.status = Status::Closed;
-            Ok(vec![TimelineEntry {
-                timestamp: at,
-                action: "closed".into(),
-                details: "resolved -> closed".into(),
-                by: None,
-            }])
-        })
+        self.write_one(|w| close_in(w, id, at, by))
     }
 
     /// Reopens a resolved or closed incident. The old resolution stays on record.
@@ -661,33 +395,434 @@ impl IncidentManager {
         at: Option<Timestamp>,
         by: Option<&str>,
     ) -> Result<Incident> {
-        self.modify(id, at, by, true, EventKind::Reopened, |inc, at| {
-            if inc.status.is_active() {
+        self.write_one(|w| reopen_in(w, id, note, at, by))
+    }
+}
+
+/// One change for [`IncidentManager::apply_batch`].
+#[derive(Clone, Debug)]
+pub enum Op {
+    Create(NewIncident),
+    Update(IncidentId, Update),
+    Resolve(IncidentId, ResolveInput),
+    Close {
+        id: IncidentId,
+        at: Option<Timestamp>,
+        by: Option<String>,
+    },
+    Reopen {
+        id: IncidentId,
+        note: Option<String>,
+        at: Option<Timestamp>,
+        by: Option<String>,
+    },
+    Note {
+        id: IncidentId,
+        text: String,
+        at: Option<Timestamp>,
+        by: Option<String>,
+    },
+}
+
+/// What a change of a batch made.
+#[derive(Clone, Debug)]
+pub enum Applied {
+    /// A new incident, with the known pattern it matched.
+    Created(Incident, Option<PatternMatch>),
+    /// The changed incident.
+    Changed(Incident),
+}
+
+fn apply_op(w: &mut Writer<'_>, patterns: &[Pattern], op: Op) -> Result<Applied> {
+    Ok(match op {
+        Op::Create(new) => {
+            let (incident, found) = create_in(w, patterns, new)?;
+            Applied::Created(incident, found)
+        }
+        Op::Update(id, u) => Applied::Changed(update_in(w, id, u)?),
+        Op::Resolve(id, r) => Applied::Changed(resolve_in(w, id, r)?),
+        Op::Close { id, at, by } => Applied::Changed(close_in(w, id, at, by.as_deref())?),
+        Op::Reopen { id, note, at, by } => {
+            Applied::Changed(reopen_in(w, id, note.as_deref(), at, by.as_deref())?)
+        }
+        Op::Note { id, text, at, by } => {
+            Applied::Changed(note_in(w, id, &text, at, by.as_deref())?)
+        }
+    })
+}
+
+/// Records a new incident in `w`, matched against `patterns`.
+fn create_in(
+    w: &mut Writer<'_>,
+    patterns: &[Pattern],
+    new: NewIncident,
+) -> Result<(Incident, Option<PatternMatch>)> {
+    let title = non_empty("title", &new.title)?;
+    let components = clean_list(&new.components);
+    if components.is_empty() {
+        return Err(Error::invalid(
+            "components",
+            "at least one affected component is required",
+        ));
+    }
+    let now = Timestamp::now();
+    let at = new.at.unwrap_or(now);
+    let mut incident = Incident {
+        id: IncidentId::new(0, 0),
+        created_at: at,
+        updated_at: at,
+        category: new.category,
+        priority: new.priority,
+        status: Status::Open,
+        title: title.clone(),
+        description: new.description.trim().to_string(),
+        affected_components: components,
+        impact: new.impact.trim().to_string(),
+        assignee: new
+            .assignee
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty()),
+        timeline: vec![TimelineEntry {
+            timestamp: at,
+            action: "created".into(),
+            details: format!(
+                "Incident created: {title} (category {}, priority {})",
+                new.category, new.priority
+            ),
+            by: new.by.clone(),
+        }],
+        resolution: None,
+        acknowledged_at: None,
+        matched_pattern: None,
+        origin: Origin::Manual,
+    };
+    let found = match_text(patterns, &incident_text(&incident));
+    if let Some(m) = &found {
+        incident.matched_pattern = Some(PatternRef {
+            pattern_id: m.pattern_id.clone(),
+            name: m.name.clone(),
+        });
+    }
+    // Every refusal comes before the first write (and before an id is handed out), so
+    // a batch can fail this change alone.
+    incident.check_limits()?;
+    let id = w.next_id(IncidentId::date_key(at.local_date()))?;
+    incident.id = id;
+    w.put(None, &incident)?;
+    if let Some(m) = &found {
+        w.set_pattern(id, Some(&m.pattern_id))?;
+    }
+    let details = incident.timeline[0].details.clone();
+    w.emit(Event::new(EventKind::Created, at, &incident, details))?;
+    Ok((incident, found))
+}
+
+/// Applies `change` to one incident in `w`; the change returns the
+/// timeline entries it adds, and a `kind` event describing them goes to the outbox in
+/// the same transaction. Nothing is written if it is refused: every refusal comes
+/// before the first write.
+/// `lifecycle` (resolve, close, reopen) may pass the timeline limit: an incident
+/// full of notes must still be closable.
+fn modify_in(
+    w: &mut Writer<'_>,
+    id: IncidentId,
+    at: Option<Timestamp>,
+    by: Option<&str>,
+    lifecycle: bool,
+    kind: EventKind,
+    change: impl FnOnce(&mut Incident, Timestamp) -> Result<Vec<TimelineEntry>>,
+) -> Result<Incident> {
+    let old = w.get(id)?.ok_or_else(|| Error::not_found(id))?;
+    let at = at.unwrap_or_else(Timestamp::now);
+    if at < old.created_at {
+        return Err(Error::invalid(
+            "at",
+            format!(
+                "{} is before {id} was created ({})",
+                at.to_rfc3339(),
+                old.created_at.to_rfc3339()
+            ),
+        ));
+    }
+    // The timeline stays in time order: no change is dated before the last one.
+    if let Some(last) = old.timeline.iter().map(|e| e.timestamp).max()
+        && at < last
+    {
+        return Err(Error::invalid(
+            "at",
+            format!(
+                "{} is before the last change of {id} ({})",
+                at.to_rfc3339(),
+                last.to_rfc3339()
+            ),
+        ));
+    }
+    let mut new = old.clone();
+    let mut entries = change(&mut new, at)?;
+    for e in &mut entries {
+        e.by = by.map(str::to_string);
+    }
+    if entries.is_empty() {
+        return Err(Error::invalid("update", "nothing to change"));
+    }
+    let details = entries
+        .iter()
+        .map(|e| e.details.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    new.timeline.extend(entries);
+    new.updated_at = new.updated_at.max(at);
+    if lifecycle {
+        new.check_content_limits()?;
+    } else {
+        new.check_limits()?;
+    }
+    w.put(Some(&old), &new)?;
+    w.emit(Event::new(kind, at, &new, details))?;
+    Ok(new)
+}
+
+/// Changes fields, moves between open and in_progress, or adds a note.
+fn update_in(w: &mut Writer<'_>, id: IncidentId, u: Update) -> Result<Incident> {
+    modify_in(
+        w,
+        id,
+        u.at,
+        u.by.as_deref(),
+        false,
+        EventKind::Changed,
+        |inc, at| {
+            let mut entries = Vec::new();
+            let mut entry = |action: &str, details: String| {
+                entries.push(TimelineEntry {
+                    timestamp: at,
+                    action: action.into(),
+                    details,
+                    by: None,
+                })
+            };
+            if let Some(s) = u.status
+                && s != inc.status
+            {
+                if !matches!(s, Status::Open | Status::InProgress) {
+                    return Err(Error::refused(
+                        id,
+                        inc.status,
+                        "update",
+                        format!("status {s} cannot be set by update"),
+                    ));
+                }
+                if !inc.status.is_active() {
+                    return Err(Error::refused(
+                        id,
+                        inc.status,
+                        "update",
+                        format!("it is {}", inc.status),
+                    ));
+                }
+                entry("status_changed", format!("{} -> {s}", inc.status));
+                if s == Status::InProgress && inc.acknowledged_at.is_none() {
+                    inc.acknowledged_at = Some(at);
+                }
+                inc.status = s;
+            }
+            if let Some(p) = u.priority.filter(|p| *p != inc.priority) {
+                entry("updated", format!("priority: {} -> {p}", inc.priority));
+                inc.priority = p;
+            }
+            if let Some(c) = u.category.filter(|c| *c != inc.category) {
+                entry("updated", format!("category: {} -> {c}", inc.category));
+                inc.category = c;
+            }
+            if let Some(a) = u.assignee.as_deref().map(str::trim) {
+                let new = (!a.is_empty()).then(|| a.to_string());
+                if new != inc.assignee {
+                    entry(
+                        "updated",
+                        format!(
+                            "assignee: {} -> {}",
+                            inc.assignee.as_deref().unwrap_or("(none)"),
+                            new.as_deref().unwrap_or("(none)")
+                        ),
+                    );
+                    inc.assignee = new;
+                }
+            }
+            if let Some(t) = &u.title {
+                let t = non_empty("title", t)?;
+                if t != inc.title {
+                    entry("updated", format!("title: {:?} -> {t:?}", inc.title));
+                    inc.title = t;
+                }
+            }
+            if let Some(d) = u.description.as_deref().map(str::trim)
+                && d != inc.description
+            {
+                entry(
+                    "updated",
+                    format!("description: {:?} -> {d:?}", inc.description),
+                );
+                inc.description = d.to_string();
+            }
+            if let Some(i) = u.impact.as_deref().map(str::trim)
+                && i != inc.impact
+            {
+                entry("updated", format!("impact: {:?} -> {i:?}", inc.impact));
+                inc.impact = i.to_string();
+            }
+            let mut have: std::collections::HashSet<String> =
+                inc.affected_components.iter().cloned().collect();
+            for c in clean_list(&u.add_components) {
+                if have.insert(c.clone()) {
+                    entry("updated", format!("component added: {c}"));
+                    inc.affected_components.push(c);
+                }
+            }
+            if let Some(n) = u.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                entry("note", n.to_string());
+            }
+            Ok(entries)
+        },
+    )
+}
+
+/// [`IncidentManager::add_note`], recording who wrote it.
+fn note_in(
+    w: &mut Writer<'_>,
+    id: IncidentId,
+    note: &str,
+    at: Option<Timestamp>,
+    by: Option<&str>,
+) -> Result<Incident> {
+    let note = non_empty("note", note)?;
+    update_in(
+        w,
+        id,
+        Update {
+            note: Some(note),
+            at,
+            by: by.map(str::to_string),
+            ..Update::default()
+        },
+    )
+}
+
+/// Resolves an open or in-progress incident. Needs actions and a root cause.
+fn resolve_in(w: &mut Writer<'_>, id: IncidentId, r: ResolveInput) -> Result<Incident> {
+    let actions = clean_list(&r.actions);
+    if actions.is_empty() {
+        return Err(Error::invalid(
+            "actions",
+            "resolving needs at least one action taken",
+        ));
+    }
+    let root_cause = non_empty("root cause", &r.root_cause)?;
+    modify_in(
+        w,
+        id,
+        r.at,
+        r.by.as_deref(),
+        true,
+        EventKind::Resolved,
+        |inc, at| {
+            if !inc.status.is_active() {
                 return Err(Error::refused(
                     id,
                     inc.status,
-                    "reopen",
-                    format!("it is {}, not resolved or closed", inc.status),
+                    "resolve",
+                    format!("it is already {}", inc.status),
                 ));
             }
-            let mut details = format!("{} -> open", inc.status);
-            if let Some(r) = &inc.resolution {
-                details.push_str(&format!(
-                    "; previous resolution: root cause {:?}, resolved at {}",
-                    r.root_cause,
-                    r.resolved_at.map(|t| t.to_rfc3339()).unwrap_or_default()
-                ));
+            let mut details = format!(
+                "{} -> resolved; root cause: {root_cause}; actions: {}",
+                inc.status,
+                actions.join("; ")
+            );
+            let preventive = clean_list(&r.preventive);
+            let knowledge = clean_list(&r.knowledge);
+            if !preventive.is_empty() {
+                details.push_str(&format!("; preventive: {}", preventive.join("; ")));
             }
-            if let Some(n) = note.map(str::trim).filter(|n| !n.is_empty()) {
-                details.push_str(&format!("; note: {n}"));
+            if !knowledge.is_empty() {
+                details.push_str(&format!("; knowledge: {}", knowledge.join("; ")));
             }
-            inc.status = Status::Open;
+            inc.status = Status::Resolved;
+            inc.resolution = Some(Resolution {
+                actions_taken: actions,
+                root_cause,
+                preventive_measures: preventive,
+                knowledge_updates: knowledge,
+                resolved_at: Some(at),
+            });
             Ok(vec![TimelineEntry {
                 timestamp: at,
-                action: "reopened".into(),
+                action: "resolved".into(),
                 details,
                 by: None,
             }])
-        })
-    }
+        },
+    )
+}
+
+/// [`IncidentManager::close_incident`], recording who closed it.
+fn close_in(
+    w: &mut Writer<'_>,
+    id: IncidentId,
+    at: Option<Timestamp>,
+    by: Option<&str>,
+) -> Result<Incident> {
+    modify_in(w, id, at, by, true, EventKind::Changed, |inc, at| {
+        if inc.status != Status::Resolved {
+            let reason = match inc.status {
+                Status::Closed => "it is already closed".to_string(),
+                s => format!("it is {s}; resolve it first"),
+            };
+            return Err(Error::refused(id, inc.status, "close", reason));
+        }
+        inc.status = Status::Closed;
+        Ok(vec![TimelineEntry {
+            timestamp: at,
+            action: "closed".into(),
+            details: "resolved -> closed".into(),
+            by: None,
+        }])
+    })
+}
+
+/// [`IncidentManager::reopen_incident`], recording who reopened it.
+fn reopen_in(
+    w: &mut Writer<'_>,
+    id: IncidentId,
+    note: Option<&str>,
+    at: Option<Timestamp>,
+    by: Option<&str>,
+) -> Result<Incident> {
+    modify_in(w, id, at, by, true, EventKind::Reopened, |inc, at| {
+        if inc.status.is_active() {
+            return Err(Error::refused(
+                id,
+                inc.status,
+                "reopen",
+                format!("it is {}, not resolved or closed", inc.status),
+            ));
+        }
+        let mut details = format!("{} -> open", inc.status);
+        if let Some(r) = &inc.resolution {
+            details.push_str(&format!(
+                "; previous resolution: root cause {:?}, resolved at {}",
+                r.root_cause,
+                r.resolved_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+            ));
+        }
+        if let Some(n) = note.map(str::trim).filter(|n| !n.is_empty()) {
+            details.push_str(&format!("; note: {n}"));
+        }
+        inc.status = Status::Open;
+        Ok(vec![TimelineEntry {
+            timestamp: at,
+            action: "reopened".into(),
+            details,
+            by: None,
+        }])
+    })
 }

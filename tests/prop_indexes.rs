@@ -6,8 +6,8 @@
 mod common;
 
 use incident::{
-    Category, Filter, Incident, IncidentManager, NewIncident, Order, Priority, ResolveInput,
-    Status, Timestamp, Update,
+    Applied, Category, Filter, Incident, IncidentManager, NewIncident, Order, Priority,
+    ResolveInput, Status, Timestamp, Update,
 };
 use proptest::prelude::*;
 
@@ -40,6 +40,11 @@ enum Op {
     Bulk {
         items: Vec<(u8, u8)>,
     },
+    /// One group commit: (kind, component and day, target) per change; kind 0 creates,
+    /// 1 creates with a blank component (invalid), 2 resolves, 3 closes.
+    Batch {
+        items: Vec<(u8, u8, usize)>,
+    },
 }
 
 const COMPONENTS: [&str; 4] = ["db_client", "rabbitmq", "通知", "worker"];
@@ -55,6 +60,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|target| Op::Close { target }),
         1 => any::<usize>().prop_map(|target| Op::Reopen { target }),
         1 => prop::collection::vec((0u8..4, 0u8..5), 1..6).prop_map(|items| Op::Bulk { items }),
+        2 => prop::collection::vec((0u8..4, 0u8..20, any::<usize>()), 1..8).prop_map(|items| Op::Batch { items }),
     ]
 }
 
@@ -139,6 +145,48 @@ proptest! {
                     m.for_each(|i| { all.push(i.id); Ok(()) }).unwrap();
                     ids = all;
                     prop_assert_eq!(m.count().unwrap(), before + n);
+                    Ok(())
+                }
+                Op::Batch { items } => {
+                    let before = m.count().unwrap();
+                    let batch: Vec<incident::Op> = items.iter().map(|&(kind, x, target)| {
+                        let new = |comp: &str| incident::Op::Create(NewIncident {
+                            category: Category::Failure,
+                            priority: Priority::High,
+                            title: "batched".into(),
+                            description: String::new(),
+                            components: vec![comp.to_string()],
+                            impact: String::new(),
+                            assignee: None,
+                            at: Some(day(x % 5)),
+                            by: None,
+                        });
+                        match (kind, pick(target)) {
+                            (0, _) => new(COMPONENTS[x as usize % 4]),
+                            (2, Some(id)) => incident::Op::Resolve(id, ResolveInput { actions: vec!["a".into()], root_cause: "r".into(), at: Some(day(4)), ..ResolveInput::default() }),
+                            (3, Some(id)) => incident::Op::Close { id, at: Some(day(4)), by: None },
+                            _ => new("  "),
+                        }
+                    }).collect();
+                    let blank: Vec<bool> = batch.iter().map(|op| matches!(op, incident::Op::Create(n) if n.components[0].trim().is_empty())).collect();
+                    let results = m.apply_batch(batch).unwrap();
+                    prop_assert_eq!(results.len(), items.len());
+                    let mut made: Vec<incident::IncidentId> = Vec::new();
+                    for (r, blank) in results.iter().zip(blank) {
+                        prop_assert!(!blank || r.is_err(), "a blank component was accepted");
+                        if let Ok(Applied::Created(i, _)) = r {
+                            made.push(i.id);
+                        }
+                    }
+                    // Ids handed out in one batch are new, distinct and, per day, in order.
+                    for (k, a) in made.iter().enumerate() {
+                        prop_assert!(!ids.contains(a));
+                        for b in &made[k + 1..] {
+                            prop_assert!(a.date() != b.date() || a < b, "{} then {}", a, b);
+                        }
+                    }
+                    prop_assert_eq!(m.count().unwrap(), before + made.len() as u64);
+                    ids.extend(made);
                     Ok(())
                 }
                 Op::Reopen { target } => match pick(target) {

@@ -935,3 +935,115 @@ fn dashboard_and_incident_page_escape_the_title() {
         );
     }
 }
+
+/// Concurrent changes share group commits; a refused or invalid one fails alone and
+/// leaves no trace, while the others in its transaction are acknowledged and stored.
+#[test]
+fn a_bad_change_in_a_group_commit_fails_alone() {
+    let env = Env::new();
+    let server = Server::start(&env, &[]);
+    let seed = {
+        let (status, body) = post(
+            &format!("{}/api/v1/incidents", server.url),
+            "application/json",
+            br#"{"category":"failure","priority":"high","title":"seed","components":["db"]}"#,
+            None,
+        );
+        assert_eq!(status, 201, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["id"].as_str().unwrap().to_string()
+    };
+    const THREADS: usize = 16;
+    let mut created = Vec::new();
+    let mut notes = 0;
+    let mut rounds = 0;
+    // Rounds until the log shows a batch that held a refused change next to others
+    // (bounded: 16 requests released together nearly always share a commit).
+    while rounds < 20 && !mixed_batch_logged(&server) {
+        rounds += 1;
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS));
+        let answers: Vec<(usize, u16, Value)> = (0..THREADS)
+            .map(|t| {
+                let (url, seed, barrier) = (server.url.clone(), seed.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let (path, body) = match t % 4 {
+                        0 => (
+                            "/api/v1/incidents".to_string(),
+                            format!(r#"{{"category":"failure","priority":"low","title":"r{rounds} t{t}","components":["api"]}}"#),
+                        ),
+                        1 => (
+                            "/api/v1/incidents".to_string(),
+                            r#"{"category":"failure","priority":"low","title":"blank","components":["  "]}"#.to_string(),
+                        ),
+                        2 => (format!("/api/v1/incidents/{seed}/close"), "{}".to_string()),
+                        _ => (
+                            format!("/api/v1/incidents/{seed}/notes"),
+                            format!(r#"{{"text":"note r{rounds} t{t}"}}"#),
+                        ),
+                    };
+                    barrier.wait();
+                    let (status, body) =
+                        post(&format!("{url}{path}"), "application/json", body.as_bytes(), None);
+                    (t, status, serde_json::from_str(&body).unwrap())
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        for (t, status, v) in answers {
+            match t % 4 {
+                0 => {
+                    assert_eq!(status, 201, "{v}");
+                    created.push(v["id"].as_str().unwrap().to_string());
+                }
+                1 => {
+                    assert_eq!(status, 400, "{v}");
+                    assert_eq!(v["field"], "components", "{v}");
+                }
+                2 => {
+                    assert_eq!(status, 409, "{v}");
+                    assert_eq!(v["code"], "refused", "{v}");
+                }
+                _ => {
+                    assert_eq!(status, 200, "{v}");
+                    notes += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        mixed_batch_logged(&server),
+        "no group commit held a refused change among others in {rounds} rounds:\n{}",
+        server.log.lock().unwrap()
+    );
+    let distinct: std::collections::HashSet<&String> = created.iter().collect();
+    assert_eq!(distinct.len(), created.len(), "ids handed out twice");
+    drop(server);
+    // Exactly the acknowledged changes are in the file: no blank incident, no close.
+    let mut stored = env.list_ids(&["--all"]);
+    stored.sort();
+    let mut expected = created.clone();
+    expected.push(seed.clone());
+    expected.sort();
+    assert_eq!(stored, expected);
+    let shown = env.json(&["show", &seed, "--format", "json"]);
+    let timeline = shown["timeline"].as_array().unwrap();
+    assert_eq!(shown["status"], "open");
+    assert_eq!(
+        timeline.iter().filter(|e| e["action"] == "note").count(),
+        notes
+    );
+    assert!(timeline.iter().all(|e| e["action"] != "closed"));
+    env.ok(&["check"]);
+}
+
+/// Whether the server logged a group commit of several changes with one refused.
+fn mixed_batch_logged(server: &Server) -> bool {
+    let re = regex::Regex::new(r"group commit.*changes=(\d+) refused=(\d+)").unwrap();
+    let log = server.log.lock().unwrap();
+    re.captures_iter(&log).any(|c| {
+        let (n, bad): (usize, usize) = (c[1].parse().unwrap(), c[2].parse().unwrap());
+        n > 1 && bad > 0 && bad < n
+    })
+}

@@ -22,7 +22,7 @@ use super::{AppState, ChangeEvent};
 use crate::auth::{Role, TokenInfo};
 use crate::import::{ExportFormat, ImportSummary, MigrateOptions, MigrateSummary};
 use crate::kb::ErrorTypes;
-use crate::manager::{IncidentManager, NewIncident, ResolveInput, Update};
+use crate::manager::{Applied, IncidentManager, NewIncident, Op, ResolveInput, Update};
 use crate::metrics::OriginScope;
 use crate::metrics::{MetricsOptions, Period, SlaTargets};
 use crate::model::{Category, Incident, IncidentId, Origin, Pattern, Priority, Status, Timestamp};
@@ -188,8 +188,9 @@ async fn create(
         at: r.at,
         by: Some(caller.name.clone()),
     };
-    let (incident, pattern_match) =
-        blocking(&st, move |m| Ok(m.create_incident_matched(new)?)).await?;
+    let Applied::Created(incident, pattern_match) = st.apply(Op::Create(new)).await? else {
+        return Err(ApiError::internal("a create answered with a change"));
+    };
     st.publish(ChangeEvent {
         action: "created".into(),
         id: Some(incident.id),
@@ -381,15 +382,17 @@ pub struct UpdateRequest {
     pub at: Option<Timestamp>,
 }
 
-/// Applies a change and tells subscribers.
+/// Applies a change (in the next group commit) and tells subscribers.
 async fn change(
     st: &AppState,
     caller: &Caller,
     action: &str,
-    f: impl FnOnce(&IncidentManager) -> crate::Result<Incident> + Send + 'static,
+    op: Op,
 ) -> Result<Json<Incident>, ApiError> {
     caller.need(Role::Write)?;
-    let inc = blocking(st, move |m| Ok(f(m)?)).await?;
+    let Applied::Changed(inc) = st.apply(op).await? else {
+        return Err(ApiError::internal("a change answered with a create"));
+    };
     st.publish(ChangeEvent {
         action: action.into(),
         id: Some(inc.id),
@@ -422,7 +425,7 @@ async fn update(
         at: r.at,
         by: Some(caller.name.clone()),
     };
-    change(&st, &caller, "updated", move |m| m.update_incident(id, u)).await
+    change(&st, &caller, "updated", Op::Update(id, u)).await
 }
 
 /// What resolving records.
@@ -457,10 +460,7 @@ async fn resolve(
         at: r.at,
         by: Some(caller.name.clone()),
     };
-    change(&st, &caller, "resolved", move |m| {
-        m.resolve_incident(id, input)
-    })
-    .await
+    change(&st, &caller, "resolved", Op::Resolve(id, input)).await
 }
 
 /// When a change happened (default now).
@@ -481,11 +481,12 @@ async fn close(
     JsonBody(r): JsonBody<AtRequest>,
 ) -> Result<Json<Incident>, ApiError> {
     let id = id_of(&id)?;
-    let by = caller.name.clone();
-    change(&st, &caller, "closed", move |m| {
-        m.close_incident_by(id, r.at, Some(&by))
-    })
-    .await
+    let op = Op::Close {
+        id,
+        at: r.at,
+        by: Some(caller.name.clone()),
+    };
+    change(&st, &caller, "closed", op).await
 }
 
 /// Why and when an incident is reopened.
@@ -508,11 +509,13 @@ async fn reopen(
     JsonBody(r): JsonBody<ReopenRequest>,
 ) -> Result<Json<Incident>, ApiError> {
     let id = id_of(&id)?;
-    let by = caller.name.clone();
-    change(&st, &caller, "reopened", move |m| {
-        m.reopen_incident_by(id, r.note.as_deref(), r.at, Some(&by))
-    })
-    .await
+    let op = Op::Reopen {
+        id,
+        note: r.note,
+        at: r.at,
+        by: Some(caller.name.clone()),
+    };
+    change(&st, &caller, "reopened", op).await
 }
 
 /// A timeline note.
@@ -534,11 +537,13 @@ async fn note(
     JsonBody(r): JsonBody<NoteRequest>,
 ) -> Result<Json<Incident>, ApiError> {
     let id = id_of(&id)?;
-    let by = caller.name.clone();
-    change(&st, &caller, "note", move |m| {
-        m.add_note_by(id, &r.text, r.at, Some(&by))
-    })
-    .await
+    let op = Op::Note {
+        id,
+        text: r.text,
+        at: r.at,
+        by: Some(caller.name.clone()),
+    };
+    change(&st, &caller, "note", op).await
 }
 
 /// Report rendering.

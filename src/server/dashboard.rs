@@ -16,7 +16,7 @@ use super::auth::{SESSION_COOKIE, cookie, session};
 use super::error::ApiError;
 use super::{AppState, ChangeEvent, Session};
 use crate::auth::Role;
-use crate::manager::{IncidentManager, NewIncident, ResolveInput, Update};
+use crate::manager::{Applied, NewIncident, Op, ResolveInput, Update};
 use crate::metrics::{AlertState, SlaMeasure, alert_state, open_deadlines};
 use crate::model::{Category, Incident, IncidentId, Origin, Priority, Status, Timestamp};
 use crate::store::{Filter, Order};
@@ -607,20 +607,17 @@ async fn act(
         Err(e) => return error_page(&v, StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let by = v.name.clone();
-    type Change = Box<dyn FnOnce(&IncidentManager) -> crate::Result<Incident> + Send>;
-    let (event, f): (&str, Change) = match action.as_str() {
+    let (event, op) = match action.as_str() {
         "acknowledge" => (
             "updated",
-            Box::new(move |m| {
-                m.update_incident(
-                    id,
-                    Update {
-                        status: Some(Status::InProgress),
-                        by: Some(by),
-                        ..Update::default()
-                    },
-                )
-            }),
+            Op::Update(
+                id,
+                Update {
+                    status: Some(Status::InProgress),
+                    by: Some(by),
+                    ..Update::default()
+                },
+            ),
         ),
         "update" => {
             let u = Update {
@@ -631,7 +628,7 @@ async fn act(
                 by: Some(by),
                 ..Update::default()
             };
-            ("updated", Box::new(move |m| m.update_incident(id, u)))
+            ("updated", Op::Update(id, u))
         }
         "resolve" => {
             let r = ResolveInput {
@@ -641,26 +638,34 @@ async fn act(
                 by: Some(by),
                 ..ResolveInput::default()
             };
-            ("resolved", Box::new(move |m| m.resolve_incident(id, r)))
+            ("resolved", Op::Resolve(id, r))
         }
         "close" => (
             "closed",
-            Box::new(move |m| m.close_incident_by(id, None, Some(&by))),
+            Op::Close {
+                id,
+                at: None,
+                by: Some(by),
+            },
         ),
-        "reopen" => {
-            let note = field(&form, "note");
-            (
-                "reopened",
-                Box::new(move |m| m.reopen_incident_by(id, note.as_deref(), None, Some(&by))),
-            )
-        }
-        "note" => {
-            let text = field(&form, "text").unwrap_or_default();
-            (
-                "note",
-                Box::new(move |m| m.add_note_by(id, &text, None, Some(&by))),
-            )
-        }
+        "reopen" => (
+            "reopened",
+            Op::Reopen {
+                id,
+                note: field(&form, "note"),
+                at: None,
+                by: Some(by),
+            },
+        ),
+        "note" => (
+            "note",
+            Op::Note {
+                id,
+                text: field(&form, "text").unwrap_or_default(),
+                at: None,
+                by: Some(by),
+            },
+        ),
         other => {
             return error_page(
                 &v,
@@ -669,8 +674,8 @@ async fn act(
             );
         }
     };
-    match blocking(&st, move |m| Ok(f(m)?)).await {
-        Ok(inc) => {
+    match st.apply(op).await {
+        Ok(Applied::Changed(inc) | Applied::Created(inc, _)) => {
             st.publish(ChangeEvent {
                 action: event.into(),
                 id: Some(inc.id),
@@ -735,8 +740,8 @@ async fn create(
         Ok(n) => n,
         Err(e) => return error_page(&v, StatusCode::BAD_REQUEST, &e),
     };
-    match blocking(&st, move |m| Ok(m.create_incident(new)?)).await {
-        Ok(inc) => {
+    match st.apply(Op::Create(new)).await {
+        Ok(Applied::Created(inc, _) | Applied::Changed(inc)) => {
             st.publish(ChangeEvent {
                 action: "created".into(),
                 id: Some(inc.id),

@@ -68,6 +68,16 @@ impl ApiError {
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
+
+    /// The same answer for another request; the library error it came from stays with
+    /// the original.
+    pub(crate) fn copy(&self) -> Self {
+        ApiError {
+            status: self.status,
+            body: self.body.clone(),
+            cause: None,
+        }
+    }
 }
 
 impl std::fmt::Display for ApiError {

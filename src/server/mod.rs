@@ -1,9 +1,9 @@
 //! `incident serve`: one process holds the store and shares it over HTTP — a versioned
 //! JSON API (`/api/v1`), server-sent change events and a server-rendered dashboard.
 //!
-//! Reads run concurrently in read transactions (each on a blocking thread); the store
-//! serialises write transactions. A 2xx answer to a change is sent only after its
-//! transaction committed durably.
+//! Reads run concurrently in read transactions (each on a blocking thread). Lifecycle
+//! changes share write transactions (group commit, see `batch`). A 2xx answer to a change
+//! is sent only after its transaction committed durably.
 //!
 //! Extending: [`router`] builds the whole [`axum::Router`] from an [`AppState`]; merge
 //! more routes into it, and spawn background work that stops on
@@ -11,6 +11,7 @@
 
 mod api;
 mod auth;
+mod batch;
 mod dashboard;
 mod error;
 mod metrics;
@@ -80,7 +81,9 @@ pub(crate) struct Session {
 }
 
 pub(crate) struct Inner {
-    pub(crate) manager: IncidentManager,
+    pub(crate) manager: Arc<IncidentManager>,
+    /// Lifecycle changes go through it, to share commits (see [`batch`]).
+    pub(crate) writer: batch::Batcher,
     pub(crate) opts: ServeOptions,
     /// Whether every request needs a token (non-loopback, or `--require-token`).
     pub(crate) auth_required: bool,
@@ -113,9 +116,13 @@ impl AppState {
         }
         let (events, _) = broadcast::channel(1024);
         let (shutdown_tx, _) = watch::channel(false);
+        let manager = Arc::new(manager);
+        let writer = batch::Batcher::start(manager.clone())
+            .map_err(|e| Error::listen(opts.addr.to_string(), e))?;
         Ok(AppState(Arc::new(Inner {
             auth_required: !loopback || opts.require_token,
             manager,
+            writer,
             opts,
             events,
             sessions: Mutex::new(HashMap::new()),
@@ -128,6 +135,14 @@ impl AppState {
     /// The store.
     pub fn manager(&self) -> &IncidentManager {
         &self.0.manager
+    }
+
+    /// Applies a lifecycle change in the next group commit; answers once it is durable.
+    pub(crate) async fn apply(
+        &self,
+        op: crate::manager::Op,
+    ) -> std::result::Result<crate::manager::Applied, ApiError> {
+        self.0.writer.apply(op).await
     }
 
     /// The options the server runs with.
