@@ -775,9 +775,29 @@ fn tokens_roles_and_revocation() {
     assert!(dup.contains("a token named \"ops\" exists"), "{dup}");
     let bad = env.fails(&["token", "create", "--name", "x", "--role", "root"], 1);
     assert!(bad.contains("unknown role \"root\""), "{bad}");
-    // Only hashes are stored: the secret is nowhere in the file.
-    let bytes = std::fs::read(env.db()).unwrap();
-    assert!(!bytes.windows(admin.len()).any(|w| w == admin.as_bytes()));
+    // Only hashes are stored: the secret is nowhere in the database.
+    match env.pg() {
+        None => {
+            let bytes = std::fs::read(env.db()).unwrap();
+            assert!(!bytes.windows(admin.len()).any(|w| w == admin.as_bytes()));
+        }
+        Some(pg) => {
+            let rows = pg
+                .client()
+                .query("SELECT hash, name FROM tokens ORDER BY name", &[])
+                .unwrap();
+            assert_eq!(rows.len(), 2);
+            for r in rows {
+                let hash: Vec<u8> = r.get(0);
+                assert_eq!(hash.len(), 32, "a SHA-256, not the secret");
+                assert!(
+                    !hash
+                        .windows(8)
+                        .any(|w| admin.as_bytes().windows(8).any(|a| a == w))
+                );
+            }
+        }
+    }
     let listed = env.ok(&["token", "list"]);
     assert!(listed.contains("ops") && listed.contains("admin") && !listed.contains(&admin));
 
