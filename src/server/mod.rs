@@ -206,9 +206,18 @@ pub async fn run(
     state: AppState,
     app: Router,
 ) -> std::io::Result<()> {
+    run_until(listener, state, app, shutdown_signal()).await
+}
+
+async fn run_until(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    app: Router,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let signals = state.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down");
         signals.shutdown();
     });
@@ -218,24 +227,31 @@ pub async fn run(
         .await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or Ctrl-C. The SIGTERM handler is installed when this is called,
+/// not when first polled: a SIGTERM right after the server says it listens must stop it
+/// gracefully, not kill it.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
 
@@ -261,10 +277,13 @@ pub fn serve(
             .await
             .map_err(listen_err)?;
         let bound = listener.local_addr().map_err(listen_err)?;
+        let signal = shutdown_signal();
         ready(bound, &state);
         let background = start_background(&state);
         let app = router(state.clone());
-        let served = run(listener, state, app).await.map_err(listen_err);
+        let served = run_until(listener, state, app, signal)
+            .await
+            .map_err(listen_err);
         // Joining waits for an in-flight delivery (at most one request timeout).
         let _ = tokio::task::spawn_blocking(move || background.stop()).await;
         served

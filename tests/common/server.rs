@@ -70,6 +70,12 @@ impl Server {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().expect("wait") {
+                if !s.success() {
+                    // What the server said is what a failing test needs to show.
+                    std::thread::sleep(Duration::from_millis(100));
+                    let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+                    eprintln!("server exited with {s}; its log:\n{log}");
+                }
                 return s;
             }
             assert!(
