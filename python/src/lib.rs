@@ -84,21 +84,7 @@ mod anyhow_like {
         }
     }
 
-    /// The message with its causes, as the CLI prints it (a cause the message already
-    /// holds is not repeated).
-    fn chain(e: &dyn std::error::Error) -> String {
-        let mut msg = e.to_string();
-        let mut cur = e.source();
-        while let Some(c) = cur {
-            let text = c.to_string();
-            if !msg.contains(&text) {
-                msg.push_str(": ");
-                msg.push_str(&text);
-            }
-            cur = c.source();
-        }
-        msg
-    }
+    use incident::text::error_chain as chain;
 
     impl From<incident::Error> for Any {
         fn from(e: incident::Error) -> Self {

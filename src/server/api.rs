@@ -717,7 +717,7 @@ pub(crate) fn pattern_detail(
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("pattern {id} not found (run `incident analyze`, then `incident patterns`)"),
+            format!("pattern {id} not found: no stored pattern has this id"),
         ));
     };
     let members = m.pattern_members(id, limit)?;

@@ -87,23 +87,13 @@ impl FromRequestParts<AppState> for Caller {
                 None => Err(unauthorized("the token is not valid (unknown or revoked)")),
             };
         }
-        if let Some((_, s)) = session(state, parts) {
-            // A revoked token ends its sessions.
-            let st = state.clone();
-            let name = s.name.clone();
-            let alive = name == "anonymous"
-                || tokio::task::spawn_blocking(move || {
-                    crate::auth::list_tokens(st.manager())
-                        .map(|ts| ts.iter().any(|t| t.name == name))
-                })
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))??;
-            if alive {
-                return Ok(Caller {
-                    name: s.name,
-                    role: s.role,
-                });
-            }
+        if let Some((_, s)) = session(state, parts)
+            && session_alive(state, &s.name).await?
+        {
+            return Ok(Caller {
+                name: s.name,
+                role: s.role,
+            });
         }
         if state.0.auth_required {
             return Err(unauthorized(
@@ -127,4 +117,19 @@ impl FromRequestParts<AppState> for Caller {
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// Whether a session's token still exists: a revoked token ends its sessions.
+pub(crate) async fn session_alive(state: &AppState, name: &str) -> Result<bool, ApiError> {
+    if name == "anonymous" {
+        return Ok(true);
+    }
+    let st = state.clone();
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || {
+        crate::auth::list_tokens(st.manager()).map(|ts| ts.iter().any(|t| t.name == name))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(ApiError::from)
 }

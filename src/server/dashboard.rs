@@ -12,7 +12,7 @@ use axum::{Form, Router};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::api::blocking;
-use super::auth::{SESSION_COOKIE, cookie, session};
+use super::auth::{SESSION_COOKIE, cookie, session, session_alive};
 use super::error::ApiError;
 use super::{AppState, ChangeEvent, Session};
 use crate::auth::Role;
@@ -84,25 +84,15 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        if let Some((_, s)) = session(state, parts) {
-            let st = state.clone();
-            let name = s.name.clone();
-            let alive = name == "anonymous"
-                || tokio::task::spawn_blocking(move || {
-                    crate::auth::list_tokens(st.manager())
-                        .map(|ts| ts.iter().any(|t| t.name == name))
-                        .unwrap_or(false)
-                })
-                .await
-                .unwrap_or(false);
-            if alive {
-                return Ok(Viewer {
-                    name: s.name,
-                    role: s.role,
-                    csrf: s.csrf,
-                    set_cookie: None,
-                });
-            }
+        if let Some((_, s)) = session(state, parts)
+            && session_alive(state, &s.name).await.unwrap_or(false)
+        {
+            return Ok(Viewer {
+                name: s.name,
+                role: s.role,
+                csrf: s.csrf,
+                set_cookie: None,
+            });
         }
         if state.0.auth_required {
             return Err(Redirect::to("/login").into_response());

@@ -94,20 +94,7 @@ impl std::error::Error for ApiError {
     }
 }
 
-/// The message the CLI prints for `e`: it and its causes, each said once.
-pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        cur = c.source();
-    }
-    msg
-}
+pub(crate) use crate::text::error_chain as chain;
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
