@@ -154,6 +154,22 @@ pub fn pad_to_width(s: &str, width: usize) -> String {
     out
 }
 
+/// An error's message with its causes, as the CLI prints it: each cause said once (a
+/// cause the message already holds is not repeated).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cur = c.source();
+    }
+    msg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,20 +195,4 @@ mod tests {
         assert!(display_width(&t) <= 14, "{t}");
         assert!(t.ends_with('…'));
     }
-}
-
-/// An error's message with its causes, as the CLI prints it: each cause said once (a
-/// cause the message already holds is not repeated).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        cur = c.source();
-    }
-    msg
 }
