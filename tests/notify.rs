@@ -407,6 +407,143 @@ fn slack_messages_carry_blocks_with_the_incident() {
 }
 
 #[test]
+fn messages_carry_the_matching_pattern_and_its_knowledge_base_entry() {
+    let env = Env::new();
+    env.seed_rabbitmq_kb();
+
+    let rx = Receiver::start(|_| Reply::Status(200));
+    let text = format!(
+        r#"{{"notify": [{{"name": "ops-slack", "url": "{url}", "format": "slack",
+                          "events": ["created"], "min_priority": "critical"}},
+                        {{"name": "hook", "url": "{url}", "format": "json", "events": ["created"]}}]}}"#,
+        url = rx.url
+    );
+    let cfg = env.write("incident.json", &text);
+    let id = env.create_at(
+        "RabbitMQ接続エラー: 10.0.0.9:5672 への接続が90秒でタイムアウトしました",
+        "failure",
+        "critical",
+        &["rabbitmq"],
+        "2025-07-01T10:00:00+09:00",
+    );
+    env.ok(&[
+        "outbox",
+        "deliver",
+        "--once",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    let reqs = rx.requests();
+    let about_new: Vec<Value> = reqs
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| b.to_string().contains(&id))
+        .collect();
+    assert_eq!(about_new.len(), 2, "one slack and one json message");
+    let json = about_new
+        .iter()
+        .find(|b| b["event_id"].is_string())
+        .unwrap();
+    let pattern = &json["pattern"];
+    assert!(pattern["id"].as_str().unwrap().starts_with('P'), "{json}");
+    assert_eq!(pattern["last_fix"][0], "systemctl restart rabbitmq-server");
+    let entry = &pattern["kb_entry"];
+    assert_eq!(entry["entry"], "INCIDENT_002", "{json}");
+    assert_eq!(entry["title"], "RabbitMQ接続断");
+    let markdown = entry["markdown"].as_str().unwrap();
+    assert!(
+        markdown.starts_with("### INCIDENT_002: RabbitMQ接続断\n"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("rabbitmqctl list_queues"), "{markdown}");
+    assert!(!markdown.contains("<!--"), "markers stay out: {markdown}");
+    assert!(
+        !markdown.contains("INCIDENT_003"),
+        "one entry only: {markdown}"
+    );
+
+    let slack = about_new.iter().find(|b| b["blocks"].is_array()).unwrap();
+    let kb_block = slack["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["text"]["text"].as_str().unwrap_or(""))
+        .find(|t| t.starts_with("*Knowledge base*"))
+        .unwrap_or_else(|| panic!("a knowledge-base section in {slack}"));
+    assert!(
+        kb_block.starts_with("*Knowledge base*: INCIDENT_002 RabbitMQ接続断\n"),
+        "{kb_block}"
+    );
+    assert!(
+        kb_block.contains("*症状*"),
+        "bold as Slack writes it: {kb_block}"
+    );
+    assert!(
+        !kb_block.contains("**") && !kb_block.contains("]("),
+        "{kb_block}"
+    );
+    assert!(
+        !kb_block.contains("### "),
+        "the heading is the block's first line: {kb_block}"
+    );
+}
+
+#[test]
+fn a_damaged_outbox_entry_is_named_by_check_and_does_not_stop_the_others() {
+    let env = Env::new();
+    let ids = create(&env, 3);
+    assert!(env.ok(&["check"]).contains("0 problem(s)"));
+    incident::testing::damage_outbox(&env.db()).unwrap();
+
+    let out = env.cmd().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("outbox: record outbox 1 cannot be decoded"),
+        "{text}"
+    );
+    assert!(text.contains("never delivered"), "{text}");
+    assert!(
+        text.contains("outbox 3 is above the sequence counter 2"),
+        "{text}"
+    );
+
+    let listing = env.ok(&["outbox"]);
+    assert!(listing.contains("damaged"), "{listing}");
+    assert!(listing.contains("1 damaged"), "{listing}");
+
+    // Repair moves the counter up; the damaged entry stays for a person to read.
+    let out = env.cmd().args(["check", "--repair"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a damaged entry is not repaired"
+    );
+    let out = env.cmd().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("sequence counter"), "{text}");
+    assert!(text.contains("record outbox 1 cannot be decoded"), "{text}");
+    let next = create(&env, 1);
+    let v = outbox(&env);
+    assert_eq!(v["damaged"], 1, "{v}");
+    assert_eq!(v["unrouted"], 3, "the new event replaced none: {v}");
+
+    let rx = Receiver::start(|_| Reply::Status(200));
+    let cfg = config(&env, &rx.url, "", "");
+    env.ok(&["outbox", "deliver", "--once", "--config", &cfg]);
+    let got = delivered_ids(&rx.requests());
+    let want: BTreeSet<String> = ids[1..].iter().chain(&next).cloned().collect();
+    assert_eq!(got, want, "every readable event goes out");
+
+    let msg = env.fails(&["outbox", "--discard", "7"], 1);
+    assert!(msg.contains("no entry 7"), "{msg}");
+    env.ok(&["outbox", "--discard", "1"]);
+    assert!(env.ok(&["check"]).contains("0 problem(s)"));
+    assert_eq!(outbox(&env)["damaged"], 0);
+}
+
+#[test]
 fn bad_notify_config_is_refused_naming_the_field() {
     let env = Env::new();
     create(&env, 1);

@@ -956,6 +956,24 @@ fn dashboard_and_incident_page_escape_the_title() {
     }
 }
 
+#[test]
+fn patterns_page_shows_the_knowledge_base_entry_of_each_pattern() {
+    let env = Env::new();
+    env.seed_rabbitmq_kb();
+    let server = Server::start(&env, &[]);
+    let (s, body) = get(&format!("{}/patterns", server.url), None);
+    assert_eq!(s, 200);
+    assert!(
+        body.contains("Knowledge base: INCIDENT_002 RabbitMQ接続断"),
+        "{body}"
+    );
+    assert!(body.contains("rabbitmqctl list_queues"), "{body}");
+    assert!(
+        !body.contains("incident:enrich"),
+        "marker comments are not shown: {body}"
+    );
+}
+
 /// Concurrent changes share group commits; a refused or invalid one fails alone and
 /// leaves no trace, while the others in its transaction are acknowledged and stored.
 #[test]

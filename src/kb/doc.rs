@@ -44,11 +44,15 @@ pub(super) struct Block {
     pub(super) end: usize,
     /// The `INCIDENT_NNN` number of an entry block.
     pub(super) number: Option<u32>,
+    /// The title in an entry block's heading.
+    pub(super) title: String,
 }
 
 /// An entry a person wrote: an `INCIDENT_NNN` heading outside any generated block.
 #[derive(Debug)]
 pub(super) struct HandEntry {
+    /// Byte offset of the heading line.
+    pub(super) start: usize,
     pub(super) number: u32,
     pub(super) title: String,
     pub(super) symptom: String,
@@ -161,16 +165,17 @@ pub(super) fn parse(src: &str) -> Doc {
             };
             match find_close(&lines, i, &open[1]) {
                 Some(j) => {
-                    let number = lines[i + 1..j]
+                    let heading = lines[i + 1..j]
                         .iter()
-                        .find_map(|l| ENTRY_HEADING.captures(l.text))
-                        .and_then(|c| c[1].parse::<u32>().ok());
+                        .find_map(|l| ENTRY_HEADING.captures(l.text));
+                    let number = heading.as_ref().and_then(|c| c[1].parse::<u32>().ok());
                     let block = Block {
                         kind,
                         pattern_id: open[2].to_string(),
                         start: line.start,
                         end: lines[j].end,
                         number,
+                        title: heading.map(|c| c[2].to_string()).unwrap_or_default(),
                     };
                     if let Some(n) = number {
                         doc.numbers.insert(n);
@@ -211,6 +216,7 @@ pub(super) fn parse(src: &str) -> Doc {
                         doc.numbers.insert(number);
                         current = Some(doc.entries.len());
                         doc.entries.push(HandEntry {
+                            start: line.start,
                             number,
                             title: c[2].to_string(),
                             symptom: String::new(),

@@ -230,7 +230,7 @@ pub fn suggest_with_types(
         doc.entries
             .iter()
             .find(|e| e.enrich.contains(&block))
-            .map(|e| (format!("INCIDENT_{:03}", e.number), e.title.clone()))
+            .map(|e| (entry_label(e.number), e.title.clone()))
     };
 
     for (i, block) in doc.blocks.iter().enumerate() {
@@ -249,7 +249,7 @@ pub fn suggest_with_types(
                 block.start
             };
             removed.push(KbChange {
-                entry: block.number.map(|n| format!("INCIDENT_{n:03}")),
+                entry: block.number.map(entry_label),
                 title: render::title(e),
                 pattern_id: block.pattern_id.clone(),
             });
@@ -265,7 +265,7 @@ pub fn suggest_with_types(
             BlockKind::Entry => {
                 let number = block.number.unwrap_or_else(&mut take_number);
                 let change = KbChange {
-                    entry: Some(format!("INCIDENT_{number:03}")),
+                    entry: Some(entry_label(number)),
                     title: render::title(e),
                     pattern_id: e.pattern.id.clone(),
                 };
@@ -311,8 +311,8 @@ pub fn suggest_with_types(
                     }
                 }
                 None => warnings.push(format!(
-                    "INCIDENT_{:03} is pinned to {pin}, which is not among the patterns",
-                    hand.number
+                    "{} is pinned to {pin}, which is not among the patterns",
+                    entry_label(hand.number)
                 )),
             }
         }
@@ -349,7 +349,7 @@ pub fn suggest_with_types(
         for &ei in list {
             let e = &entries[ei];
             enriched.push(KbChange {
-                entry: Some(format!("INCIDENT_{:03}", hand.number)),
+                entry: Some(entry_label(hand.number)),
                 title: hand.title.clone(),
                 pattern_id: e.pattern.id.clone(),
             });
@@ -365,7 +365,7 @@ pub fn suggest_with_types(
         let e = &entries[ei];
         let number = take_number();
         added.push(KbChange {
-            entry: Some(format!("INCIDENT_{number:03}")),
+            entry: Some(entry_label(number)),
             title: render::title(e),
             pattern_id: e.pattern.id.clone(),
         });
@@ -473,6 +473,64 @@ fn load_inner(kb_dir: &Path) -> Result<Option<String>, KbError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(KbError::Read { path, source }),
     }
+}
+
+/// `INCIDENT_NNN`: how an entry is named.
+pub(crate) fn entry_label(number: u32) -> String {
+    format!("INCIDENT_{number:03}")
+}
+
+/// A knowledge-base entry about a pattern, as a notification or the dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KbEntry {
+    /// `INCIDENT_NNN`.
+    pub entry: String,
+    pub title: String,
+    /// The entry's markdown, heading included, without whole-line comments (the tool's
+    /// markers and notes).
+    pub markdown: String,
+}
+
+/// The entries of the knowledge base `kb` about `pattern_id`, most specific first: a
+/// person's entries that pin it, then a person's entries the tool enriched with it, then
+/// the entry the tool wrote for it.
+pub fn entries_about(kb: &str, pattern_id: &str) -> Vec<KbEntry> {
+    let d = doc::parse(kb);
+    // Whole-line comments (the markers, the tool's note) are not shown by a markdown
+    // viewer either.
+    let clean = |text: &str| {
+        let shown = |l: &&str| {
+            let t = l.trim();
+            !(t.starts_with("<!--") && t.ends_with("-->"))
+        };
+        let kept: Vec<&str> = text.lines().filter(shown).collect();
+        kept.join("\n").trim().to_string()
+    };
+    let hand = |e: &doc::HandEntry| KbEntry {
+        entry: entry_label(e.number),
+        title: e.title.clone(),
+        markdown: clean(&kb[e.start..e.insert_at]),
+    };
+    let pinned = d
+        .entries
+        .iter()
+        .filter(|e| e.pins.iter().any(|p| p == pattern_id));
+    let enriched = d.entries.iter().filter(|e| {
+        !e.pins.iter().any(|p| p == pattern_id)
+            && e.enrich
+                .iter()
+                .any(|&b| d.blocks[b].pattern_id == pattern_id)
+    });
+    let written = d
+        .blocks
+        .iter()
+        .filter(|b| b.kind == BlockKind::Entry && b.pattern_id == pattern_id)
+        .map(|b| KbEntry {
+            entry: b.number.map(entry_label).unwrap_or_default(),
+            title: b.title.clone(),
+            markdown: clean(&kb[b.start..b.end]),
+        });
+    pinned.chain(enriched).map(hand).chain(written).collect()
 }
 
 /// Everything `incident kb suggest` computes for a directory.

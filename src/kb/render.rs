@@ -227,7 +227,7 @@ pub(super) fn entry(number: u32, e: &Entry, opts: &KbOptions, script: Option<&st
     let p = &e.pattern;
     let mut out = String::new();
     let _ = writeln!(out, "<!-- incident:pattern {} -->", p.id);
-    let _ = writeln!(out, "### INCIDENT_{number:03}: {}", title(e));
+    let _ = writeln!(out, "### {}: {}", super::entry_label(number), title(e));
     out.push_str(NOTE);
     out.push('\n');
     let category = p

@@ -617,3 +617,31 @@ fn stale_generated_scripts_are_removed_and_unlinked() {
         "a script without the generated mark is a person's"
     );
 }
+
+#[test]
+fn entries_about_a_pattern_come_pinned_then_enriched_then_written() {
+    let kb = "# KB\n\n## 既知のパターン\n\n\
+### INCIDENT_001: ワーカー起動失敗\n- **症状**: Worker failed\n<!-- incident:enrich P1 -->\n- 発生: 3件\n<!-- /incident:enrich -->\n\n\
+### INCIDENT_002: RabbitMQ接続断\n- **症状**: Connection refused\n<!-- incident:match P1 -->\n\n\
+<!-- incident:pattern P1 -->\n### INCIDENT_003: 生成\n- x\n<!-- /incident:pattern -->\n\n\
+<!-- incident:pattern P2 -->\n### INCIDENT_004: other\n<!-- /incident:pattern -->\n\n## 付録\n";
+    let found = entries_about(kb, "P1");
+    let names: Vec<(&str, &str)> = found
+        .iter()
+        .map(|e| (e.entry.as_str(), e.title.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("INCIDENT_002", "RabbitMQ接続断"),
+            ("INCIDENT_001", "ワーカー起動失敗"),
+            ("INCIDENT_003", "生成"),
+        ]
+    );
+    assert_eq!(
+        found[1].markdown,
+        "### INCIDENT_001: ワーカー起動失敗\n- **症状**: Worker failed\n- 発生: 3件"
+    );
+    assert_eq!(found[2].markdown, "### INCIDENT_003: 生成\n- x");
+    assert!(entries_about(kb, "P3").is_empty());
+}

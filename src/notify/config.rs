@@ -2,7 +2,7 @@
 //! (the file that holds the SLA targets), resolved and checked; every error names its field.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -95,6 +95,10 @@ pub struct NotifyConfig {
     pub dashboard_url: Option<String>,
     pub escalation: Policy,
     pub sla: SlaTargets,
+    /// The knowledge-base directory whose entry about an incident's pattern goes into its
+    /// messages. Not read from the file: the command running the worker sets it
+    /// (`--kb-dir`).
+    pub kb_dir: Option<PathBuf>,
 }
 
 /// Builds the field errors of one config file.

@@ -1,10 +1,14 @@
 //! Request bodies: the event as JSON, or a Slack incoming-webhook message.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::config::NotifyConfig;
 use super::event::{Event, IncidentSnapshot};
+use crate::kb::KbEntry;
 use crate::metrics::SlaTargets;
 use crate::model::Timestamp;
 use crate::patterns::matching::PatternMatch;
@@ -14,6 +18,8 @@ use crate::patterns::matching::PatternMatch;
 pub struct Context {
     /// The stored pattern the incident matches, with its last fix.
     pub pattern: Option<PatternMatch>,
+    /// The knowledge-base entry about that pattern.
+    pub kb_entry: Option<KbEntry>,
 }
 
 #[derive(Serialize)]
@@ -50,6 +56,7 @@ pub fn json_body(config: &NotifyConfig, event: &Event, ctx: &Context) -> Vec<u8>
         "dashboard_url": link(config, &event.incident),
         "pattern": ctx.pattern.as_ref().map(|p| json!({
             "id": p.pattern_id, "name": p.name, "template": p.template, "last_fix": p.last_fix,
+            "kb_entry": ctx.kb_entry,
         })),
     });
     serde_json::to_vec(&body).unwrap_or_default()
@@ -69,6 +76,40 @@ fn cut(s: &str, max: usize) -> String {
     }
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
+    out
+}
+
+/// An entry's markdown without its heading line.
+fn entry_body(markdown: &str) -> &str {
+    match markdown.split_once('\n') {
+        Some((first, rest)) if first.starts_with('#') => rest,
+        Some(_) => markdown,
+        None if markdown.starts_with('#') => "",
+        None => markdown,
+    }
+}
+
+static LINK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[([^\]\n]+)\]\(([^)\s]+)\)").expect("static regex"));
+
+/// Markdown as Slack mrkdwn: `**bold**` is `*bold*`; a link is `<url|text>`, or its text
+/// alone when the url is relative (a path inside the knowledge-base directory). Call before
+/// escaping, which must leave the link's `<` and `>` alone: [`esc`] runs on the parts.
+fn mrkdwn(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut last = 0;
+    for c in LINK.captures_iter(markdown) {
+        let whole = c.get(0).expect("group 0");
+        out.push_str(&esc(&markdown[last..whole.start()].replace("**", "*")));
+        let (text, url) = (&c[1], &c[2]);
+        if url.starts_with("https://") || url.starts_with("http://") {
+            out.push_str(&format!("<{}|{}>", esc(url), esc(text)));
+        } else {
+            out.push_str(&esc(text));
+        }
+        last = whole.end();
+    }
+    out.push_str(&esc(&markdown[last..].replace("**", "*")));
     out
 }
 
@@ -106,6 +147,16 @@ pub fn slack_body(config: &NotifyConfig, event: &Event, ctx: &Context) -> Vec<u8
         blocks
             .push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text, 3000)}}));
     }
+    if let Some(e) = &ctx.kb_entry {
+        let text = format!(
+            "*Knowledge base*: {} {}\n{}",
+            esc(&e.entry),
+            esc(&e.title),
+            mrkdwn(entry_body(&e.markdown))
+        );
+        blocks
+            .push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text, 3000)}}));
+    }
     if let Some(url) = link(config, inc) {
         blocks.push(json!({"type": "actions", "elements": [{"type": "button",
             "text": {"type": "plain_text", "text": "Open in dashboard"}, "url": url}]}));
@@ -117,4 +168,21 @@ pub fn slack_body(config: &NotifyConfig, event: &Event, ctx: &Context) -> Vec<u8
         "blocks": blocks,
     });
     serde_json::to_vec(&body).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_reads_as_slack_mrkdwn() {
+        assert_eq!(
+            mrkdwn(
+                "- **対応**: see [runbook](https://wiki.example.com/a?b=1&c) or [auto_fix/P1.sh](auto_fix/P1.sh) <n>"
+            ),
+            "- *対応*: see <https://wiki.example.com/a?b=1&amp;c|runbook> or auto_fix/P1.sh &lt;n&gt;"
+        );
+        assert_eq!(entry_body("### INCIDENT_001: x\n- a"), "- a");
+        assert_eq!(entry_body("### INCIDENT_001: x"), "");
+    }
 }

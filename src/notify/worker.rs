@@ -144,21 +144,37 @@ pub fn claim(
         })
     })?;
     report.claimed += claims.len() as u64;
-    if claims.iter().any(|c| {
-        config
-            .target(&c.target)
-            .is_some_and(|t| t.format == Format::Slack)
-    }) {
-        let patterns = m.patterns()?;
-        for c in &mut claims {
-            let text = match m.get(c.event.incident.id) {
-                Ok(inc) => incident_text(&inc),
-                Err(_) => c.event.incident.title.clone(),
-            };
-            c.context.pattern = match_text(&patterns, &text);
-        }
+    if !claims.is_empty() {
+        add_context(m, config, &mut claims)?;
     }
     Ok(claims)
+}
+
+/// Looks up what the messages say besides the event: the pattern each incident matches
+/// now, and the knowledge-base entry about it. A knowledge base that cannot be read leaves
+/// the entry out; the message still goes.
+fn add_context(m: &IncidentManager, config: &NotifyConfig, claims: &mut [Claim]) -> Result<()> {
+    let patterns = m.patterns()?;
+    if patterns.is_empty() {
+        return Ok(());
+    }
+    let kb = match &config.kb_dir {
+        Some(dir) => crate::kb::load(dir).ok().flatten(),
+        None => None,
+    };
+    for c in claims {
+        let text = match m.get(c.event.incident.id) {
+            Ok(inc) => incident_text(&inc),
+            Err(_) => c.event.incident.title.clone(),
+        };
+        c.context.pattern = match_text(&patterns, &text);
+        if let (Some(p), Some(kb)) = (&c.context.pattern, &kb) {
+            c.context.kb_entry = crate::kb::entries_about(kb, &p.pattern_id)
+                .into_iter()
+                .next();
+        }
+    }
+    Ok(())
 }
 
 /// Sends the claims (up to 8 at once); no store access.
@@ -358,7 +374,8 @@ pub struct OutboxRow {
     pub incident: String,
     pub at: Timestamp,
     pub target: Option<String>,
-    /// `unrouted`, `pending`, `sending` (claimed, lease running) or `dead`.
+    /// `unrouted`, `pending`, `sending` (claimed, lease running), `dead`, or `damaged` (the
+    /// entry cannot be read; `incident check` names it, nothing sends it).
     pub state: String,
     pub attempts: u32,
     pub next_at: Option<Timestamp>,
@@ -373,6 +390,9 @@ pub struct OutboxView {
     pub dead: u64,
     /// Deliveries whose last attempt failed and that will be tried again.
     pub failing: u64,
+    /// Entries that cannot be read (listed whatever `dead_only` says).
+    #[serde(default)]
+    pub damaged: u64,
     pub rows: Vec<OutboxRow>,
 }
 
@@ -382,6 +402,25 @@ pub fn outbox_view(m: &IncidentManager, dead_only: bool, now: Timestamp) -> Resu
     let store = m.store();
     store.contain(|| {
         store.outbox_read(|seq, entry| {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(why) => {
+                    v.damaged += 1;
+                    v.rows.push(OutboxRow {
+                        id: seq.to_string(),
+                        event_id: String::new(),
+                        event: String::new(),
+                        incident: String::new(),
+                        at: Timestamp::from_micros(0),
+                        target: None,
+                        state: "damaged".to_string(),
+                        attempts: 0,
+                        next_at: None,
+                        last_error: Some(why.to_string()),
+                    });
+                    return;
+                }
+            };
             let e = &entry.event;
             let row = |target: Option<&Delivery>, state: &str| OutboxRow {
                 id: match target {
@@ -466,4 +505,12 @@ pub fn retry(m: &IncidentManager, id: &str, now: Timestamp) -> Result<u64> {
         })
     })?;
     Ok(revived)
+}
+
+/// Removes the outbox entry with sequence number `seq` (the ID of `incident outbox`, before
+/// any `/`) whatever its state, damaged entries included: its notifications are never sent.
+/// Returns whether there was one.
+pub fn discard(m: &IncidentManager, seq: u64) -> Result<bool> {
+    let store = m.store();
+    Ok(store.contain(|| store.outbox_remove(seq))?)
 }

@@ -224,6 +224,7 @@ impl Exposition {
             ("unrouted", view.unrouted),
             ("pending", view.pending),
             ("dead", view.dead),
+            ("damaged", view.damaged),
         ] {
             depth
                 .get_or_create(&StateLabel {
@@ -233,7 +234,7 @@ impl Exposition {
         }
         reg.register(
             "incident_outbox_messages",
-            "Outbox deliveries by state (unrouted events, pending, dead letters)",
+            "Outbox deliveries by state (unrouted events, pending, dead letters, unreadable entries)",
             depth,
         );
         let failing = Gauge::<i64>::default();

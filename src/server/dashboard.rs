@@ -769,6 +769,7 @@ async fn outbox_page(State(st): State<AppState>, v: Viewer) -> Response {
             p id="counts" {
                 (view.pending) " pending (" (view.failing) " failing), "
                 (view.dead) " dead, " (view.unrouted) " not yet routed"
+                @if view.damaged > 0 { ", " (view.damaged) " damaged (never sent; run incident check)" }
             }
             @if rows.is_empty() {
                 p { "Nothing waiting: every notification was delivered." }
@@ -786,7 +787,7 @@ async fn outbox_page(State(st): State<AppState>, v: Viewer) -> Response {
                                 td { (r.state) }
                                 td { (r.attempts) }
                                 td { (r.event) br; small { (r.event_id) } }
-                                td { a href={ "/incidents/" (r.incident) } { (r.incident) } }
+                                td { @if !r.incident.is_empty() { a href={ "/incidents/" (r.incident) } { (r.incident) } } }
                                 td { (r.target.as_deref().unwrap_or("")) }
                                 td {
                                     @if let Some(e) = &r.last_error { (e) }
@@ -858,24 +859,6 @@ async fn report_html(State(st): State<AppState>, _v: Viewer) -> Response {
     }
 }
 
-/// The KB sections (`### ...` to the next heading) that name `pattern_id`.
-fn kb_sections<'a>(kb: &'a str, pattern_id: &str) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    let starts: Vec<usize> = kb
-        .match_indices("\n### ")
-        .map(|(i, _)| i + 1)
-        .chain(std::iter::once(kb.len()))
-        .collect();
-    for w in starts.windows(2) {
-        let section = &kb[w[0]..w[1]];
-        let section = section.split("\n## ").next().unwrap_or(section);
-        if section.contains(pattern_id) {
-            out.push(section.trim_end());
-        }
-    }
-    out
-}
-
 async fn patterns_page(State(st): State<AppState>, v: Viewer) -> Response {
     let kb_dir = st.options().kb_dir.clone();
     let loaded = blocking(&st, move |m| {
@@ -908,8 +891,8 @@ async fn patterns_page(State(st): State<AppState>, v: Viewer) -> Response {
                         tr { td { a href={ "/incidents/" (i.id) } { (i.id) } } td { (i.status) } td { (i.created_at.to_local_string()) } td { (i.title) } }
                     } }
                 }
-                @for s in kb_sections(&kb, &p.id) {
-                    details { summary { "Knowledge base entry" } pre { (s) } }
+                @for e in crate::kb::entries_about(&kb, &p.id) {
+                    details { summary { "Knowledge base: " (e.entry) " " (e.title) } pre { (e.markdown) } }
                 }
             }
         }
@@ -929,15 +912,5 @@ mod tests {
         assert_eq!(countdown(at(125), now), "due in 2h 05m");
         assert_eq!(countdown(at(-90), now), "breached 1h 30m ago");
         assert_eq!(countdown(at(3 * 24 * 60 + 120), now), "due in 3d 02h");
-    }
-
-    #[test]
-    fn kb_sections_are_found_by_pattern_id() {
-        let kb = "# KB\n\n## 既知\n\n### A\nx <!-- incident:match P1 -->\n\n### B\ny\n\n## Other\n";
-        assert_eq!(
-            kb_sections(kb, "P1"),
-            vec!["### A\nx <!-- incident:match P1 -->"]
-        );
-        assert!(kb_sections(kb, "P2").is_empty());
     }
 }

@@ -166,15 +166,27 @@ impl Store {
         }
     }
 
-    /// Calls `f` with every outbox entry in sequence order.
-    pub(crate) fn outbox_read(&self, f: impl FnMut(u64, OutboxEntry)) -> Result<(), StoreError> {
+    /// Calls `f` with every outbox entry in sequence order, or why it cannot be read.
+    pub(crate) fn outbox_read(
+        &self,
+        f: impl FnMut(u64, Result<OutboxEntry, StoreError>),
+    ) -> Result<(), StoreError> {
         match &self.0 {
             Engine::Redb(s) => s.outbox_read(f),
             Engine::Postgres(s) => s.outbox_read(f),
         }
     }
 
-    /// Passes outbox entries to `f` in one write transaction and applies its edits. On
+    /// Removes outbox entry `seq`, readable or not; false if there is none.
+    pub(crate) fn outbox_remove(&self, seq: u64) -> Result<bool, StoreError> {
+        match &self.0 {
+            Engine::Redb(s) => s.outbox_remove(seq),
+            Engine::Postgres(s) => s.outbox_remove(seq),
+        }
+    }
+
+    /// Passes outbox entries to `f` in one write transaction and applies its edits; an
+    /// entry that cannot be decoded is left alone (`check` reports it). On
     /// PostgreSQL the entries are locked `FOR UPDATE SKIP LOCKED`: an entry another
     /// process is editing is skipped, so two deliverers never hold the same one.
     pub(crate) fn outbox_edit(

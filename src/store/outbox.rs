@@ -4,6 +4,7 @@
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::schema::{ESCALATIONS, META, OUTBOX};
+use super::verify::{Problem, ProblemTable};
 use super::{RedbStore, RedbWriter};
 use crate::error::StoreError;
 use crate::model::IncidentId;
@@ -26,6 +27,75 @@ pub(super) fn decode(seq: u64, bytes: &[u8]) -> Result<OutboxEntry, StoreError> 
 pub(super) fn encode(entry: &OutboxEntry) -> Vec<u8> {
     // Plain data with string keys: serialising cannot fail.
     serde_json::to_vec(entry).unwrap_or_default()
+}
+
+/// What `incident check` finds wrong with the outbox row `seq`, on either engine. `last_seq`
+/// is the sequence counter; `exists` says whether an incident is stored.
+pub(super) fn check_entry(
+    seq: u64,
+    entry: Result<OutboxEntry, StoreError>,
+    last_seq: u64,
+    exists: &dyn Fn(IncidentId) -> bool,
+) -> Vec<Problem> {
+    let problem = |message: String| Problem {
+        table: ProblemTable::Outbox,
+        message,
+    };
+    let mut out = Vec::new();
+    if seq > last_seq {
+        out.push(problem(format!(
+            "outbox {seq} is above the sequence counter {last_seq}: a new event would replace it"
+        )));
+    }
+    let entry = match entry {
+        Ok(e) => e,
+        Err(e) => {
+            out.push(problem(format!(
+                "{e}; it is never delivered (the deliverer skips it)"
+            )));
+            return out;
+        }
+    };
+    let event = &entry.event;
+    if !event.id.ends_with(&format!("-{seq}")) {
+        out.push(problem(format!(
+            "outbox {seq} holds event {:?}, whose id was not made from this sequence number",
+            event.id
+        )));
+    }
+    if !exists(event.incident.id) {
+        out.push(problem(format!(
+            "outbox {seq} ({}) is about {}, which is not stored",
+            event.id, event.incident.id
+        )));
+    }
+    let mut targets = std::collections::BTreeSet::new();
+    for d in &entry.deliveries {
+        if !targets.insert(d.target.as_str()) {
+            out.push(problem(format!(
+                "outbox {seq} ({}) has two deliveries to {:?}",
+                event.id, d.target
+            )));
+        }
+    }
+    if !entry.routed && !entry.deliveries.is_empty() {
+        out.push(problem(format!(
+            "outbox {seq} ({}) is not routed yet but has deliveries",
+            event.id
+        )));
+    }
+    out
+}
+
+/// The `escalations` row of an incident that is not stored.
+pub(super) fn orphan_escalation(key: u64, step: &str) -> Problem {
+    Problem {
+        table: ProblemTable::Escalations,
+        message: format!(
+            "step {step:?} fired for {}, which is not stored",
+            IncidentId::from_key(key)
+        ),
+    }
 }
 
 impl RedbWriter<'_> {
@@ -83,15 +153,23 @@ impl RedbStore {
     /// Calls `f` with every outbox entry in sequence order.
     pub(crate) fn outbox_read(
         &self,
-        mut f: impl FnMut(u64, OutboxEntry),
+        mut f: impl FnMut(u64, Result<OutboxEntry, StoreError>),
     ) -> Result<(), StoreError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(OUTBOX)?;
         for e in t.range(0..)? {
             let (k, v) = e?;
-            f(k.value(), decode(k.value(), v.value())?);
+            f(k.value(), decode(k.value(), v.value()));
         }
         Ok(())
+    }
+
+    /// Removes outbox entry `seq`, readable or not; false if there is none.
+    pub(crate) fn outbox_remove(&self, seq: u64) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = txn.open_table(OUTBOX)?.remove(seq)?.is_some();
+        txn.commit()?;
+        Ok(removed)
     }
 
     /// Passes every outbox entry to `f` in one write transaction and applies its edits;
@@ -107,7 +185,12 @@ impl RedbStore {
             for e in t.range(0..)? {
                 let (k, v) = e?;
                 let seq = k.value();
-                match f(seq, decode(seq, v.value())?) {
+                // A damaged entry stays as it is (`incident check` names it); the others
+                // are still delivered.
+                let Ok(entry) = decode(seq, v.value()) else {
+                    continue;
+                };
+                match f(seq, entry) {
                     Edit::Keep => {}
                     edit => edits.push((seq, edit)),
                 }

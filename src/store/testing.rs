@@ -5,7 +5,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableTable};
 
-use super::schema::{BY_COMPONENT, DAY_COUNTERS, FINGERPRINTS, META, NAME_OF};
+use super::schema::{BY_COMPONENT, DAY_COUNTERS, FINGERPRINTS, META, NAME_OF, OUTBOX};
 use crate::error::StoreError;
 
 /// Removes the first component index entry, forgets the name of the highest name id, and
@@ -46,6 +46,37 @@ fn corrupt_index_inner(path: &Path) -> Result<(), StoreError> {
         for d in dates {
             counters.insert(d, 0)?;
         }
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Garbles the first outbox entry and moves the event counter back by one, below the
+/// last entry.
+pub fn damage_outbox(path: &Path) -> crate::Result<()> {
+    Ok(damage_outbox_inner(path)?)
+}
+
+fn damage_outbox_inner(path: &Path) -> Result<(), StoreError> {
+    if let Some(mut c) = postgres_client(path)? {
+        c.batch_execute(
+            "UPDATE outbox SET entry = '\\x7b6e6f74'::bytea
+               WHERE seq = (SELECT min(seq) FROM outbox);
+             UPDATE incident_meta SET value = value - 1 WHERE key = 'outbox_seq'",
+        )?;
+        return Ok(());
+    }
+    let db = Database::create(path)?;
+    let txn = db.begin_write()?;
+    {
+        let mut t = txn.open_table(OUTBOX)?;
+        let first = t.first()?.map(|(k, _)| k.value());
+        if let Some(k) = first {
+            t.insert(k, b"{not".as_slice())?;
+        }
+        let mut meta = txn.open_table(META)?;
+        let seq = meta.get("outbox_seq")?.map_or(0, |v| v.value());
+        meta.insert("outbox_seq", seq.saturating_sub(1))?;
     }
     txn.commit()?;
     Ok(())

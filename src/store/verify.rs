@@ -31,6 +31,8 @@ pub enum ProblemTable {
     IndexCounts,
     DayCounters,
     Fingerprints,
+    Outbox,
+    Escalations,
 }
 
 impl ProblemTable {
@@ -52,6 +54,8 @@ impl ProblemTable {
             ProblemTable::IndexCounts => "index_counts",
             ProblemTable::DayCounters => "day_counters",
             ProblemTable::Fingerprints => "fingerprints",
+            ProblemTable::Outbox => "outbox",
+            ProblemTable::Escalations => "escalations",
         }
     }
 }
@@ -390,6 +394,24 @@ fn check_inner(store: &RedbStore) -> Result<CheckReport, StoreError> {
         }
     }
 
+    let last_seq = txn
+        .open_table(META)?
+        .get("outbox_seq")?
+        .map_or(0, |v| v.value());
+    let exists = |id: IncidentId| exp.heads.contains_key(&id.key());
+    for e in txn.open_table(OUTBOX)?.range::<u64>(..)? {
+        let (k, v) = e?;
+        let (seq, entry) = (k.value(), super::outbox::decode(k.value(), v.value()));
+        p.extend(super::outbox::check_entry(seq, entry, last_seq, &exists));
+    }
+    for e in txn.open_table(ESCALATIONS)?.range::<(u64, &str)>(..)? {
+        let (k, _) = e?;
+        let (key, step) = k.value();
+        if !exp.heads.contains_key(&key) {
+            p.push(super::outbox::orphan_escalation(key, step));
+        }
+    }
+
     let fps = txn.open_table(FINGERPRINTS)?;
     for e in fps.range::<Pair>(..)? {
         let (k, v) = e?;
@@ -507,6 +529,14 @@ fn repair_inner(store: &RedbStore) -> Result<(), StoreError> {
         }
         for k in stale {
             fps.remove(k)?;
+        }
+        // The event counter moves up to the highest stored event, so no new event replaces
+        // one. Damaged entries are left for a person to read.
+        let top = txn.open_table(OUTBOX)?.last()?.map(|(k, _)| k.value());
+        let mut meta = txn.open_table(META)?;
+        let seq = meta.get("outbox_seq")?.map_or(0, |v| v.value());
+        if let Some(top) = top.filter(|t| *t > seq) {
+            meta.insert("outbox_seq", top)?;
         }
     }
     txn.commit()?;

@@ -236,6 +236,45 @@ impl Env {
         std::fs::write(&p, content).expect("write");
         p
     }
+
+    /// Four resolved RabbitMQ timeouts, analysed into one pattern, and `kb/` holding the
+    /// shipped knowledge base after `kb suggest --write` (which enriches its hand-written
+    /// INCIDENT_002 RabbitMQ接続断 with the pattern).
+    #[allow(dead_code)]
+    pub(crate) fn seed_rabbitmq_kb(&self) {
+        for i in 1..=4 {
+            let id = self.create(&[
+                "--category",
+                "failure",
+                "--priority",
+                "high",
+                "--title",
+                &format!(
+                    "RabbitMQ接続エラー: 10.0.0.{i}:5672 への接続が{i}0秒でタイムアウトしました"
+                ),
+                "--components",
+                "rabbitmq",
+                "--at",
+                &format!("2025-01-0{i}T10:00:00Z"),
+            ]);
+            self.ok(&[
+                "resolve",
+                &id,
+                "--actions",
+                "systemctl restart rabbitmq-server",
+                "--root-cause",
+                "RabbitMQ停止",
+                "--at",
+                &format!("2025-01-0{i}T12:00:00Z"),
+            ]);
+        }
+        std::fs::create_dir_all(self.path("kb")).expect("mkdir kb");
+        self.write("kb/INCIDENT_PATTERNS_KB.md", incident::kb::KB_TEMPLATE);
+        self.ok(&["analyze"]);
+        self.ok(&["kb", "suggest", "--write"]);
+        let kb = std::fs::read_to_string(self.path("kb/INCIDENT_PATTERNS_KB.md")).expect("kb");
+        assert!(kb.contains("<!-- incident:enrich "), "{kb}");
+    }
 }
 
 /// An `incident_history.json` with `n` open incidents `INC-20250101-0001...` whose

@@ -119,7 +119,8 @@ pub(crate) struct ServeArgs {
     /// Refuse requests without a token on loopback too
     #[arg(long)]
     pub(crate) require_token: bool,
-    /// Knowledge-base directory for kb suggestions and the patterns page
+    /// Knowledge-base directory for kb suggestions, the patterns page and the entry about an
+    /// incident's pattern in its notifications
     #[arg(long, value_name = "DIR", default_value = "kb")]
     pub(crate) kb_dir: PathBuf,
     /// Config file (JSON): SLA targets, `notify` targets (delivered by the server) and the
@@ -801,6 +802,10 @@ pub(crate) struct OutboxArgs {
     /// Try dead letters again: SEQ/TARGET, SEQ (all targets), an event id, or `all`
     #[arg(long, value_name = "ID")]
     pub(crate) retry: Option<String>,
+    /// Remove the entry SEQ for good, whatever its state (for a damaged entry `incident
+    /// check` names, or a dead letter nobody should get); its notifications are never sent
+    #[arg(long, value_name = "SEQ", conflicts_with = "retry")]
+    pub(crate) discard: Option<u64>,
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: OutFormat,
     #[command(subcommand)]
@@ -821,6 +826,9 @@ pub(crate) struct DeliverArgs {
     /// Config file with the `notify` targets [default: $INCIDENT_CONFIG]
     #[arg(long, env = "INCIDENT_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// Knowledge-base directory: the entry about an incident's pattern goes into its messages
+    #[arg(long, value_name = "DIR", default_value = "kb")]
+    pub(crate) kb_dir: PathBuf,
 }
 
 #[derive(Args, Debug)]

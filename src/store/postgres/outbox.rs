@@ -75,16 +75,23 @@ impl PgWriter<'_> {
 impl PgStore {
     pub(crate) fn outbox_read(
         &self,
-        mut f: impl FnMut(u64, OutboxEntry),
+        mut f: impl FnMut(u64, Result<OutboxEntry, StoreError>),
     ) -> Result<(), StoreError> {
         for r in self
             .conn()?
             .query("SELECT seq, entry FROM outbox ORDER BY seq", &[])?
         {
             let seq = r.get::<_, i64>(0) as u64;
-            f(seq, decode(seq, r.get(1))?);
+            f(seq, decode(seq, r.get(1)));
         }
         Ok(())
+    }
+
+    pub(crate) fn outbox_remove(&self, seq: u64) -> Result<bool, StoreError> {
+        let n = self
+            .conn()?
+            .execute("DELETE FROM outbox WHERE seq = $1", &[&(seq as i64)])?;
+        Ok(n > 0)
     }
 
     pub(crate) fn outbox_edit(
@@ -99,7 +106,11 @@ impl PgStore {
         )?;
         for r in rows {
             let seq = r.get::<_, i64>(0);
-            match f(seq as u64, decode(seq as u64, r.get(1))?) {
+            // A damaged entry stays as it is (`incident check` names it).
+            let Ok(entry) = decode(seq as u64, r.get(1)) else {
+                continue;
+            };
+            match f(seq as u64, entry) {
                 Edit::Keep => {}
                 Edit::Put(entry) => {
                     txn.execute(

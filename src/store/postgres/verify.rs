@@ -3,11 +3,12 @@
 //! edit, a foreign writer), a counter behind a stored id, a fingerprint or a pattern
 //! membership whose target is gone. Each is found, and repaired, from the records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Conn, PgStore};
 use crate::error::StoreError;
 use crate::model::IncidentId;
+use crate::notify::OutboxEntry;
 use crate::store::verify::{CheckReport, Problem, ProblemTable};
 use crate::store::{Indexed, decode_incident};
 
@@ -201,6 +202,49 @@ impl PgStore {
                 ),
             });
         }
+        let last_seq: i64 = conn
+            .query_opt(
+                "SELECT value FROM incident_meta WHERE key = 'outbox_seq'",
+                &[],
+            )?
+            .map_or(0, |r| r.get(0));
+        let outbox: Vec<(u64, Result<OutboxEntry, StoreError>)> = conn
+            .query("SELECT seq, entry FROM outbox ORDER BY seq", &[])?
+            .iter()
+            .map(|r| {
+                let seq = r.get::<_, i64>(0) as u64;
+                (seq, crate::store::outbox::decode(seq, r.get(1)))
+            })
+            .collect();
+        let about: Vec<i64> = outbox
+            .iter()
+            .filter_map(|(_, e)| e.as_ref().ok())
+            .map(|e| e.event.incident.id.key() as i64)
+            .collect();
+        let stored: BTreeSet<u64> = conn
+            .query("SELECT id FROM incidents WHERE id = ANY($1)", &[&about])?
+            .iter()
+            .map(|r| r.get::<_, i64>(0) as u64)
+            .collect();
+        let exists = |id: IncidentId| stored.contains(&id.key());
+        for (seq, entry) in outbox {
+            p.extend(crate::store::outbox::check_entry(
+                seq,
+                entry,
+                last_seq as u64,
+                &exists,
+            ));
+        }
+        for r in conn.query(
+            "SELECT e.incident, e.step FROM escalations e
+             WHERE NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = e.incident) ORDER BY 1, 2",
+            &[],
+        )? {
+            p.push(crate::store::outbox::orphan_escalation(
+                r.get::<_, i64>(0) as u64,
+                r.get(1),
+            ));
+        }
         for r in conn.query("SELECT id, record FROM patterns ORDER BY id", &[])? {
             let key: String = r.get(0);
             if let Err(e) =
@@ -216,7 +260,7 @@ impl PgStore {
     }
 
     /// Rewrites drifted columns from their records, moves counters up to the stored
-    /// ids, and drops fingerprints of missing incidents, in one transaction.
+    /// ids and events, and drops fingerprints of missing incidents, in one transaction.
     pub(crate) fn repair(&self) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let s = scan(&mut conn)?;
@@ -251,7 +295,11 @@ impl PgStore {
         )?;
         txn.batch_execute(
             "DELETE FROM fingerprints f
-               WHERE NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = f.incident)",
+               WHERE NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = f.incident);
+             INSERT INTO incident_meta (key, value)
+               SELECT 'outbox_seq', max(seq) FROM outbox HAVING max(seq) IS NOT NULL
+             ON CONFLICT (key) DO UPDATE
+               SET value = GREATEST(incident_meta.value, EXCLUDED.value)",
         )?;
         txn.commit()?;
         Ok(())

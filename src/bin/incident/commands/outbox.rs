@@ -1,4 +1,4 @@
-//! outbox: list, retry, deliver.
+//! outbox: list, retry, discard, deliver.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use incident::IncidentManager;
-use incident::notify::{self, Background, DeliveryCounters, Hooks, PassReport};
+use incident::notify::{self, Background, DeliveryCounters, Hooks, NotifyConfig, PassReport};
 use incident::report::format_table;
 
 use super::{print, print_json};
@@ -18,6 +18,15 @@ pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, a: OutboxArgs) -> Result<Exi
     if let Some(OutboxCommand::Deliver(d)) = a.command {
         r.local_only("outbox deliver")?;
         return deliver(db, d);
+    }
+    if let Some(seq) = a.discard {
+        r.local_only("outbox --discard")?;
+        let m = config::open_existing(db)?;
+        if !notify::discard(&m, seq)? {
+            anyhow::bail!("--discard {seq}: the outbox has no entry {seq} (see `incident outbox`)");
+        }
+        print(&format!("outbox entry {seq} removed\n"))?;
+        return Ok(ExitCode::SUCCESS);
     }
     let m = r.open(db, false)?;
     if let Some(id) = &a.retry {
@@ -70,15 +79,25 @@ pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, a: OutboxArgs) -> Result<Exi
         ));
     }
     out.push_str(&format!(
-        "{} pending ({} failing), {} dead, {} not yet routed\n",
+        "{} pending ({} failing), {} dead, {} not yet routed",
         view.pending, view.failing, view.dead, view.unrouted
     ));
+    if view.damaged > 0 {
+        out.push_str(&format!(
+            ", {} damaged (never sent; `incident check` names them)",
+            view.damaged
+        ));
+    }
+    out.push('\n');
     print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn deliver(db: &Option<PathBuf>, a: DeliverArgs) -> Result<ExitCode> {
-    let cfg = Arc::new(config::notify_config(&a.config)?);
+    let cfg = Arc::new(NotifyConfig {
+        kb_dir: Some(a.kb_dir.clone()),
+        ..config::notify_config(&a.config)?
+    });
     if cfg.targets.is_empty() {
         anyhow::bail!(
             "no notification targets: the config file needs a `notify` section (--config or INCIDENT_CONFIG)"

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use incident::notify::NotifyConfig;
 use incident::server::ServeOptions;
 
 use crate::cli::{LogFormat, ServeArgs};
@@ -19,7 +20,10 @@ pub(crate) fn run(db: &Option<PathBuf>, a: ServeArgs) -> Result<ExitCode> {
         )
     })?;
     // Every config error (SLA, notify, escalation) names its field before anything binds.
-    let notify = Arc::new(config::notify_config(&a.config)?);
+    let notify = Arc::new(NotifyConfig {
+        kb_dir: Some(a.kb_dir.clone()),
+        ..config::notify_config(&a.config)?
+    });
     let sla = notify.sla;
     if a.escalate_every == 0 {
         anyhow::bail!("--escalate-every must be at least 1 second");
