@@ -387,6 +387,7 @@ fn slack_messages_carry_blocks_with_the_incident() {
         "payment, api",
         "SLA deadline",
         "2025-07-01T01:15:00",
+        "<!date^1751332500^{date_num} {time}|",
     ] {
         assert!(fields.contains(want), "{want} in {fields}");
     }

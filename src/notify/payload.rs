@@ -79,6 +79,15 @@ fn cut(s: &str, max: usize) -> String {
     out
 }
 
+/// A time Slack shows in each reader's own time zone (`<!date^…>`), with the UTC time as
+/// the fallback for clients that cannot.
+fn slack_time(t: Timestamp) -> String {
+    format!(
+        "<!date^{}^{{date_num}} {{time}}|{t}>",
+        t.micros().div_euclid(1_000_000)
+    )
+}
+
 /// An entry's markdown without its heading line.
 fn entry_body(markdown: &str) -> &str {
     match markdown.split_once('\n') {
@@ -118,11 +127,15 @@ pub fn slack_body(config: &NotifyConfig, event: &Event, ctx: &Context) -> Vec<u8
     let inc = &event.incident;
     let d = deadlines(&config.sla, inc);
     let deadline = if matches!(inc.status.as_str(), "open") {
-        format!("response {}\nresolution {}", d.response, d.resolution)
+        format!(
+            "response {}\nresolution {}",
+            slack_time(d.response),
+            slack_time(d.resolution)
+        )
     } else {
-        format!("resolution {}", d.resolution)
+        format!("resolution {}", slack_time(d.resolution))
     };
-    let field = |name: &str, value: String| json!({"type": "mrkdwn", "text": cut(&format!("*{name}*\n{}", esc(&value)), 2000)});
+    let field = |name: &str, value: String| json!({"type": "mrkdwn", "text": cut(&format!("*{name}*\n{value}"), 2000)});
     let mut blocks: Vec<Value> = vec![
         json!({"type": "header", "text": {"type": "plain_text", "emoji": true,
             "text": cut(&format!("[{}] {} {}", inc.priority.as_str().to_uppercase(), inc.id, inc.title), 150)}}),
@@ -131,7 +144,7 @@ pub fn slack_body(config: &NotifyConfig, event: &Event, ctx: &Context) -> Vec<u8
         "fields": [
             field("Priority", inc.priority.to_string()),
             field("Status", inc.status.to_string()),
-            field("Components", inc.components.join(", ")),
+            field("Components", esc(&inc.components.join(", "))),
             field("SLA deadline", deadline),
         ]}),
     ];
