@@ -16,63 +16,11 @@ use std::time::{Duration, Instant};
 use incident::escalation::{Policy, Step, Unless, tick};
 use incident::metrics::SlaTargets;
 use incident::observe::Exposition;
-use incident::{
-    Category, Incident, IncidentId, IncidentManager, Priority, Status, TimelineEntry, Timestamp,
-};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use incident::{IncidentManager, Priority, Timestamp};
 
-fn incidents(n: usize, seed: u64) -> impl Iterator<Item = Incident> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let start = Timestamp::parse("2024-01-01T00:00:00Z")
-        .expect("time")
-        .micros();
-    let step = 365 * 86_400 * 1_000_000 / n as i64;
-    (0..n).map(move |i| {
-        let created = Timestamp::from_micros(start + i as i64 * step);
-        let roll: f64 = rng.random();
-        let status = match roll {
-            r if r < 0.03 => Status::Open,
-            r if r < 0.05 => Status::InProgress,
-            r if r < 0.50 => Status::Resolved,
-            _ => Status::Closed,
-        };
-        let later =
-            Timestamp::from_micros(created.micros() + rng.random_range(60..86_400) * 1_000_000);
-        let mut timeline = vec![TimelineEntry {
-            timestamp: created,
-            action: "created".into(),
-            details: "Incident created".into(),
-            by: None,
-        }];
-        if status != Status::Open {
-            timeline.push(TimelineEntry {
-                timestamp: later,
-                action: "status_changed".into(),
-                details: "open -> in_progress".into(),
-                by: None,
-            });
-        }
-        Incident {
-            id: IncidentId::new(0, 0),
-            created_at: created,
-            updated_at: created,
-            category: Category::ALL[rng.random_range(0..6)],
-            priority: Priority::ALL[rng.random_range(0..4)],
-            status,
-            title: format!("incident {i}"),
-            description: String::new(),
-            affected_components: vec![format!("comp{}", rng.random_range(0..400))],
-            impact: String::new(),
-            assignee: None,
-            timeline,
-            resolution: None,
-            acknowledged_at: (status != Status::Open).then_some(later),
-            matched_pattern: None,
-            origin: incident::Origin::Manual,
-        }
-    })
-}
+#[path = "support/incidents.rs"]
+mod generated;
+use generated::{acknowledged, incidents};
 
 fn stats(mut v: Vec<Duration>) -> String {
     v.sort();
@@ -159,7 +107,8 @@ fn main() {
     for n in [100_000, large] {
         let path = dir.path().join(format!("{n}.redb"));
         let m = IncidentManager::open(&path).expect("open");
-        m.bulk_insert(incidents(n, 42), 100_000).expect("load");
+        m.bulk_insert(incidents(n, 42).map(acknowledged), 100_000)
+            .expect("load");
         println!("store of {n} incidents:");
         let e = Exposition::default();
         let (text, t) = timed(5, || {
