@@ -109,54 +109,37 @@ fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError>
         }
         Ok(total)
     };
-    let mut candidates: Vec<(u64, Driver)> = Vec::new();
-    if !f.statuses.is_empty() {
-        candidates.push((
-            sum(f.statuses.iter().map(|s| count_key_status(*s)).collect())?,
+    let filtered: [(Vec<String>, Driver); 6] = [
+        (
+            f.statuses.iter().map(|s| count_key_status(*s)).collect(),
             Driver::Status,
-        ));
-    }
-    if !f.categories.is_empty() {
-        candidates.push((
-            sum(f
-                .categories
-                .iter()
-                .map(|s| count_key_category(*s))
-                .collect())?,
+        ),
+        (
+            f.categories.iter().map(|c| count_key_category(*c)).collect(),
             Driver::Category,
-        ));
-    }
-    if !f.priorities.is_empty() {
-        candidates.push((
-            sum(f
-                .priorities
-                .iter()
-                .map(|s| count_key_priority(*s))
-                .collect())?,
+        ),
+        (
+            f.priorities.iter().map(|p| count_key_priority(*p)).collect(),
             Driver::Priority,
-        ));
-    }
-    if !f.components.is_empty() {
-        candidates.push((
-            sum(f
-                .components
-                .iter()
-                .map(|s| count_key_component(s))
-                .collect())?,
+        ),
+        (
+            f.components.iter().map(|c| count_key_component(c)).collect(),
             Driver::Component,
-        ));
-    }
-    if !f.assignees.is_empty() {
-        candidates.push((
-            sum(f.assignees.iter().map(|s| count_key_assignee(s)).collect())?,
+        ),
+        (
+            f.assignees.iter().map(|a| count_key_assignee(a)).collect(),
             Driver::Assignee,
-        ));
-    }
-    if !f.patterns.is_empty() {
-        candidates.push((
-            sum(f.patterns.iter().map(|s| count_key_pattern(s)).collect())?,
+        ),
+        (
+            f.patterns.iter().map(|p| count_key_pattern(p)).collect(),
             Driver::Pattern,
-        ));
+        ),
+    ];
+    let mut candidates: Vec<(u64, Driver)> = Vec::new();
+    for (keys, driver) in filtered {
+        if !keys.is_empty() {
+            candidates.push((sum(keys)?, driver));
+        }
     }
     let driver = match candidates.iter().min_by_key(|(n, _)| *n) {
         Some((_, d)) => *d,
