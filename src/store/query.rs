@@ -115,15 +115,24 @@ fn query_keys(txn: &ReadTransaction, f: &Filter) -> Result<Vec<u64>, StoreError>
             Driver::Status,
         ),
         (
-            f.categories.iter().map(|c| count_key_category(*c)).collect(),
+            f.categories
+                .iter()
+                .map(|c| count_key_category(*c))
+                .collect(),
             Driver::Category,
         ),
         (
-            f.priorities.iter().map(|p| count_key_priority(*p)).collect(),
+            f.priorities
+                .iter()
+                .map(|p| count_key_priority(*p))
+                .collect(),
             Driver::Priority,
         ),
         (
-            f.components.iter().map(|c| count_key_component(c)).collect(),
+            f.components
+                .iter()
+                .map(|c| count_key_component(c))
+                .collect(),
             Driver::Component,
         ),
         (
