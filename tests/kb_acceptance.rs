@@ -194,12 +194,20 @@ fn twelve_problems_make_a_knowledge_base_an_engineer_keeps() {
         );
     }
 
-    // Root causes unmasked: each history pattern id appears as written.
+    // Each history pattern id appears unmasked, as the history's classification (not as a
+    // root cause: the history records none).
     assert!(!text.contains("Pattern: \\<\\*\\>") && !text.contains("Pattern: <*>"));
+    assert!(!text.contains("Pattern: PATTERN_"), "{text}");
     for i in 1..=PROBLEMS.len() {
         assert!(
-            text.contains(&format!("Pattern: PATTERN_{i:03}")),
-            "root cause PATTERN_{i:03} lost:\n{text}"
+            text.contains(&format!("`PATTERN_{i:03}`")),
+            "history pattern id PATTERN_{i:03} lost:\n{text}"
+        );
+    }
+    for line in text.lines().filter(|l| l.contains("PATTERN_0")) {
+        assert!(
+            line.starts_with("- **エラー履歴の pattern_id**: "),
+            "a pattern id outside its line: {line}"
         );
     }
 

@@ -8,7 +8,7 @@ use crate::model::{Counted, Pattern};
 
 use super::KbOptions;
 use super::group::Entry;
-use crate::patterns::causes::group_texts;
+use crate::patterns::causes::{group_texts, split_history_tags};
 use crate::patterns::naming;
 
 /// Longest text taken from a pattern field, in characters.
@@ -216,10 +216,22 @@ fn types(e: &Entry) -> Option<String> {
     (!e.types.is_empty()).then(|| counted_list(&e.types, usize::MAX, code))
 }
 
-/// Root causes grouped without masking: `Pattern: PATTERN_005` stays as written.
-fn causes(p: &Pattern) -> Option<String> {
-    let causes = group_texts(&p.root_causes);
-    (!causes.is_empty()).then(|| counted_list(&causes, 3, md))
+/// Root causes people wrote, grouped without masking, and apart from them the error
+/// history's `pattern_id`s (a migrated error's `Pattern: PATTERN_005`), which classify
+/// the error but say nothing of its cause.
+fn causes(p: &Pattern) -> (Option<String>, Option<String>) {
+    let (written, tags) = split_history_tags(&group_texts(&p.root_causes));
+    (
+        (!written.is_empty()).then(|| counted_list(&written, 3, md)),
+        (!tags.is_empty()).then(|| counted_list(&tags, 3, code)),
+    )
+}
+
+/// The line that names the error history's `pattern_id`s, if any.
+fn push_history_tags(out: &mut String, tags: Option<String>) {
+    if let Some(tags) = tags {
+        let _ = writeln!(out, "- **エラー履歴の pattern_id**: {tags}");
+    }
 }
 
 /// A whole entry, markers included; ends with a newline.
@@ -240,8 +252,10 @@ pub(super) fn entry(number: u32, e: &Entry, opts: &KbOptions, script: Option<&st
         let _ = writeln!(out, "- **エラー型**: {types}");
     }
     let _ = writeln!(out, "- **症状**: {}", code(&naming::named(&p.template)));
-    let causes = causes(p).unwrap_or_else(|| "記録なし（要調査）".to_string());
-    let _ = writeln!(out, "- **原因**: {causes}");
+    let (written, tags) = causes(p);
+    let written = written.unwrap_or_else(|| "記録なし（要調査）".to_string());
+    let _ = writeln!(out, "- **原因**: {written}");
+    push_history_tags(&mut out, tags);
     out.push_str("- **対応**:\n");
     push_actions(&mut out, p, opts);
     out.push_str("- **予防策**:\n");
@@ -278,9 +292,11 @@ pub(super) fn enrich(e: &Entry, opts: &KbOptions, script: Option<&str>) -> Strin
         let _ = writeln!(out, "- **エラー型**: {types}");
     }
     push_tail(&mut out, p, opts, script);
-    if let Some(causes) = causes(p) {
-        let _ = writeln!(out, "- **記録された原因**: {causes}");
+    let (written, tags) = causes(p);
+    if let Some(written) = written {
+        let _ = writeln!(out, "- **記録された原因**: {written}");
     }
+    push_history_tags(&mut out, tags);
     if !p.actions.is_empty() {
         out.push_str("- **記録された対応**:\n");
         push_actions(&mut out, p, opts);

@@ -472,7 +472,9 @@ fn error_type_named_in_a_hand_written_entry_links_to_it() {
     assert_eq!(update.enriched[0].entry.as_deref(), Some("INCIDENT_001"));
 }
 
-/// Regression: root causes were mined into masked templates (`Pattern: <*>`).
+/// Regression: root causes were mined into masked templates (`Pattern: <*>`). Causes are
+/// shown as written; a migrated error's `Pattern: PATTERN_005` is the error history's
+/// classification and is shown as that, not as the cause.
 #[test]
 fn root_causes_are_shown_as_written() {
     let mut p = disk();
@@ -481,11 +483,15 @@ fn root_causes_are_shown_as_written() {
         counted("pattern: PATTERN_005.".to_string(), 1),
         counted("Pattern: PATTERN_006".to_string(), 2),
     ];
-    let text = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default()).new_text;
+    let text = suggest(KB_TEMPLATE, &[p.clone()], &none(), &KbOptions::default()).new_text;
+    assert!(text.contains("- **原因**: 記録なし（要調査）\n"), "{text}");
     assert!(
-        text.contains("- **原因**: Pattern: PATTERN_005（8件）、Pattern: PATTERN_006（2件）"),
+        text.contains("- **エラー履歴の pattern_id**: `PATTERN_005`（8件）、`PATTERN_006`（2件）"),
         "{text}"
     );
+    p.root_causes.push(counted("ディスク満杯".to_string(), 3));
+    let text = suggest(KB_TEMPLATE, &[p], &none(), &KbOptions::default()).new_text;
+    assert!(text.contains("- **原因**: ディスク満杯（3件）\n"), "{text}");
 }
 
 /// A fix recorded per file (restart that file's worker) is not replayed for the merged

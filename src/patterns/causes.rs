@@ -65,6 +65,33 @@ pub(crate) fn group_texts(items: &[Counted<String>]) -> Vec<Counted<String>> {
     out
 }
 
+/// The root cause a migrated error carries, `Pattern: <pattern_id>` (as the original tool's
+/// migration writes it): the id of `error_history.json`, a classification, not a cause.
+/// Returns the id.
+pub(crate) fn history_tag(cause: &str) -> Option<&str> {
+    let rest = cause.trim().strip_prefix("Pattern:")?.trim();
+    (!rest.is_empty() && !rest.contains(char::is_whitespace)).then_some(rest)
+}
+
+/// Splits grouped root causes into causes people wrote and the error history's pattern
+/// ids ([`history_tag`]), keeping counts and order.
+pub(crate) fn split_history_tags(
+    causes: &[Counted<String>],
+) -> (Vec<Counted<String>>, Vec<Counted<String>>) {
+    let mut written = Vec::new();
+    let mut tags = Vec::new();
+    for c in causes {
+        match history_tag(&c.value) {
+            Some(id) => tags.push(Counted {
+                value: id.to_string(),
+                count: c.count,
+            }),
+            None => written.push(c.clone()),
+        }
+    }
+    (written, tags)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +122,19 @@ mod tests {
             ]
         );
         assert_ne!(key("restart v1.2"), key("restart v12"));
+    }
+
+    #[test]
+    fn history_pattern_ids_are_told_from_causes() {
+        let (written, tags) = split_history_tags(&[
+            c("Pattern: PATTERN_005", 9),
+            c("RabbitMQ停止", 3),
+            c("Pattern: the disk filled up", 1),
+        ]);
+        assert_eq!(tags, vec![c("PATTERN_005", 9)]);
+        assert_eq!(
+            written,
+            vec![c("RabbitMQ停止", 3), c("Pattern: the disk filled up", 1)]
+        );
     }
 }

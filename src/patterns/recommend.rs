@@ -57,10 +57,7 @@ pub(super) fn recommend(
                 p.name,
                 p.recurrences,
                 p.count,
-                p.root_causes
-                    .first()
-                    .map(|c| format!(" (most often: {})", c.value))
-                    .unwrap_or_default()
+                cause_hint(p)
             ),
         });
     }
@@ -96,4 +93,18 @@ pub(super) fn recommend(
         });
     }
     out
+}
+
+/// What the recorded causes say: the most frequent one people wrote, else that only the
+/// error history's classification is known.
+fn cause_hint(p: &Pattern) -> String {
+    let (written, tags) = super::causes::split_history_tags(&p.root_causes);
+    match (written.first(), tags.first()) {
+        (Some(c), _) => format!(" (most often: {})", c.value),
+        (None, Some(t)) => format!(
+            " (no cause recorded: the error history only classifies it as {})",
+            t.value
+        ),
+        (None, None) => String::new(),
+    }
 }
