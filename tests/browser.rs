@@ -113,6 +113,25 @@ async fn fill(c: &Client, css: &str, text: &str) {
     e.send_keys(text).await.unwrap();
 }
 
+/// The text of the element `id` once it contains `want` (read again while the page
+/// changes under it: a reload or a live update), or whatever it was at `timeout`.
+async fn text_once_it_has(c: &Client, id: &str, want: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(e) = c.find(Locator::Id(id)).await
+            && let Ok(text) = e.text().await
+        {
+            if text.contains(want) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
 async fn flow(
     base: String,
     token: String,
@@ -176,25 +195,12 @@ async fn flow(
     shot(&a, "incident-created.png").await;
 
     // Session B sees it appear without reloading.
-    let start = Instant::now();
-    loop {
-        let table = b
-            .find(Locator::Id("incidents"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if table.contains(&id) {
-            assert!(table.contains(TITLE), "{table}");
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "the second session did not see {id} without reloading"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let table = text_once_it_has(&b, "incidents", &id, Duration::from_secs(15)).await;
+    assert!(
+        table.contains(&id),
+        "the second session did not see {id} without reloading:\n{table}"
+    );
+    assert!(table.contains(TITLE), "{table}");
     let sla = b
         .find(Locator::Css("#incidents tbody tr td:nth-child(2) span"))
         .await
@@ -241,18 +247,15 @@ async fn flow(
         .click()
         .await
         .unwrap();
-    a.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("timeline"))
-        .await
-        .unwrap();
-    let timeline = a
-        .find(Locator::Id("timeline"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The note's form posts and the page reloads: the old page's timeline may still be
+    // there, or go stale while it is read, until the new one shows the note.
+    let timeline = text_once_it_has(
+        &a,
+        "timeline",
+        "再発防止策を検討中",
+        Duration::from_secs(10),
+    )
+    .await;
     for expected in [
         "created",
         "status_changed",
