@@ -116,6 +116,7 @@ fn copy_inner(
         flush(&mut bulk, &mut members)?;
     }
     summary.fingerprints = fps as u64;
+    dest.after_bulk_load(summary.incidents);
 
     // Counters may run ahead of the stored ids (an incident deleted by hand, a failed
     // import): the copy hands out no id the source would not.

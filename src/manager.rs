@@ -259,6 +259,7 @@ impl IncidentManager {
                     Ok::<_, Error>(())
                 })?;
             }
+            self.store.after_bulk_load(made);
             Ok(made)
         })
     }

@@ -339,6 +339,7 @@ fn migrate_inner(
         })?;
         summary.rejects_file = Some(p.display().to_string());
     }
+    store.after_bulk_load(summary.migrated);
     summary.phases.wall = wall.elapsed().as_secs_f64();
     if let Some(e) = stop {
         return Err(MigrateError::Input {

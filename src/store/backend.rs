@@ -149,6 +149,16 @@ impl Store {
         }
     }
 
+    /// Called once a bulk load (migration, copy, bulk insert) of `rows` incidents has
+    /// committed: PostgreSQL refreshes its planner statistics; redb has none. A failure is
+    /// ignored: the load is committed, and statistics are only a hint (autovacuum
+    /// refreshes them later).
+    pub(crate) fn after_bulk_load(&self, rows: u64) {
+        if let Engine::Postgres(s) = &self.0 {
+            let _ = s.analyze_after_load(rows);
+        }
+    }
+
     /// Gives free space back. Returns the size before and after, in bytes (the file, or
     /// the PostgreSQL database).
     pub(crate) fn compact(&mut self) -> Result<(u64, u64), StoreError> {

@@ -32,6 +32,10 @@ pub(super) type Conn = PooledConnection<Manager>;
 /// and fingerprint lookups beside them.
 const POOL_SIZE: u32 = 4;
 
+/// Bulk loads at least this large refresh the planner's statistics
+/// ([`PgStore::analyze_after_load`]).
+const ANALYZE_AFTER_ROWS: u64 = 10_000;
+
 /// Serialises schema steps across processes (`pg_advisory_xact_lock`).
 const SCHEMA_LOCK: i64 = 0x696e_6369_6465_6e74; // "incident"
 
@@ -215,6 +219,18 @@ impl PgStore {
             "BEGIN; SET LOCAL synchronous_commit = on;
              UPDATE incident_meta SET value = value WHERE key = 'schema_version'; COMMIT",
         )?;
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics after a bulk load of `rows` rows. Without them
+    /// the first filtered `list` after loading 1M incidents took 60–140 ms (a plan made
+    /// for an empty table) instead of 5–10 ms; `ANALYZE` of 1M rows takes about 0.4 s, so
+    /// it runs only for loads that can move the statistics. Autovacuum does the same later.
+    pub(crate) fn analyze_after_load(&self, rows: u64) -> Result<(), StoreError> {
+        if rows >= ANALYZE_AFTER_ROWS {
+            self.conn()?
+                .batch_execute("ANALYZE incidents; ANALYZE fingerprints")?;
+        }
         Ok(())
     }
 
