@@ -278,6 +278,72 @@ fn sla_targets_come_from_a_config_file() {
     assert!(e.contains("sla.high.response_minutes"), "{e}");
 }
 
+/// A fix repeated every time is offered as a script only when it is a command; a
+/// configuration or code change repeated every time is one that does not last.
+#[test]
+fn a_repeated_fix_is_offered_as_a_script_only_when_it_is_a_command() {
+    let env = Env::new();
+    let fixes = [
+        (
+            "RabbitMQ接続エラー: 10.0.0.{i}:5672 への接続がタイムアウトしました",
+            "systemctl restart rabbitmq-server",
+        ),
+        (
+            "Slack通知に失敗しました (ステータス: 42{i})",
+            "リトライ間隔を60秒に延長",
+        ),
+    ];
+    for (title, fix) in fixes {
+        for i in 1..=3 {
+            let id = env.create_at(
+                &title.replace("{i}", &i.to_string()),
+                "error",
+                "high",
+                &["worker"],
+                &format!("2025-01-0{i}T10:00:00Z"),
+            );
+            env.ok(&[
+                "resolve",
+                &id,
+                "--actions",
+                fix,
+                "--root-cause",
+                "不明",
+                "--at",
+                &format!("2025-01-0{i}T11:00:00Z"),
+            ]);
+        }
+    }
+    let text = env.ok(&["analyze", "--quiet"]);
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains("by the same actions") && l.contains(needle))
+            .unwrap_or_else(|| panic!("no same-fix recommendation for {needle}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("systemctl restart")
+            .ends_with(": automate it (`incident kb suggest --write` writes a candidate script)"),
+        "{text}"
+    );
+    assert!(
+        line("リトライ間隔").ends_with(
+            ": make the fix permanent (it is not a shell command, so no script is written)"
+        ),
+        "{text}"
+    );
+    // And what the recommendation says is what `kb suggest` does.
+    let kb = env.dir.path().join("kb");
+    std::fs::create_dir_all(&kb).unwrap();
+    env.ok(&["kb", "suggest", "--kb", kb.to_str().unwrap(), "--write"]);
+    let scripts: Vec<String> = std::fs::read_dir(kb.join("auto_fix"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(scripts.len(), 1, "{scripts:?}");
+    assert!(scripts[0].contains("systemctl restart rabbitmq-server"));
+}
+
 #[test]
 fn analyze_stores_patterns_and_create_matches_them() {
     let env = Env::new();

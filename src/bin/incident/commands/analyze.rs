@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use incident::Pattern;
+use incident::kb::autofix::{AutofixOptions, candidate};
 use incident::patterns::AnalyzeOptions;
 
 use super::{print, print_json, progress_bar};
@@ -71,10 +72,25 @@ pub(crate) fn run(r: &Remote, db: &Option<PathBuf>, a: AnalyzeArgs) -> Result<Ex
     );
     let mut analysis = m.analyze(&opts, &|n| bar.set_position(n))?;
     bar.finish_and_clear();
+    // Only a fix with a shell command in it becomes a script (`kb::autofix::candidate`, what
+    // `kb suggest` runs); a configuration or code change is made once, for good.
     for r in &mut analysis.recommendations {
-        if r.kind == "same_fix_every_time" {
+        if r.kind != "same_fix_every_time" {
+            continue;
+        }
+        let scripted = analysis
+            .patterns
+            .iter()
+            .find(|p| Some(&p.id) == r.pattern_id.as_ref())
+            .and_then(|p| candidate(p, &AutofixOptions::default()))
+            .is_some();
+        if scripted {
             r.message
                 .push_str(" (`incident kb suggest --write` writes a candidate script)");
+        } else if let Some(head) = r.message.strip_suffix(": automate it") {
+            r.message = format!(
+                "{head}: make the fix permanent (it is not a shell command, so no script is written)"
+            );
         }
     }
     match a.format {
