@@ -331,7 +331,7 @@ mod tests {
             .iter()
             .filter_map(|s| match s {
                 Step::Command { argv, .. } => Some(argv),
-                Step::Instruction { .. } => None,
+                Step::Targeted { .. } | Step::Instruction { .. } => None,
             })
             .collect();
         let made = vec!["mkdir".to_string(), "made_by_script".to_string()];
@@ -455,6 +455,84 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
             .collect();
         assert!(leftovers.is_empty(), "temporary files left behind");
+    }
+
+    /// A fix whose recorded uses differ only in the last word (which file, which service)
+    /// takes that word as an argument, limited to the recorded ones; replaying the most
+    /// used one would be wrong for every other incident.
+    #[test]
+    fn a_fix_that_depends_on_the_incident_takes_its_target() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut p = pattern("P00000040", "Cache dir missing <*>", &[], 10);
+        p.action_sets = vec![
+            counted(vec!["mkdir -p cache/a".into()], 6),
+            counted(vec!["mkdir -p cache/b".into()], 3),
+            counted(vec!["`mkdir -p cache/b`".into()], 1),
+        ];
+        p.actions = vec![
+            counted("mkdir -p cache/a".into(), 6),
+            counted("mkdir -p cache/b".into(), 4),
+        ];
+        let s = candidate(&p, &AutofixOptions::default()).expect("candidate");
+        let Step::Targeted { argv, targets, .. } = &s.steps[0] else {
+            panic!("{:#?}", s.steps);
+        };
+        assert_eq!(argv, &["mkdir", "-p"]);
+        assert_eq!(
+            targets,
+            &[
+                counted("cache/a".to_string(), 6),
+                counted("cache/b".to_string(), 4)
+            ]
+        );
+        assert!(
+            s.content.contains("10 of 10 resolved incidents were resolved with `mkdir -p TARGET` alone, TARGET as recorded: cache/a (6), cache/b (4)."),
+            "{}",
+            s.content
+        );
+        let path = write_and_lint(tmp.path(), &s);
+
+        let dry = run_bash(&path, tmp.path(), &[]);
+        assert!(dry.status.success());
+        assert!(
+            String::from_utf8_lossy(&dry.stdout).contains("+ mkdir -p TARGET\n"),
+            "{}",
+            String::from_utf8_lossy(&dry.stdout)
+        );
+        let dry_b = run_bash(&path, tmp.path(), &["--dry-run", "cache/b"]);
+        assert!(String::from_utf8_lossy(&dry_b.stdout).contains("+ mkdir -p cache/b\n"));
+
+        for refused in [
+            &["--apply"][..],
+            &["--apply", "cache/c"],
+            &["--apply", "x; touch PWNED"],
+        ] {
+            let out = run_bash(&path, tmp.path(), refused);
+            assert_eq!(out.status.code(), Some(2), "{refused:?}");
+            assert!(!tmp.path().join("cache").exists(), "{refused:?} ran a step");
+            assert!(!tmp.path().join("PWNED").exists());
+        }
+        let applied = run_bash(&path, tmp.path(), &["--apply", "cache/b"]);
+        assert!(
+            applied.status.success(),
+            "{}",
+            String::from_utf8_lossy(&applied.stderr)
+        );
+        assert!(tmp.path().join("cache/b").is_dir());
+        assert!(!tmp.path().join("cache/a").exists());
+
+        // A variant used by fewer than a tenth is noise: the most used fix is replayed.
+        p.resolved = 20;
+        p.action_sets = vec![
+            counted(vec!["mkdir -p cache/a".into()], 19),
+            counted(vec!["mkdir -p cache/b".into()], 1),
+        ];
+        let s = candidate(&p, &AutofixOptions::default()).expect("candidate");
+        assert!(
+            matches!(&s.steps[0], Step::Command { argv, .. } if argv.join(" ") == "mkdir -p cache/a"),
+            "{:#?}",
+            s.steps
+        );
     }
 
     #[test]

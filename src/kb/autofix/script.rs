@@ -13,8 +13,7 @@ use super::policy::command_words;
 
 use crate::fsutil::write_file;
 use crate::kb::KbError;
-use crate::model::Pattern;
-use crate::model::Status;
+use crate::model::{Counted, Pattern, Status};
 
 /// The line that marks a script as tool-owned; without it a file is never overwritten.
 pub(crate) const GENERATED_MARK: &str = "# incident:generated";
@@ -55,6 +54,14 @@ pub enum Step {
     Command {
         argv: Vec<String>,
         check: bool,
+        source: StepSource,
+    },
+    /// A recorded command whose last word depended on the incident (the service, the
+    /// path): run with `--apply TARGET`, `argv` then the target, which must be one of
+    /// `targets` (as recorded, most used first).
+    Targeted {
+        argv: Vec<String>,
+        targets: Vec<Counted<String>>,
         source: StepSource,
     },
     /// Printed for a person to carry out.
@@ -119,6 +126,46 @@ pub fn candidate(p: &Pattern, opts: &AutofixOptions) -> Option<Script> {
         return None;
     }
     let majority = |n: u64| n.saturating_mul(2) > resolved;
+    let (mut steps, evidence) = match targeted(p).filter(|t| majority(t.used_in)) {
+        Some(t) => targeted_steps(t, resolved),
+        None => recorded_steps(p, opts, resolved)?,
+    };
+    // Keyword knowledge adds read-only diagnostics, printed as suggestions and never run.
+    for step in keyword_steps(p) {
+        let Step::Instruction { text, .. } = &step else {
+            continue;
+        };
+        let duplicate = steps.iter().any(|s| match s {
+            Step::Command { argv, .. } => argv.join(" ") == *text,
+            Step::Targeted { .. } => false,
+            Step::Instruction { text: t, .. } => t == text,
+        });
+        if !duplicate {
+            steps.push(step);
+        }
+    }
+    if !steps
+        .iter()
+        .any(|s| matches!(s, Step::Command { .. } | Step::Targeted { .. }))
+    {
+        return None;
+    }
+    let content = render(p, &steps, &evidence);
+    Some(Script {
+        file_name: format!("{}.sh", p.id),
+        content,
+        steps,
+    })
+}
+
+/// The steps for the actions most resolved incidents agree on, each as recorded: a
+/// command when it is one, else an instruction. `None` when they agree on nothing.
+fn recorded_steps(
+    p: &Pattern,
+    opts: &AutofixOptions,
+    resolved: u64,
+) -> Option<(Vec<Step>, String)> {
+    let majority = |n: u64| n.saturating_mul(2) > resolved;
     let (actions, evidence): (Vec<(String, u64)>, String) = match p.action_sets.first() {
         Some(set) if majority(set.count) && !set.value.is_empty() => (
             set.value.iter().map(|a| (a.clone(), set.count)).collect(),
@@ -167,28 +214,78 @@ pub fn candidate(p: &Pattern, opts: &AutofixOptions) -> Option<Script> {
             }),
         }
     }
-    // Keyword knowledge adds read-only diagnostics, printed as suggestions and never run.
-    for step in keyword_steps(p) {
-        let Step::Instruction { text, .. } = &step else {
+    Some((steps, evidence))
+}
+
+/// A fix recorded as one command whose recorded uses differ only in the last word.
+struct Targeted {
+    argv: Vec<String>,
+    targets: Vec<Counted<String>>,
+    used_in: u64,
+}
+
+/// The command most resolved incidents were fixed with alone, when its recorded uses
+/// differ only in the last word (`systemctl restart logging-setup` for one file's errors,
+/// `systemctl restart pm-worker` for another's): which word a fix needs depends on the
+/// incident, so replaying the most used one would be wrong for the rest. A variant used by
+/// fewer than a tenth of them is noise, not a choice.
+fn targeted(p: &Pattern) -> Option<Targeted> {
+    let singles: Vec<(Vec<String>, u64)> = p
+        .action_sets
+        .iter()
+        .filter(|set| set.value.len() == 1)
+        .filter_map(|set| Some((command_words(&set.value[0])?, set.count)))
+        .filter(|(words, _)| words.len() >= 2 && !words[words.len() - 1].starts_with('-'))
+        .collect();
+    let (top, _) = singles.first()?;
+    let head = &top[..top.len() - 1];
+    let mut targets: Vec<Counted<String>> = Vec::new();
+    for (words, count) in &singles {
+        let Some((last, rest)) = words.split_last() else {
             continue;
         };
-        let duplicate = steps.iter().any(|s| match s {
-            Step::Command { argv, .. } => argv.join(" ") == *text,
-            Step::Instruction { text: t, .. } => t == text,
-        });
-        if !duplicate {
-            steps.push(step);
+        if rest != head {
+            continue;
+        }
+        match targets.iter_mut().find(|t| t.value == *last) {
+            Some(t) => t.count += count,
+            None => targets.push(Counted {
+                value: last.clone(),
+                count: *count,
+            }),
         }
     }
-    if !steps.iter().any(|s| matches!(s, Step::Command { .. })) {
-        return None;
-    }
-    let content = render(p, &steps, &evidence);
-    Some(Script {
-        file_name: format!("{}.sh", p.id),
-        content,
-        steps,
+    targets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    let used_in: u64 = targets.iter().map(|t| t.count).sum();
+    let others = used_in - targets.first()?.count;
+    (targets.len() >= 2 && others.saturating_mul(10) >= used_in).then(|| Targeted {
+        argv: head.to_vec(),
+        targets,
+        used_in,
     })
+}
+
+fn targeted_steps(t: Targeted, resolved: u64) -> (Vec<Step>, String) {
+    let shown = t
+        .targets
+        .iter()
+        .map(|c| format!("{} ({})", c.value, c.count))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let evidence = format!(
+        "{} of {resolved} resolved incidents were resolved with `{} TARGET` alone, TARGET as recorded: {shown}.",
+        t.used_in,
+        t.argv.join(" ")
+    );
+    let step = Step::Targeted {
+        source: StepSource::Recorded {
+            action: format!("{} TARGET", t.argv.join(" ")),
+            used_in: t.used_in,
+        },
+        argv: t.argv,
+        targets: t.targets,
+    };
+    (vec![step], evidence)
 }
 
 /// The scripts for `patterns` under `dir`, with what writing them would change.
@@ -317,9 +414,16 @@ fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
     let uses_check = steps
         .iter()
         .any(|s| matches!(s, Step::Command { check: true, .. }));
-    let uses_run = steps
-        .iter()
-        .any(|s| matches!(s, Step::Command { check: false, .. }));
+    let uses_run = steps.iter().any(|s| {
+        matches!(
+            s,
+            Step::Command { check: false, .. } | Step::Targeted { .. }
+        )
+    });
+    let targets = steps.iter().find_map(|s| match s {
+        Step::Targeted { targets, .. } => Some(targets),
+        _ => None,
+    });
     let is_suggestion = |s: &Step| {
         matches!(
             s,
@@ -360,7 +464,21 @@ fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
         "#\n",
         "# Review every step before running with --apply. Only recorded actions run, quoted\n",
         "# word by word; other recorded steps and keyword suggestions are only printed.\n",
-        "# Usage: bash <this file> [--dry-run | --apply]   (default: dry run, runs nothing)\n",
+    ));
+    let usage = if targets.is_some() {
+        out.push_str(concat!(
+            "# The recorded fix names what the incident needs (the TARGET): pass it after\n",
+            "# --apply; only the targets recorded below are accepted.\n",
+        ));
+        "[--dry-run | --apply] [TARGET]"
+    } else {
+        "[--dry-run | --apply]"
+    };
+    let _ = writeln!(
+        out,
+        "# Usage: bash <this file> {usage}   (default: dry run, runs nothing)"
+    );
+    out.push_str(concat!(
         "set -euo pipefail\n",
         "\n",
         "apply=0\n",
@@ -368,12 +486,30 @@ fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
         "  --apply) apply=1 ;;\n",
         "  '' | --dry-run) ;;\n",
         "  *)\n",
-        "    printf 'usage: %s [--dry-run | --apply]\\n' \"$0\" >&2\n",
-        "    exit 2\n",
-        "    ;;\n",
-        "esac\n",
-        "\n",
     ));
+    let _ = writeln!(out, "    printf 'usage: %s {usage}\\n' \"$0\" >&2");
+    out.push_str(concat!("    exit 2\n", "    ;;\n", "esac\n", "\n"));
+    if let Some(targets) = targets {
+        let words: Vec<String> = targets.iter().map(|t| shell_word(&t.value)).collect();
+        let _ = writeln!(out, "targets=({})", words.join(" "));
+        out.push_str(concat!(
+            "target=\"${2:-}\"\n",
+            "if [ -n \"$target\" ]; then\n",
+            "  known=0\n",
+            "  for t in \"${targets[@]}\"; do\n",
+            "    if [ \"$t\" = \"$target\" ]; then known=1; fi\n",
+            "  done\n",
+            "  if [ \"$known\" -eq 0 ]; then\n",
+            "    printf 'not a recorded target: %s (recorded: %s)\\n' \"$target\" \"${targets[*]}\" >&2\n",
+            "    exit 2\n",
+            "  fi\n",
+            "elif [ \"$apply\" -eq 1 ]; then\n",
+            "  printf 'this fix needs the target the incident names: %s --apply TARGET (one of: %s)\\n' \"$0\" \"${targets[*]}\" >&2\n",
+            "  exit 2\n",
+            "fi\n",
+            "\n",
+        ));
+    }
     if uses_run {
         out.push_str(concat!(
             "run() {\n",
@@ -432,6 +568,14 @@ fn render(p: &Pattern, steps: &[Step], evidence: &str) -> String {
                 let words: Vec<String> = argv.iter().map(|w| shell_word(w)).collect();
                 let verb = if *check { "check" } else { "run" };
                 (source, format!("{verb} {}", words.join(" ")))
+            }
+            Step::Targeted { argv, source, .. } => {
+                let words: Vec<String> = argv.iter().map(|w| shell_word(w)).collect();
+                // Without --apply the target may be missing: the dry run shows where it goes.
+                (
+                    source,
+                    format!("run {} \"${{target:-TARGET}}\"", words.join(" ")),
+                )
             }
             Step::Instruction { text, source } => {
                 // SC2016 flags `$` or backticks in single quotes: here they are meant literally.
