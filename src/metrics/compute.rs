@@ -528,6 +528,26 @@ impl MetricsBuilder {
             })
             .collect();
 
+        let recurring_groups: Vec<RecurringGroup> = rec
+            .top
+            .into_iter()
+            .map(|g| RecurringGroup {
+                name: match g.kind {
+                    GroupKind::Pattern => pattern_names.get(&g.key).cloned().or(g.pattern_name),
+                    GroupKind::Title => None,
+                },
+                kind: g.kind,
+                rate: rate(g.recurrent, g.incidents),
+                key: g.key,
+                component: g.component.or_else(|| {
+                    let c = components.get(g.top_component? as usize)?;
+                    Some(c.name.to_string())
+                }),
+                incidents: g.incidents,
+                recurrent: g.recurrent,
+            })
+            .collect();
+
         let components_total = components.len() as u64;
         let mut components: Vec<ComponentMetrics> = components
             .into_iter()
@@ -555,23 +575,6 @@ impl MetricsBuilder {
                 .then_with(|| a.component.cmp(&b.component))
         });
         components.truncate(opts.top_n);
-
-        let recurring_groups: Vec<RecurringGroup> = rec
-            .top
-            .into_iter()
-            .map(|g| RecurringGroup {
-                name: match g.kind {
-                    GroupKind::Pattern => pattern_names.get(&g.key).cloned().or(g.pattern_name),
-                    GroupKind::Title => None,
-                },
-                kind: g.kind,
-                rate: rate(g.recurrent, g.incidents),
-                key: g.key,
-                component: g.component,
-                incidents: g.incidents,
-                recurrent: g.recurrent,
-            })
-            .collect();
 
         let trends = trends(opts.trend, periods);
         trim_alerts(&mut alerts);

@@ -248,7 +248,8 @@ pub struct RecurringGroup {
     pub key: String,
     /// The pattern's name, when known.
     pub name: Option<String>,
-    /// For title groups: the primary component (`null` when the incidents list none).
+    /// For title groups, the primary component; for pattern groups, the component most of
+    /// its incidents in the window list (`null` when they list none).
     pub component: Option<String>,
     pub incidents: u64,
     pub recurrent: u64,

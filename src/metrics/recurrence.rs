@@ -140,6 +140,8 @@ pub(crate) struct GroupResult {
     pub(crate) kind: GroupKind,
     pub(crate) key: String,
     pub(crate) component: Option<String>,
+    /// For a pattern group: the component index most of its in-window incidents list.
+    pub(crate) top_component: Option<u32>,
     pub(crate) pattern_name: Option<String>,
     pub(crate) incidents: u64,
     pub(crate) recurrent: u64,
@@ -252,6 +254,34 @@ impl RecurrenceAcc {
         }
     }
 
+    /// For each of `groups`, the component index its in-window incidents list most often
+    /// (ties: the one seen first).
+    fn top_components(&self, groups: &[u32]) -> FxMap<u32, u32> {
+        let mut counts: FxMap<u32, Vec<(u32, u32)>> =
+            groups.iter().map(|&g| (g, Vec::new())).collect();
+        let mut offset = 0usize;
+        for m in &self.members {
+            let end = offset + m.components as usize;
+            if let Some(seen) = counts.get_mut(&m.group) {
+                for &c in self.member_components.get(offset..end).unwrap_or_default() {
+                    match seen.iter_mut().find(|(comp, _)| *comp == c) {
+                        Some((_, n)) => *n += 1,
+                        None => seen.push((c, 1)),
+                    }
+                }
+            }
+            offset = end;
+        }
+        counts
+            .into_iter()
+            .filter_map(|(g, seen)| {
+                // max_by_key keeps the last of equals: reversed, the first seen wins.
+                let top = seen.iter().rev().max_by_key(|(_, n)| *n)?;
+                Some((g, top.0))
+            })
+            .collect()
+    }
+
     pub(crate) fn finish(mut self, component_count: usize, top_n: usize) -> RecurrenceResult {
         let mut per_group = vec![(0u32, 0u32); self.groups.len()];
         let mut recurrent_by_component = vec![0u64; component_count];
@@ -301,6 +331,7 @@ impl RecurrenceAcc {
         }
         recurring.truncate(top_n);
         recurring.sort_by(by_rank);
+        let top_components = self.top_components(&recurring);
         let top = recurring
             .into_iter()
             .map(|g| {
@@ -314,6 +345,10 @@ impl RecurrenceAcc {
                     (GroupKind::Title, component, parts.next().unwrap_or(""))
                 };
                 GroupResult {
+                    top_component: match kind {
+                        GroupKind::Pattern => top_components.get(&g).copied(),
+                        GroupKind::Title => None,
+                    },
                     kind,
                     key: key.to_string(),
                     component: component.map(str::to_string),

@@ -178,8 +178,11 @@ fn recurrence_by_title_pattern_and_outside_the_window() {
         ),
         on(titled(inc(5, f, p, 320), "timeout 'y'"), &["api"]),
         // Pattern groups ignore the title; 6 resolved at 450, 7 created at 500.
-        titled(resolve(inc(6, f, p, 400), at(450)), "something"),
-        patterned,
+        on(
+            titled(resolve(inc(6, f, p, 400), at(450)), "something"),
+            &["disk"],
+        ),
+        on(patterned, &["storage", "disk"]),
     ];
     let mut b = MetricsBuilder::new(
         MetricsOptions {
@@ -214,6 +217,8 @@ fn recurrence_by_title_pattern_and_outside_the_window() {
         ("PAT-1", Some("Disk full"))
     );
     assert_eq!((pattern.incidents, pattern.recurrent), (2, 1));
+    // A pattern group's component is the one most of its incidents list.
+    assert_eq!(pattern.component.as_deref(), Some("disk"));
     let db = m
         .recurrence
         .recurring_groups
