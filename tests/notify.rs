@@ -81,12 +81,13 @@ fn failures_are_retried_until_delivered_and_duplicates_share_the_event_id() {
     });
     let cfg = config(&env, &rx.url, r#", "secret": "env:HOOK_SECRET""#, "");
     let ids = create(&env, 5);
-    let _d = Killed(
+    let log = |name: &str| std::fs::File::create(env.dir.path().join(name)).unwrap();
+    let d = Killed(
         env.process()
             .args(["outbox", "deliver", "--config", &cfg])
             .env("HOOK_SECRET", "s3cret-値")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log("deliver.out"))
+            .stderr(log("deliver.err"))
             .spawn()
             .unwrap(),
     );
@@ -128,6 +129,25 @@ fn failures_are_retried_until_delivered_and_duplicates_share_the_event_id() {
         assert!(start.elapsed() < Duration::from_secs(10));
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The secret is in no output: the deliverer's, the outbox's, the metrics'.
+    drop(d);
+    let mut seen = String::new();
+    for f in ["deliver.out", "deliver.err"] {
+        seen.push_str(&std::fs::read_to_string(env.dir.path().join(f)).unwrap());
+    }
+    assert!(seen.contains("delivered"), "the deliverer reports: {seen}");
+    seen.push_str(&env.ok(&["outbox"]));
+    seen.push_str(&env.ok(&["outbox", "--format", "json"]));
+    let metrics = env
+        .process()
+        .args(["metrics", "--config", &cfg])
+        .env("HOOK_SECRET", "s3cret-値")
+        .output()
+        .unwrap();
+    assert!(metrics.status.success());
+    seen.push_str(&String::from_utf8_lossy(&metrics.stdout));
+    seen.push_str(&String::from_utf8_lossy(&metrics.stderr));
+    assert!(!seen.contains("s3cret"), "{seen}");
 }
 
 #[test]
