@@ -133,6 +133,9 @@ fn kill_9_after_20_creates_through_the_server_delivers_all_after_restart() {
         "{view}"
     );
     eprintln!("outbox empty {:?} after the restart", restarted.elapsed());
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("outbox pass delivered="), "{log}");
+    assert!(!log.contains("s3cret"), "the secret is never logged: {log}");
     assert!(server.terminate().success(), "clean exit on SIGTERM");
 }
 
