@@ -136,6 +136,17 @@ fn failures_are_retried_until_delivered_and_duplicates_share_the_event_id() {
         seen.push_str(&std::fs::read_to_string(env.dir.path().join(f)).unwrap());
     }
     assert!(seen.contains("delivered"), "the deliverer reports: {seen}");
+    // Each failed attempt is logged with its id, the receiver's answer and what comes next.
+    let failed: Vec<&str> = seen
+        .lines()
+        .filter(|l| l.starts_with("outbox: delivery failed: "))
+        .collect();
+    assert_eq!(failed.len(), 3, "{seen}");
+    for l in failed {
+        assert!(l.contains("/hook (event evt-"), "{l}");
+        assert!(l.contains(", attempt 1: HTTP 500"), "{l}");
+        assert!(l.contains("; next attempt at "), "{l}");
+    }
     seen.push_str(&env.ok(&["outbox"]));
     seen.push_str(&env.ok(&["outbox", "--format", "json"]));
     let metrics = env

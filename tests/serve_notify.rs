@@ -135,6 +135,19 @@ fn kill_9_after_20_creates_through_the_server_delivers_all_after_restart() {
     eprintln!("outbox empty {:?} after the restart", restarted.elapsed());
     let log = server.log.lock().unwrap().clone();
     assert!(log.contains("outbox pass delivered="), "{log}");
+    // Refused attempts are logged with why (how many of the three the killed server
+    // answered first depends on timing).
+    let failed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("delivery failed: "))
+        .collect();
+    assert!(failed.len() <= 3, "{log}");
+    for l in failed {
+        assert!(
+            l.contains("/ticketing (event evt-") && l.contains(": HTTP 500"),
+            "{l}"
+        );
+    }
     assert!(!log.contains("s3cret"), "the secret is never logged: {log}");
     assert!(server.terminate().success(), "clean exit on SIGTERM");
 }

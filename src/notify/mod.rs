@@ -14,6 +14,6 @@ pub use event::{Delivery, Event, EventKind, IncidentSnapshot, OutboxEntry};
 pub use payload::{Context, json_body, slack_body};
 pub use send::{IDEMPOTENCY_HEADER, Outcome, SIGNATURE_HEADER, backoff, signature};
 pub use worker::{
-    Claim, DeliveryCounters, OutboxRow, OutboxView, PassReport, Worker, claim, discard, lease,
-    outbox_view, pass, record, retry, send_all,
+    Claim, DeliveryCounters, FailedAttempt, OutboxRow, OutboxView, PassReport, Worker, claim,
+    discard, lease, outbox_view, pass, record, retry, send_all,
 };

@@ -7,6 +7,7 @@
 //! ends. Two workers on one store never hold the same delivery at once: claiming is a write
 //! transaction, and redb has one writer.
 
+use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,6 +55,39 @@ pub struct PassReport {
     pub delivered: u64,
     pub retrying: u64,
     pub dead: u64,
+    /// The attempts that failed, so that whoever runs the worker can log why.
+    pub failures: Vec<FailedAttempt>,
+}
+
+/// A delivery attempt that failed: what went where, why, and what happens next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailedAttempt {
+    /// `SEQ/TARGET`, as `incident outbox --retry` takes it.
+    pub id: String,
+    pub event_id: String,
+    pub attempt: u32,
+    /// The receiver's status and the start of its answer, or the network error.
+    pub error: String,
+    /// When it is tried again; `None` when it became a dead letter.
+    pub next_at: Option<Timestamp>,
+}
+
+impl fmt::Display for FailedAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (event {}), attempt {}: {}; ",
+            self.id, self.event_id, self.attempt, self.error
+        )?;
+        match self.next_at {
+            Some(t) => write!(f, "next attempt at {t}"),
+            None => write!(
+                f,
+                "now a dead letter (`incident outbox --retry {}`)",
+                self.id
+            ),
+        }
+    }
 }
 
 fn micros(d: Duration) -> i64 {
@@ -264,6 +298,13 @@ pub fn record(
                             d.next_at = Timestamp::from_micros(now.micros() + micros(wait));
                             report.retrying += 1;
                         }
+                        report.failures.push(FailedAttempt {
+                            id: format!("{seq}/{}", d.target),
+                            event_id: entry.event.id.clone(),
+                            attempt: d.attempts,
+                            error: why.clone(),
+                            next_at: (!d.dead).then_some(d.next_at),
+                        });
                         changed = true;
                     }
                 }

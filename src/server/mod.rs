@@ -319,6 +319,9 @@ pub fn start_background(state: &AppState) -> Background {
     let hooks = Hooks {
         error: Arc::new(|what, e| tracing::warn!(what, error = %e, "background work failed")),
         delivered: Arc::new(|r| {
+            for f in &r.failures {
+                tracing::warn!("delivery failed: {f}");
+            }
             tracing::info!(
                 delivered = r.delivered,
                 retrying = r.retrying,

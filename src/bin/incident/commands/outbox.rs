@@ -112,6 +112,9 @@ fn deliver(db: &Option<PathBuf>, a: DeliverArgs) -> Result<ExitCode> {
     // The file is opened per step, so other commands can use it while receivers answer.
     let open = move || IncidentManager::open_with_timeout(&path, busy).map(Box::new);
     let log = |r: &PassReport| {
+        for f in &r.failures {
+            eprintln!("outbox: delivery failed: {f}");
+        }
         eprintln!(
             "outbox: {} delivered, {} retrying, {} dead, {} routed, {} without a target",
             r.delivered, r.retrying, r.dead, r.routed, r.discarded
@@ -128,6 +131,7 @@ fn deliver(db: &Option<PathBuf>, a: DeliverArgs) -> Result<ExitCode> {
             total.dead += r.dead;
             total.routed += r.routed;
             total.discarded += r.discarded;
+            total.failures.extend(r.failures);
             if !more {
                 break;
             }
