@@ -80,7 +80,7 @@ pub(super) fn post(
                 .limit(RESPONSE_LIMIT)
                 .read_to_string()
                 .unwrap_or_default();
-            let said = text.trim().chars().take(200).collect::<String>();
+            let said = answer_excerpt(&text);
             let reason = if said.is_empty() {
                 format!("HTTP {status}")
             } else {
@@ -99,6 +99,16 @@ pub(super) fn post(
     }
 }
 
+/// The start of a receiver's answer as it goes into the outbox, logs and terminals: one
+/// line of at most 200 characters, control characters (escape sequences) made spaces.
+fn answer_excerpt(text: &str) -> String {
+    text.trim()
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// The wait before attempt `attempts + 1`: `initial * 2^(attempts-1)`, capped, times a
 /// jitter factor in [0.5, 1) drawn from `seed` so retries of many messages spread out.
 pub fn backoff(settings: &DeliverySettings, attempts: u32, seed: &str) -> Duration {
@@ -114,6 +124,15 @@ pub fn backoff(settings: &DeliverySettings, attempts: u32, seed: &str) -> Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_receivers_answer_is_kept_to_one_plain_line() {
+        assert_eq!(
+            answer_excerpt("  upstream\n\x1b[31mdown\r\n"),
+            "upstream  [31mdown"
+        );
+        assert_eq!(answer_excerpt(&"あ".repeat(300)).chars().count(), 200);
+    }
 
     #[test]
     fn signature_matches_rfc4231_case_2() {
