@@ -58,8 +58,9 @@ impl Receiver {
                 let (requests, count, script) =
                     (Arc::clone(&shared), Arc::clone(&count), Arc::clone(&script));
                 std::thread::spawn(move || {
-                    let n = count.fetch_add(1, Ordering::SeqCst);
-                    handle(stream, script(n), &requests);
+                    // Only whole requests count: request n gets `script(n)`.
+                    let reply = || script(count.fetch_add(1, Ordering::SeqCst));
+                    handle(stream, reply, &requests);
                 });
             }
         });
@@ -96,18 +97,23 @@ impl Receiver {
     }
 }
 
-fn handle(stream: TcpStream, reply: Reply, requests: &Mutex<Vec<Request>>) {
+fn handle(stream: TcpStream, reply: impl FnOnce() -> Reply, requests: &Mutex<Vec<Request>>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    // A sender killed mid-request (the kill -9 tests) leaves a request cut short: the
+    // connection ends before the blank line or the body. That is no request.
     let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
+    if !matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
         return;
     }
     let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
-        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+        if !matches!(reader.read_line(&mut h), Ok(n) if n > 0) {
+            return;
+        }
+        if h.trim().is_empty() {
             break;
         }
         if let Some((k, v)) = h.trim_end().split_once(':') {
@@ -123,6 +129,7 @@ fn handle(stream: TcpStream, reply: Reply, requests: &Mutex<Vec<Request>>) {
     if reader.read_exact(&mut body).is_err() {
         return;
     }
+    let reply = reply();
     let answered = match reply {
         Reply::Status(s) | Reply::Slow(_, s) => Some(s),
         Reply::Hang => None,
