@@ -102,11 +102,8 @@ pub(super) fn post(
 /// The start of a receiver's answer as it goes into the outbox, logs and terminals: one
 /// line of at most 200 characters, control characters (escape sequences) made spaces.
 fn answer_excerpt(text: &str) -> String {
-    text.trim()
-        .chars()
-        .take(200)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    let start: String = text.trim().chars().take(200).collect();
+    crate::text::sanitize(&start)
 }
 
 /// The wait before attempt `attempts + 1`: `initial * 2^(attempts-1)`, capped, times a
